@@ -1,0 +1,469 @@
+"""Settings (monitor.yaml) and watch-lists (watchlists/*.yaml): pydantic models at the config edge.
+
+Loading is strict: unknown keys are rejected with a did-you-mean, and every problem is reported as
+``file:line: field: explanation`` so ops can fix a watch-list without reading code. Secrets are never
+in these files, only the *name* of the environment variable (or systemd credential) that holds them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from monitor.errors import ConfigError
+
+DEFAULT_CONFIG = "config/monitor.yaml"
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``90s``, ``5m``, ``1h30m``, ``7d``, ``2w``, or a bare number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        raise ValueError("expected a duration such as 90s, 5m, 2h or 7d")
+    text = value.strip().lower().replace(" ", "")
+    pos, total = 0, 0.0
+    for m in _DURATION_PART.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        pos = m.end()
+    if not text or pos != len(text):
+        raise ValueError(f"{value!r} is not a duration: use a number with a unit, such as 90s, 5m, 2h or 7d")
+    return timedelta(seconds=total)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _parse_size(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*", str(value).lower())
+    if not m:
+        raise ValueError(f"{value!r} is not a size: use bytes or a unit, such as 512KB or 5MB")
+    mult = {None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
+    return int(float(m.group(1)) * mult[m.group(2)])
+
+
+ByteSize = Annotated[int, BeforeValidator(_parse_size)]
+
+
+class Secret:
+    """A token that prints as ``<secret>`` in reprs, logs and tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def resolve_secret(name: str | None, env: typing.Mapping[str, str] | None = None) -> Secret | None:
+    """Look a secret up by name: a systemd credential file first, then the environment.
+
+    ``$CREDENTIALS_DIRECTORY/<name>`` is what ``LoadCredential=<name>:...`` provides.
+    """
+    if not name:
+        return None
+    env = os.environ if env is None else env
+    cred_dir = env.get("CREDENTIALS_DIRECTORY")
+    if cred_dir:
+        path = Path(cred_dir) / name
+        if path.is_file():
+            value = path.read_text().strip()
+            if value:
+                return Secret(value)
+    value = env.get(name, "").strip()
+    return Secret(value) if value else None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_name(value: str | None) -> str | None:
+    if value is not None and not _ENV_NAME.match(value):
+        raise ValueError(
+            "must be the NAME of an environment variable (like X_BEARER_TOKEN), never the token itself"
+        )
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+class XSettings(_Strict):
+    enabled: bool = True
+    bearer_token_env: str | None = "X_BEARER_TOKEN"
+    api_url: str = "https://api.twitter.com"
+    poll_every: Duration = timedelta(minutes=2)
+    monthly_read_budget: int = Field(10000, ge=0)
+    max_pages_per_cycle: int = Field(5, ge=1, le=100)
+    page_size: int = Field(100, ge=10, le=100)
+    fast_poll_every: Duration = timedelta(seconds=30)
+
+    _check_env = field_validator("bearer_token_env")(_env_name)
+    _check_url = field_validator("api_url")(_http_url)
+
+
+class BlogSettings(_Strict):
+    enabled: bool = True
+    poll_every: Duration = timedelta(minutes=10)
+    follow_comments_for: Duration = timedelta(days=7)
+    comments_poll_every: Duration = timedelta(minutes=10)
+    fast_comments_poll_every: Duration = timedelta(minutes=1)
+    timeout: Duration = timedelta(seconds=20)
+    max_bytes: ByteSize = 5 * 10**6
+    max_connections: int = Field(20, ge=1, le=500)
+    max_per_host: int = Field(2, ge=1, le=50)
+    user_agent: str = "monitor/0.1 (+https://github.com/monitor-pr/monitor; social media monitoring)"
+
+
+class SlackSettings(_Strict):
+    token_env: str | None = "SLACK_BOT_TOKEN"
+    webhook_url_env: str | None = "SLACK_WEBHOOK_URL"
+    api_url: str = "https://slack.com/api/"
+    default_channel: str = "#pr-alerts"
+    min_interval: Duration = timedelta(seconds=1)
+    delivery_deadline: Duration = timedelta(hours=6)
+    digest_at: time | None = None
+    digest_timezone: str = "UTC"
+
+    _check_env = field_validator("token_env", "webhook_url_env")(_env_name)
+    _check_url = field_validator("api_url")(_http_url)
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return _timezone(value)
+
+
+class DetectionSettings(_Strict):
+    every: Duration = timedelta(seconds=30)
+    window: Duration = timedelta(hours=48)
+    spike_window: Duration = timedelta(minutes=30)
+    spike_min_complaints: int = Field(8, ge=1)
+
+
+class HTTPSettings(_Strict):
+    listen: str | None = None  # "127.0.0.1:9464" turns on /healthz and /metrics
+
+
+class Settings(_Strict):
+    database: str = "var/monitor.db"
+    watchlists: str = "watchlists/"
+    x: XSettings = XSettings()
+    blogs: BlogSettings = BlogSettings()
+    slack: SlackSettings = SlackSettings()
+    detection: DetectionSettings = DetectionSettings()
+    http: HTTPSettings = HTTPSettings()
+    retention: Duration = timedelta(days=30)
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return value.upper()
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA timezone such as Europe/London") from None
+    return value
+
+
+def _clock_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int):  # YAML 1.1 reads 22:00 unquoted as sexagesimal 1320
+        return time(value // 60 % 24, value % 60)
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", str(value))
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"{value!r} is not a time of day such as 07:30")
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+
+
+class QuietHours(_Strict):
+    from_: ClockTime = Field(alias="from")
+    to: ClockTime
+    timezone: str = "UTC"
+    min_severity: float = Field(2.0, ge=0)  # alerts at or above this still go out at night
+
+    _check_tz = field_validator("timezone")(_timezone)
+
+
+class AlertSettings(_Strict):
+    spread_threshold: int = Field(300, ge=1)
+    vip_threshold: int | None = Field(None, ge=1)  # default: a fifth of spread_threshold
+    cooldown: Duration = timedelta(minutes=10)
+    spike: bool = True
+
+    @property
+    def effective_vip_threshold(self) -> int:
+        return self.vip_threshold or max(1, self.spread_threshold // 5)
+
+
+class Watchlist(_Strict):
+    name: str
+    terms: list[str] = Field(min_length=1)
+    exclude: list[str] = []
+    feeds: list[str] = []
+    comment_feeds: list[str] = []
+    x_query: str | None = None
+    channel: str | None = None
+    vip_authors: list[str] = []
+    alert: AlertSettings = AlertSettings()
+    quiet_hours: QuietHours | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
+            raise ValueError("use letters, digits, '-', '_' or '.', starting with a letter or digit")
+        return value
+
+    @field_validator("terms", "exclude")
+    @classmethod
+    def _nonblank(cls, value: list[str]) -> list[str]:
+        for term in value:
+            if not str(term).strip():
+                raise ValueError("a term cannot be blank")
+        return value
+
+    @field_validator("feeds", "comment_feeds")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return [_http_url(v) for v in value]
+
+    @property
+    def vip_handles(self) -> frozenset[str]:
+        return frozenset(h.lstrip("@").lower() for h in self.vip_authors)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything loaded: settings, watch-lists by name, and where they came from."""
+
+    path: Path
+    settings: Settings
+    watchlists: dict[str, Watchlist]
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def database_path(self) -> Path:
+        return self.resolve(self.settings.database)
+
+    @property
+    def watchlist_dir(self) -> Path:
+        return self.resolve(self.settings.watchlists)
+
+    def channel_for(self, watchlist: str) -> str:
+        wl = self.watchlists.get(watchlist)
+        return (wl.channel if wl and wl.channel else None) or self.settings.slack.default_channel
+
+
+def default_config_path(env: typing.Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("MONITOR_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load and validate monitor.yaml and every watch-list it points to.
+
+    Raises ConfigError listing every problem found, each as ``file:line: field: explanation``.
+    """
+    cfg_path = Path(path) if path is not None else default_config_path()
+    problems: list[str] = []
+    raw = _read_yaml(cfg_path, problems)
+    settings = _validate(Settings, raw, cfg_path, problems) if raw is not None else None
+    if settings is None:
+        raise ConfigError(problems)
+    config = Config(cfg_path, settings, {})
+    wl_dir = config.watchlist_dir
+    if not wl_dir.is_dir():
+        raise ConfigError([f"{cfg_path}:1: watchlists: folder {wl_dir} does not exist; create it or fix the path"])
+    seen: dict[str, Path] = {}
+    for file in sorted(wl_dir.glob("*.y*ml")):
+        data = _read_yaml(file, problems)
+        if data is None:
+            continue
+        if isinstance(data.value, dict) and "name" not in data.value:
+            data.value["name"] = file.stem
+        wl = _validate(Watchlist, data, file, problems)
+        if wl is None:
+            continue
+        if wl.name in seen:
+            problems.append(f"{file}:{data.line_of(('name',))}: name: '{wl.name}' is also used by {seen[wl.name]}")
+            continue
+        seen[wl.name] = file
+        config.watchlists[wl.name] = wl
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+@dataclass
+class _Located:
+    """A parsed YAML document and the line of every key and item in it."""
+
+    value: Any
+    lines: dict[tuple[Any, ...], int]
+
+    def line_of(self, loc: tuple[Any, ...]) -> int:
+        while loc and loc not in self.lines:
+            loc = loc[:-1]
+        return self.lines.get(loc, 1)
+
+
+def _read_yaml(path: Path, problems: list[str]) -> _Located | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.append(f"{path}:1: file not found (set --config or $MONITOR_CONFIG)")
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}:1: cannot read: {exc}")
+        return None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problems.append(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', None) or exc}")
+        return None
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        problems.append(f"{path}:1: expected a mapping of keys to values at the top level")
+        return None
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _index_lines(node, (), lines, path, problems)
+    return _Located(value, lines)
+
+
+def _index_lines(node: yaml.Node, loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int],
+                 path: Path, problems: list[str]) -> None:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                problems.append(f"{path}:{key_node.start_mark.line + 1}: {_dotted(loc + (key,))}: "
+                                "key appears twice; the later value would silently win")
+            seen.add(key)
+            lines[loc + (key,)] = key_node.start_mark.line + 1
+            _index_lines(value_node, loc + (key,), lines, path, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index_lines(item, loc + (i,), lines, path, problems)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+_M = typing.TypeVar("_M", bound=BaseModel)
+
+
+def _validate(model: type[_M], doc: _Located, path: Path, problems: list[str]) -> _M | None:
+    try:
+        return model.model_validate(doc.value)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line = doc.line_of(loc)
+            if err["type"] == "extra_forbidden":
+                allowed = _keys_at(model, loc[:-1])
+                hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+                why = f"unknown key '{loc[-1]}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                why += f"; allowed here: {', '.join(sorted(allowed))}"
+            elif err["type"] == "missing":
+                why = "is required"
+            else:
+                why = str(err["msg"]).removeprefix("Value error, ")
+                if "input" in err and not isinstance(err["input"], (dict, list)):
+                    why += f" (got {err['input']!r})"
+            problems.append(f"{path}:{line}: {_dotted(loc)}: {why}")
+        return None
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The key names a model accepts at a nested location, for did-you-mean hints."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", {})
+        field_info = next((f for n, f in fields.items() if part in (n, f.alias)), None)
+        if field_info is None:
+            return []
+        current = _model_in(field_info.annotation)
+    fields = getattr(current, "model_fields", {})
+    return [f.alias or n for n, f in fields.items()]
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, dict, typing.Annotated):
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None

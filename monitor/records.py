@@ -1,0 +1,213 @@
+"""The mention record: one format for every source, the store, replay and export.
+
+A mention is a plain dataclass. ``Mention.from_json`` validates a JSON object strictly enough that
+a bad line in a replay file is reported with what is wrong, and keeps unknown keys so that a
+record written by a newer version round-trips through an older one unchanged.
+See docs/records.md for the field reference.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from monitor.errors import RecordError
+
+KINDS = ("post", "reply", "repost", "quote", "comment")
+METRIC_KEYS = ("reposts", "replies", "likes", "quotes", "comments")
+_KNOWN = {
+    "id", "source", "kind", "parent_id", "url", "author", "title", "text", "links",
+    "created_at", "observed_at", "metrics",
+}
+_AUTHOR_KNOWN = {"id", "handle", "name", "followers", "description"}
+
+
+@dataclass(slots=True)
+class Author:
+    id: str
+    handle: str
+    name: str | None = None
+    followers: int | None = None
+    description: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "handle": self.handle}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.followers is not None:
+            out["followers"] = self.followers
+        if self.description is not None:
+            out["description"] = self.description
+        out.update(self.extra)
+        return out
+
+
+@dataclass(slots=True)
+class Mention:
+    id: str
+    source: str
+    kind: str
+    parent_id: str | None
+    url: str | None
+    author: Author
+    text: str
+    links: list[str]
+    created_at: datetime
+    observed_at: datetime
+    title: str | None = None
+    metrics: dict[str, int] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_reaction(self) -> bool:
+        return self.kind != "post"
+
+    @property
+    def full_text(self) -> str:
+        """Title and text together: what matching and scoring read."""
+        if self.title and not self.text.startswith(self.title):
+            return f"{self.title}. {self.text}"
+        return self.text
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "source": self.source,
+            "kind": self.kind,
+            "parent_id": self.parent_id,
+            "url": self.url,
+            "author": self.author.to_json(),
+        }
+        if self.title is not None:
+            out["title"] = self.title
+        out["text"] = self.text
+        out["links"] = list(self.links)
+        out["created_at"] = format_time(self.created_at)
+        out["observed_at"] = format_time(self.observed_at)
+        if self.metrics is not None:
+            out["metrics"] = dict(self.metrics)
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Mention:
+        """Build a mention from a decoded JSON object.
+
+        Raises RecordError naming the field when a required field is missing or of the wrong type.
+        """
+        if not isinstance(obj, dict):
+            raise RecordError(f"a mention must be a JSON object, not {type(obj).__name__}")
+        mid = _req_str(obj, "id")
+        if ":" not in mid:
+            raise RecordError(f"id {mid!r} must be source-prefixed, like 'x:123'")
+        kind = _req_str(obj, "kind")
+        if kind not in KINDS:
+            raise RecordError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+        parent_id = obj.get("parent_id")
+        if parent_id is not None and not isinstance(parent_id, str):
+            raise RecordError("parent_id must be a string or null")
+        author = obj.get("author")
+        if not isinstance(author, dict):
+            raise RecordError("author must be an object with id and handle")
+        followers = author.get("followers")
+        if followers is not None and (not isinstance(followers, int) or isinstance(followers, bool)):
+            raise RecordError("author.followers must be an integer")
+        links = obj.get("links") or []
+        if not isinstance(links, list) or not all(isinstance(u, str) for u in links):
+            raise RecordError("links must be a list of URLs")
+        metrics = obj.get("metrics")
+        if metrics is not None:
+            if not isinstance(metrics, dict):
+                raise RecordError("metrics must be an object")
+            metrics = {k: int(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        created = parse_time(_req_str(obj, "created_at"), "created_at")
+        observed_raw = obj.get("observed_at")
+        observed = parse_time(observed_raw, "observed_at") if observed_raw else created
+        return cls(
+            id=mid,
+            source=_req_str(obj, "source"),
+            kind=kind,
+            parent_id=parent_id,
+            url=obj.get("url"),
+            author=Author(
+                id=str(author.get("id") or author.get("handle") or ""),
+                handle=str(author.get("handle") or author.get("id") or ""),
+                name=author.get("name"),
+                followers=followers,
+                description=author.get("description"),
+                extra={k: v for k, v in author.items() if k not in _AUTHOR_KNOWN},
+            ),
+            text=obj.get("text") or "",
+            links=list(links),
+            created_at=created,
+            observed_at=observed,
+            title=obj.get("title"),
+            metrics=metrics,
+            extra={k: v for k, v in obj.items() if k not in _KNOWN},
+        )
+
+
+def _req_str(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"{key} is required and must be a non-empty string")
+    return value
+
+
+def parse_time(value: Any, what: str = "time") -> datetime:
+    """Parse an ISO 8601 timestamp; a naive one is taken as UTC. Raises RecordError."""
+    if not isinstance(value, str):
+        raise RecordError(f"{what} must be an ISO 8601 string")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise RecordError(f"{what} {value!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """ISO 8601 in UTC with a Z suffix; sub-second precision kept only when present."""
+    value = value.astimezone(UTC)
+    if value.microsecond:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_TRACKING = re.compile(r"^(utm_[a-z_]*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|ref_src|ref_url|s|t)$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_url(url: str) -> str:
+    """The form under which two links to the same page compare equal.
+
+    Lowercase scheme and host, default port dropped, no fragment, no tracking parameters
+    (utm_*, fbclid, ...), remaining query parameters kept in order, no trailing slash on the path.
+    ``http`` and ``https`` are kept distinct only in scheme: both canonicalise to https, because
+    the same post is routinely shared under either.
+    """
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return url.strip()
+    host = (parts.hostname or "").lower()
+    if host.startswith("www."):
+        host = host[4:]
+    port = parts.port if parts.port not in (None, _DEFAULT_PORTS.get(scheme)) else None
+    netloc = f"{host}:{port}" if port else host
+    path = parts.path.rstrip("/")
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k.lower())]
+    )
+    return urlunsplit(("https", netloc, path, query, ""))

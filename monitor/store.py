@@ -1,0 +1,354 @@
+"""SQLite through sqlite-utils: schema, migrations, cursors, one writer.
+
+Every write goes through ``Store.transaction()``, which opens ``BEGIN IMMEDIATE`` (sqlite-utils'
+own ``atomic()`` opens a plain ``BEGIN``, which can fail with "database is locked" at once on a
+read-then-write, ignoring busy_timeout). Mentions and the cursor that covers them are written in
+the same transaction, so a crash leaves either both or neither: a restart resumes exactly where the
+last committed batch ended. The connection runs in autocommit mode so that no library call can
+commit half a batch behind our back.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from monitor.errors import StoreError
+from monitor.records import Mention, format_time
+
+SCHEMA_VERSION = 1
+
+# Each entry migrates the schema from version i to i+1. Append only; never edit a shipped step.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE mentions (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        parent_id TEXT,
+        root_id TEXT NOT NULL,
+        watchlists TEXT NOT NULL,          -- comma-separated watch-list names
+        url TEXT,
+        author_id TEXT,
+        author_handle TEXT,
+        followers INTEGER,
+        created_at TEXT NOT NULL,
+        observed_at TEXT NOT NULL,
+        sentiment REAL,
+        complaint REAL,
+        specific INTEGER,
+        category TEXT,
+        record TEXT NOT NULL               -- the mention record as JSON, unknown keys kept
+    );
+    CREATE INDEX mentions_root ON mentions(root_id);
+    CREATE INDEX mentions_observed ON mentions(observed_at);
+    CREATE TABLE urls (
+        url TEXT PRIMARY KEY,              -- canonical URL of a tracked mention
+        mention_id TEXT NOT NULL
+    );
+    CREATE TABLE cursors (
+        source_key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE source_health (
+        source_key TEXT PRIMARY KEY,
+        last_success TEXT,
+        last_error TEXT,
+        last_error_at TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        items_seen INTEGER NOT NULL DEFAULT 0,
+        last_items_at TEXT,
+        paused_until TEXT,
+        detail TEXT
+    );
+    CREATE TABLE cascades (
+        root_id TEXT NOT NULL,
+        watchlist TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        last_reaction_at TEXT,
+        reactions INTEGER NOT NULL DEFAULT 0,
+        level TEXT,                        -- null until alerted, then 'new'
+        alerted_at TEXT,
+        alerted_size INTEGER,              -- size at the last alert or update
+        last_update_at TEXT,
+        vips TEXT NOT NULL DEFAULT '',     -- VIP handles already announced
+        silenced_until TEXT,
+        PRIMARY KEY (root_id, watchlist)
+    );
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        level TEXT,
+        watchlist TEXT NOT NULL,
+        root_id TEXT,
+        payload TEXT NOT NULL              -- the alert line as JSON
+    );
+    CREATE INDEX decisions_root ON decisions(root_id);
+    CREATE TABLE outbox (
+        decision_id INTEGER PRIMARY KEY REFERENCES decisions(id),
+        channel TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',  -- pending | held | sent | failed
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        ts TEXT,                           -- Slack message ts once posted
+        thread_ts TEXT,
+        sent_at TEXT
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+    CREATE TABLE threads (
+        root_id TEXT NOT NULL,
+        watchlist TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        ts TEXT NOT NULL,                  -- the root Slack message of this storm
+        PRIMARY KEY (root_id, watchlist)
+    );
+    CREATE TABLE silences (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        watchlist TEXT,
+        root_id TEXT,
+        until TEXT NOT NULL,
+        reason TEXT
+    );
+    """,
+]
+
+
+@dataclass(slots=True)
+class Tracked:
+    """Where a stored mention sits: the root of its cascade and the watch-lists that track it."""
+
+    root_id: str
+    watchlists: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class MentionRow:
+    """A mention ready to store, with what the pipeline worked out about it."""
+
+    mention: Mention
+    root_id: str
+    watchlists: tuple[str, ...]
+    sentiment: float | None = None
+    complaint: float | None = None
+    specific: bool | None = None
+    category: str | None = None
+    canonical_url: str | None = None
+
+
+class Store:
+    """The one writer to the database. Not shared across processes; reads may come from anywhere."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False):
+        self.path = Path(path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise StoreError(f"no database at {self.path}: run 'monitor run' or 'monitor replay --database' first")
+        try:
+            uri = f"file:{self.path}?mode=ro" if read_only else str(self.path)
+            conn = sqlite3.connect(uri, uri=read_only, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            if not read_only:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()
+        self._depth = 0
+        if not read_only:
+            self._migrate()
+        elif self.schema_version() != SCHEMA_VERSION:
+            raise StoreError(f"database {self.path} has schema {self.schema_version()}, this monitor needs "
+                             f"{SCHEMA_VERSION}: start 'monitor run' once to migrate it")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- transactions and schema ------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception.
+
+        Nested use joins the outer transaction.
+        """
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.conn
+                finally:
+                    self._depth -= 1
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth = 0
+                self.conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self.conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"database {self.path} was written by a newer monitor (schema {version}, "
+                             f"this one knows {SCHEMA_VERSION}); upgrade monitor or point to another file")
+        for step in range(version, SCHEMA_VERSION):
+            with self.transaction() as conn:
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {step + 1}")
+
+    # -- mentions ---------------------------------------------------------------------------
+    def tracked(self, ids: Iterable[str]) -> dict[str, Tracked]:
+        """Root and watch-lists of those ids that are stored."""
+        out: dict[str, Tracked] = {}
+        for chunk in _chunks(list(set(ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            for mid, root, wls in self.conn.execute(
+                f"SELECT id, root_id, watchlists FROM mentions WHERE id IN ({marks})", chunk
+            ):
+                out[mid] = Tracked(root, tuple(w for w in wls.split(",") if w))
+        return out
+
+    def mentions_by_url(self, urls: Iterable[str]) -> dict[str, str]:
+        """Canonical URL -> id of the tracked mention published at that URL."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(list(set(urls)), 500):
+            marks = ",".join("?" * len(chunk))
+            out.update(self.conn.execute(f"SELECT url, mention_id FROM urls WHERE url IN ({marks})", chunk))
+        return out
+
+    def write_mentions(self, rows: list[MentionRow], seen_again: list[Mention] = (),  # type: ignore[assignment]
+                       cursors: dict[str, dict[str, Any]] | None = None, *, now: datetime) -> None:
+        """Store new mentions, refresh the metrics of ones seen again, and move cursors: atomically."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO mentions (id, source, kind, parent_id, root_id, watchlists, url, author_id,"
+                " author_handle, followers, created_at, observed_at, sentiment, complaint, specific,"
+                " category, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(id) DO NOTHING",
+                [
+                    (
+                        r.mention.id, r.mention.source, r.mention.kind, r.mention.parent_id, r.root_id,
+                        ",".join(r.watchlists), r.mention.url, r.mention.author.id, r.mention.author.handle,
+                        r.mention.author.followers, format_time(r.mention.created_at),
+                        format_time(r.mention.observed_at), r.sentiment, r.complaint,
+                        None if r.specific is None else int(r.specific), r.category,
+                        json.dumps(r.mention.to_json(), ensure_ascii=False),
+                    )
+                    for r in rows
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO urls (url, mention_id) VALUES (?, ?) ON CONFLICT(url) DO NOTHING",
+                [(r.canonical_url, r.mention.id) for r in rows if r.canonical_url],
+            )
+            for m in seen_again:
+                self._refresh(conn, m)
+            for key, value in (cursors or {}).items():
+                self._put_cursor(conn, key, value, now)
+
+    def _refresh(self, conn: sqlite3.Connection, mention: Mention) -> None:
+        # Seeing a mention again updates what can change (metrics, follower count), never its identity.
+        row = conn.execute("SELECT record FROM mentions WHERE id = ?", (mention.id,)).fetchone()
+        if row is None:
+            return
+        record = json.loads(row[0])
+        if mention.metrics is not None:
+            record["metrics"] = dict(mention.metrics)
+        if mention.author.followers is not None:
+            record.setdefault("author", {})["followers"] = mention.author.followers
+        conn.execute(
+            "UPDATE mentions SET record = ?, followers = coalesce(?, followers) WHERE id = ?",
+            (json.dumps(record, ensure_ascii=False), mention.author.followers, mention.id),
+        )
+
+    def iter_mentions(self, since: datetime | None = None, watchlist: str | None = None) -> Iterator[Mention]:
+        """Stored mentions in observed_at order, as records."""
+        sql = "SELECT record, watchlists FROM mentions"
+        args: list[Any] = []
+        if since is not None:
+            sql += " WHERE observed_at >= ?"
+            args.append(format_time(since))
+        sql += " ORDER BY observed_at, rowid"
+        for record, wls in self.conn.execute(sql, args):
+            if watchlist and watchlist not in wls.split(","):
+                continue
+            yield Mention.from_json(json.loads(record))
+
+    def count(self, table: str) -> int:
+        return self.db[table].count
+
+    # -- cursors and health -----------------------------------------------------------------
+    def get_cursor(self, key: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT value FROM cursors WHERE source_key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_cursor(self, key: str, value: dict[str, Any], *, now: datetime) -> None:
+        with self.transaction() as conn:
+            self._put_cursor(conn, key, value, now)
+
+    @staticmethod
+    def _put_cursor(conn: sqlite3.Connection, key: str, value: dict[str, Any], now: datetime) -> None:
+        conn.execute(
+            "INSERT INTO cursors (source_key, value, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(source_key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (key, json.dumps(value, sort_keys=True), format_time(now)),
+        )
+
+    def record_health(self, key: str, *, now: datetime, ok: bool, items: int = 0, error: str | None = None,
+                      paused_until: datetime | None = None, detail: dict[str, Any] | None = None) -> None:
+        """Note the outcome of one poll of a source, for ``monitor status`` and gone-quiet alerts."""
+        stamp = format_time(now)
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO source_health (source_key) VALUES (?) ON CONFLICT DO NOTHING", (key,))
+            if ok:
+                conn.execute(
+                    "UPDATE source_health SET last_success = ?, consecutive_failures = 0,"
+                    " items_seen = items_seen + ?, last_items_at = CASE WHEN ? > 0 THEN ? ELSE last_items_at END,"
+                    " paused_until = ?, detail = coalesce(?, detail) WHERE source_key = ?",
+                    (stamp, items, items, stamp, _opt_time(paused_until),
+                     json.dumps(detail) if detail is not None else None, key),
+                )
+            else:
+                conn.execute(
+                    "UPDATE source_health SET last_error = ?, last_error_at = ?,"
+                    " consecutive_failures = consecutive_failures + 1, paused_until = ?,"
+                    " detail = coalesce(?, detail) WHERE source_key = ?",
+                    (error, stamp, _opt_time(paused_until),
+                     json.dumps(detail) if detail is not None else None, key),
+                )
+
+    def health(self) -> list[dict[str, Any]]:
+        return list(self.db["source_health"].rows_where(order_by="source_key"))
+
+
+def _opt_time(value: datetime | None) -> str | None:
+    return format_time(value) if value is not None else None
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
