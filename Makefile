@@ -31,5 +31,21 @@ lint: install
 demo: install
 	$(BIN)/python -m monitor.demo
 
+# Installs the code in /opt/monitor, the config in /etc/monitor, and the unit; run as root.
+install-service:
+	install -d /opt/monitor /etc/monitor/watchlists /etc/monitor/credentials
+	cp -r monitor pyproject.toml README.md /opt/monitor/
+	cd /opt/monitor && $(PYTHON) -m venv .venv && .venv/bin/python -m pip install --quiet .
+	test -e /etc/monitor/monitor.yaml || install -m 0644 systemd/monitor.yaml /etc/monitor/monitor.yaml
+	test -n "$$(ls /etc/monitor/watchlists)" || install -m 0644 config/watchlists/*.yaml /etc/monitor/watchlists/
+	chmod 0700 /etc/monitor/credentials
+	# LoadCredential= fails on a missing file; an empty one reads as "not set".
+	touch /etc/monitor/credentials/X_BEARER_TOKEN /etc/monitor/credentials/SLACK_BOT_TOKEN
+	chmod 0600 /etc/monitor/credentials/*
+	install -m 0644 systemd/monitor.service /etc/systemd/system/monitor.service
+	systemctl daemon-reload
+	@echo "Put tokens in /etc/monitor/credentials/X_BEARER_TOKEN and SLACK_BOT_TOKEN (mode 0600), then:"
+	@echo "  systemctl enable --now monitor && journalctl -u monitor -f"
+
 clean:
 	rm -rf $(VENV) var/ .pytest_cache build *.egg-info

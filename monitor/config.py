@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.errors import ConfigError
 
@@ -127,6 +127,16 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _term(value: str) -> str:
+    if not str(value).strip():
+        raise ValueError("a term cannot be blank")
+    return value
+
+
+HttpURL = Annotated[str, AfterValidator(_http_url)]
+Term = Annotated[str, AfterValidator(_term)]
+
+
 class XSettings(_Strict):
     enabled: bool = True
     bearer_token_env: str | None = "X_BEARER_TOKEN"
@@ -178,6 +188,19 @@ class DetectionSettings(_Strict):
     window: Duration = timedelta(hours=48)
     spike_window: Duration = timedelta(minutes=30)
     spike_min_complaints: int = Field(8, ge=1)
+    # Projection of a cascade's final size (SEISMIC); every key is explained in docs/detection.md.
+    kernel_s0: Duration = timedelta(minutes=5)       # reaction delays: constant density this long ...
+    kernel_theta: float = Field(0.242, gt=0, lt=2)   # ... then a power law s^-(1+theta)
+    horizon: Duration = timedelta(hours=24)          # "final size" counts reactions within this of a post
+    n_star: float = Field(100.0, gt=0)               # prior reach (followers) of a typical future reactor
+    follower_cap: int = Field(100_000, ge=1)         # one account's followers count at most this much
+    min_reactions: int = Field(10, ge=1)             # never alert on a projection from fewer reactions
+    confidence: float = Field(0.9, ge=0.5, lt=1)     # alert when this lower bound passes the threshold
+    max_branching: float = Field(0.9, gt=0, lt=1)    # cap on the estimated branching factor p * n_star
+    # Volume spikes
+    spike_p_value: float = Field(1e-4, gt=0, lt=1)   # how improbable the window's count must be
+    spike_ratio: float = Field(2.0, ge=1)            # and at least this many times the baseline
+    spike_history: Duration = timedelta(weeks=4)     # how far back hour-of-week baselines look
 
 
 class HTTPSettings(_Strict):
@@ -239,6 +262,7 @@ class AlertSettings(_Strict):
     vip_threshold: int | None = Field(None, ge=1)  # default: a fifth of spread_threshold
     cooldown: Duration = timedelta(minutes=10)
     spike: bool = True
+    growth_factor: float = Field(2.0, gt=1)  # an update when an alerted cascade grows this many times over
 
     @property
     def effective_vip_threshold(self) -> int:
@@ -247,10 +271,10 @@ class AlertSettings(_Strict):
 
 class Watchlist(_Strict):
     name: str
-    terms: list[str] = Field(min_length=1)
-    exclude: list[str] = []
-    feeds: list[str] = []
-    comment_feeds: list[str] = []
+    terms: list[Term] = Field(min_length=1)
+    exclude: list[Term] = []
+    feeds: list[HttpURL] = []
+    comment_feeds: list[HttpURL] = []
     x_query: str | None = None
     channel: str | None = None
     vip_authors: list[str] = []
@@ -263,19 +287,6 @@ class Watchlist(_Strict):
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
             raise ValueError("use letters, digits, '-', '_' or '.', starting with a letter or digit")
         return value
-
-    @field_validator("terms", "exclude")
-    @classmethod
-    def _nonblank(cls, value: list[str]) -> list[str]:
-        for term in value:
-            if not str(term).strip():
-                raise ValueError("a term cannot be blank")
-        return value
-
-    @field_validator("feeds", "comment_feeds")
-    @classmethod
-    def _urls(cls, value: list[str]) -> list[str]:
-        return [_http_url(v) for v in value]
 
     @property
     def vip_handles(self) -> frozenset[str]:
@@ -436,7 +447,9 @@ def _validate(model: type[_M], doc: _Located, path: Path, problems: list[str]) -
                 why = "is required"
             else:
                 why = str(err["msg"]).removeprefix("Value error, ")
-                if "input" in err and not isinstance(err["input"], (dict, list)):
+                # Never echo what was written in a secret's place: it may be the token itself.
+                secret_field = any(str(p).endswith("_env") for p in loc)
+                if "input" in err and not secret_field and not isinstance(err["input"], (dict, list)):
                     why += f" (got {err['input']!r})"
             problems.append(f"{path}:{line}: {_dotted(loc)}: {why}")
         return None

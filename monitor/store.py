@@ -298,6 +298,36 @@ class Store:
                 continue
             yield Mention.from_json(json.loads(record))
 
+    def prune(self, before: datetime) -> dict[str, int]:
+        """Delete what is older than the retention cutoff; returns rows deleted per table.
+
+        A cascade goes with all its mentions once its last reaction is older than ``before``, so a
+        long-running storm is never cut in half. Undelivered alerts are kept whatever their age.
+        """
+        cutoff = format_time(before)
+        with self.transaction() as conn:
+            old = "SELECT root_id FROM cascades WHERE coalesce(last_reaction_at, opened_at) < ?"
+            deleted = {
+                "urls": conn.execute(
+                    "DELETE FROM urls WHERE mention_id IN (SELECT id FROM mentions WHERE observed_at < ? AND"
+                    f" root_id NOT IN (SELECT root_id FROM cascades WHERE coalesce(last_reaction_at, opened_at) >= ?))",
+                    (cutoff, cutoff)).rowcount,
+                "mentions": conn.execute(
+                    "DELETE FROM mentions WHERE observed_at < ? AND root_id NOT IN"
+                    " (SELECT root_id FROM cascades WHERE coalesce(last_reaction_at, opened_at) >= ?)",
+                    (cutoff, cutoff)).rowcount,
+                "outbox": conn.execute(
+                    "DELETE FROM outbox WHERE status IN ('sent', 'failed') AND decision_id IN"
+                    " (SELECT id FROM decisions WHERE at < ?)", (cutoff,)).rowcount,
+                "decisions": conn.execute(
+                    "DELETE FROM decisions WHERE at < ? AND id NOT IN (SELECT decision_id FROM outbox)",
+                    (cutoff,)).rowcount,
+                "threads": conn.execute(
+                    f"DELETE FROM threads WHERE root_id IN ({old})", (cutoff,)).rowcount,
+                "cascades": conn.execute(f"DELETE FROM cascades WHERE root_id IN ({old})", (cutoff,)).rowcount,
+            }
+        return deleted
+
     def count(self, table: str) -> int:
         return self.db[table].count
 
