@@ -137,6 +137,20 @@ HttpURL = Annotated[str, AfterValidator(_http_url)]
 Term = Annotated[str, AfterValidator(_term)]
 
 
+def _clock_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int):  # YAML 1.1 reads 22:00 unquoted as sexagesimal 1320
+        return time(value // 60 % 24, value % 60)
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", str(value))
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"{value!r} is not a time of day such as 07:30")
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+
+
 class XSettings(_Strict):
     enabled: bool = True
     bearer_token_env: str | None = "X_BEARER_TOKEN"
@@ -171,7 +185,7 @@ class SlackSettings(_Strict):
     default_channel: str = "#pr-alerts"
     min_interval: Duration = timedelta(seconds=1)
     delivery_deadline: Duration = timedelta(hours=6)
-    digest_at: time | None = None
+    digest_at: ClockTime | None = None  # daily digest time of day, in digest_timezone
     digest_timezone: str = "UTC"
 
     _check_env = field_validator("token_env", "webhook_url_env")(_env_name)
@@ -192,8 +206,10 @@ class DetectionSettings(_Strict):
     kernel_s0: Duration = timedelta(minutes=5)       # reaction delays: constant density this long ...
     kernel_theta: float = Field(0.242, gt=0, lt=2)   # ... then a power law s^-(1+theta)
     horizon: Duration = timedelta(hours=24)          # "final size" counts reactions within this of a post
-    n_star: float = Field(100.0, gt=0)               # prior reach (followers) of a typical future reactor
+    n_star: float = Field(100.0, gt=0)               # prior followers of a typical future reactor
+    reach_exponent: float = Field(0.5, gt=0, le=1)   # a reaction's pull grows as followers ** this
     follower_cap: int = Field(100_000, ge=1)         # one account's followers count at most this much
+    prior_branching: float = Field(0.3, ge=0, lt=1)  # reactions to a reaction, before any is seen
     min_reactions: int = Field(10, ge=1)             # never alert on a projection from fewer reactions
     confidence: float = Field(0.9, ge=0.5, lt=1)     # alert when this lower bound passes the threshold
     max_branching: float = Field(0.9, gt=0, lt=1)    # cap on the estimated branching factor p * n_star
@@ -234,18 +250,6 @@ def _timezone(value: str) -> str:
     return value
 
 
-def _clock_time(value: Any) -> time:
-    if isinstance(value, time):
-        return value
-    if isinstance(value, int):  # YAML 1.1 reads 22:00 unquoted as sexagesimal 1320
-        return time(value // 60 % 24, value % 60)
-    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", str(value))
-    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-        raise ValueError(f"{value!r} is not a time of day such as 07:30")
-    return time(int(m.group(1)), int(m.group(2)))
-
-
-ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 
 
 class QuietHours(_Strict):
@@ -307,7 +311,7 @@ class Config:
 
     def resolve(self, relative: str) -> Path:
         p = Path(relative).expanduser()
-        return p if p.is_absolute() else (self.base_dir / p)
+        return Path(os.path.normpath(p if p.is_absolute() else (self.base_dir / p)))
 
     @property
     def database_path(self) -> Path:

@@ -87,8 +87,8 @@ def setup(level: str = "INFO", *, json_lines: bool | None = None, stream: Any = 
         root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(level)
-    # Libraries' DEBUG output is noisy and, for tweepy and urllib3, carries request headers.
+    # Libraries' DEBUG output is noisy and, for tweepy and urllib3, carries request headers; the
+    # scheduler logs every job run at INFO. Ours speak for them.
     for noisy in ("tweepy", "urllib3", "httpx", "httpcore", "slack_sdk", "apscheduler", "requests_oauthlib"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)
-                                              if isinstance(logging.getLevelName(level), int) else 20))
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return REDACTOR

@@ -93,7 +93,8 @@ def test_unknown_settings_keys_are_rejected_too(tmp_path: Path) -> None:
 def test_a_token_pasted_where_an_env_name_belongs_is_refused_without_echoing_it(tmp_path: Path) -> None:
     folder = tmp_path / "cfg"
     shutil.copytree(GOLDEN / "good", folder)
-    token = "AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3DEUifiRBkKG5E2XzMDjRfl76ZC9Ub0wnz4XsNiRVBChTYbJcE3F"
+    token = ("AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3D"
+             "EUifiRBkKG5E2XzMDjRfl76ZC9Ub0wnz4XsNiRVBChTYbJcE3F")
     (folder / "monitor.yaml").write_text(f"x: {{bearer_token_env: '{token}'}}\n")
     with pytest.raises(ConfigError) as caught:
         load_config(folder / "monitor.yaml")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from monitor.config import Watchlist
-from monitor.match import Matcher
+from monitor.match import Matcher, normalise
 
 
 def matcher(**kw) -> Matcher:
@@ -63,6 +63,9 @@ separators = st.text(alphabet=" .,;:!?()\"'\n#@", min_size=1, max_size=3)
 
 @given(term=words, before=st.text(max_size=30), after=st.text(max_size=30), sep1=separators, sep2=separators)
 def test_a_term_surrounded_by_non_word_characters_always_matches(term, before, after, sep1, sep2) -> None:
+    # Where Unicode makes the upper case a different letter (Turkish dotless ı -> I -> i), the two
+    # are not the same word under case folding, and need not match.
+    assume(normalise(term.upper()) == normalise(term))
     text = f"{before}{sep1}{term.upper()}{sep2}{after}"
     assert matcher(terms=[term]).watchlists_for(text) == ("acme",)
 

@@ -75,7 +75,12 @@ class LocalServer:
             def log_message(self, format: str, *args: object) -> None:  # quiet
                 return
 
-        self._server = ThreadingHTTPServer((host, port), _H)
+        class _Server(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                # Clients that hang up on purpose (a size cap, a test's timeout) are not errors here.
+                return
+
+        self._server = _Server((host, port), _H)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -88,7 +93,8 @@ class LocalServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LocalServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="stand-in", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="stand-in", daemon=True)
         self._thread.start()
         return self
 

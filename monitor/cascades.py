@@ -1,0 +1,83 @@
+"""Linking reactions to their roots.
+
+A cascade is a root mention and everything reacting to it: replies, reposts and quotes by
+``parent_id`` chains, blog comments, and posts on any source that link to the root's canonical URL.
+A reaction stays with its cascade even when its own text names no term. A mention that is neither
+ours by its text nor a reaction to something we track is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from monitor.match import Matcher
+from monitor.records import Mention, canonical_url
+from monitor.store import Store, Tracked
+
+
+@dataclass(slots=True)
+class Linked:
+    mention: Mention
+    root_id: str
+    watchlists: tuple[str, ...]
+    canonical_url: str | None
+    via: str                    # "terms", "parent" or "link": why it is ours
+
+
+class Linker:
+    def __init__(self, matcher: Matcher, store: Store):
+        self.matcher = matcher
+        self.store = store
+
+    def link(self, batch: Sequence[Mention]) -> list[Linked]:
+        """Decide, for each mention of a batch in observed order, its cascade root and watch-lists.
+
+        Parents and linked posts are looked up in the batch first (a reply may arrive in the same
+        poll as its parent), then in the store, with one query each for the whole batch.
+        """
+        parents = self.store.tracked(m.parent_id for m in batch if m.parent_id)
+        link_urls = {canonical_url(u) for m in batch if not m.parent_id for u in m.links}
+        by_url = self.store.mentions_by_url(link_urls) if link_urls else {}
+        url_targets = self.store.tracked(by_url.values()) if by_url else {}
+        local: dict[str, Tracked] = {}
+        out: list[Linked] = []
+        for m in batch:
+            # A comment's permalink is its post's URL plus a fragment: it must not stand for the post.
+            own_url = canonical_url(m.url) if m.url and m.kind != "comment" else None
+            tracked = self._parent(m, local, parents)
+            via = "parent"
+            if tracked is None and m.links:
+                tracked = self._linked(m, own_url, local, by_url, url_targets)
+                via = "link"
+            if tracked is None:
+                wls = self.matcher.watchlists_for(m.full_text)
+                if not wls:
+                    continue
+                tracked, via = Tracked(m.id, wls), "terms"
+            local[m.id] = tracked
+            if own_url:
+                by_url.setdefault(own_url, m.id)
+                url_targets.setdefault(m.id, tracked)
+            out.append(Linked(m, tracked.root_id, tracked.watchlists, own_url, via))
+        return out
+
+    @staticmethod
+    def _parent(m: Mention, local: dict[str, Tracked], stored: dict[str, Tracked]) -> Tracked | None:
+        if not m.parent_id:
+            return None
+        return local.get(m.parent_id) or stored.get(m.parent_id)
+
+    @staticmethod
+    def _linked(m: Mention, own_url: str | None, local: dict[str, Tracked], by_url: dict[str, str],
+                targets: dict[str, Tracked]) -> Tracked | None:
+        for url in m.links:
+            c = canonical_url(url)
+            if c == own_url:
+                continue
+            target = by_url.get(c)
+            if target and target != m.id:
+                found = local.get(target) or targets.get(target)
+                if found:
+                    return found
+        return None

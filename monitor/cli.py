@@ -1,0 +1,210 @@
+"""The commands: run, check-config, replay, export, score, status (plus test-alert and silence).
+
+Errors become user messages here and nowhere else: a MonitorError prints what happened and what
+to do, and the exit code is 2 for bad config or input, 1 for anything else that went wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor import __version__
+from monitor.config import Config, default_config_path, load_config, parse_duration
+from monitor.errors import ConfigError, MonitorError
+from monitor.records import Mention, parse_time
+
+log = logging.getLogger("monitor")
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=None,
+                   help=f"settings file (default: $MONITOR_CONFIG or {default_config_path({})})")
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _load(args)
+    wl = config.watchlists
+    print(f"{config.path}: ok; database {config.database_path}; {len(wl)} watch-list(s): "
+          f"{', '.join(sorted(wl)) or 'none'}")
+    for name, w in sorted(wl.items()):
+        print(f"  {name}: {len(w.terms)} terms, {len(w.exclude)} exclusions, {len(w.feeds)} feeds, "
+              f"channel {config.channel_for(name)}, spread_threshold {w.alert.spread_threshold}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from monitor.clock import SimulatedClock
+    from monitor.pipeline import Pipeline, decision_line
+    from monitor.replay import ReplaySummary, in_observed_order, read_records, run_replay
+    from monitor.store import Store
+
+    config = _load(args)
+    stream = sys.stdin if args.events == "-" else open(args.events, encoding="utf-8")  # noqa: SIM115
+    tmp = None
+    if args.database:
+        db_path = Path(args.database)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="monitor-replay-")
+        db_path = Path(tmp.name) / "replay.db"
+    summary = ReplaySummary()
+
+    def warn(msg: str) -> None:
+        print(f"monitor replay: {msg}", file=sys.stderr)
+
+    def progress(s: ReplaySummary) -> None:
+        warn(f"... {s.mentions} mentions, {s.alerts} alerts, up to {s.last:%Y-%m-%d %H:%M}")
+
+    def emit(d: object) -> None:
+        print(decision_line(d), flush=True)  # type: ignore[arg-type]
+
+    try:
+        store = Store(db_path)
+        clock = SimulatedClock()
+        pipeline = Pipeline(config, store, clock, deliver=False)
+        records = in_observed_order(read_records(stream, summary, warn), summary)
+        run_replay(records, pipeline, clock, emit, summary=summary, progress=progress)
+        store.close()
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+        if tmp is not None:
+            tmp.cleanup()
+    warn(summary.describe())
+    return 0
+
+
+def _since(value: str) -> datetime:
+    try:
+        return parse_time(value, "--since")
+    except MonitorError:
+        return datetime.now(UTC) - parse_duration(value)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from monitor.store import Store
+
+    config = _load(args)
+    store = Store(config.database_path, read_only=True)
+    since = _since(args.since) if args.since else None
+    n = 0
+    for m in store.iter_mentions(since=since, watchlist=args.watchlist):
+        sys.stdout.write(json.dumps(m.to_json(), ensure_ascii=False) + "\n")
+        n += 1
+    print(f"monitor export: {n} mentions", file=sys.stderr)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from monitor.match import Matcher
+    from monitor.scoring import Scorer
+
+    matcher = None
+    try:
+        matcher = Matcher(_load(args).watchlists.values())
+    except ConfigError as exc:
+        if args.config is not None:
+            raise
+        print(f"monitor score: no watch-lists loaded ({exc.problems[0]}); scoring only", file=sys.stderr)
+    scorer = Scorer()
+    for number, line in enumerate(sys.stdin, 1):
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        out: dict[str, object] = {"line": number}
+        text = line
+        if line.lstrip().startswith("{"):
+            try:
+                m = Mention.from_json(json.loads(line))
+                out["id"], text = m.id, m.full_text
+            except (json.JSONDecodeError, MonitorError) as exc:
+                out["warning"] = f"not a mention record ({exc}); scored as text"
+        out["text"] = text if len(text) <= 200 else text[:199] + "…"
+        out.update(scorer.score(text).to_json())
+        if matcher is not None:
+            out["watchlists"] = matcher.explain(text)
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.daemon import run
+
+    return run(args.config, once=args.once)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from monitor.status import status
+
+    return status(_load(args), as_json=args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="monitor", description=(
+        "Social media monitoring: spot spreading complaints early and alert the PR team in Slack."))
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands: list[tuple[str, Callable[[argparse.Namespace], int], str]] = [
+        ("run", cmd_run, "run the daemon (Ctrl-C or SIGTERM stops it cleanly)"),
+        ("check-config", cmd_check_config, "validate settings and watch-lists; exit non-zero on any error"),
+        ("replay", cmd_replay, "run recorded mentions through the pipeline on a simulated clock; print alerts"),
+        ("export", cmd_export, "print stored mentions as JSONL (monitor export | monitor replay - round-trips)"),
+        ("score", cmd_score, "score mention records or text lines from stdin: one JSON line each"),
+        ("status", cmd_status, "sources' health, X budget, open cascades, queued alerts, database size"),
+    ]
+    parsers = {}
+    for name, func, help_ in commands:
+        p = sub.add_parser(name, help=help_, description=help_)
+        _add_config(p)
+        p.set_defaults(func=func)
+        parsers[name] = p
+    parsers["run"].add_argument("--once", action="store_true",
+                                help="poll every source once, deliver what is due, and exit")
+    parsers["replay"].add_argument("events", help="JSONL file of mention records, or - for stdin")
+    parsers["replay"].add_argument("--database", help="keep the replay's database here (default: a temporary one)")
+    parsers["export"].add_argument("--since", help="ISO time, or a duration back from now such as 7d")
+    parsers["export"].add_argument("--watchlist", help="only mentions tracked by this watch-list")
+    parsers["status"].add_argument("--json", action="store_true", help="machine-readable output")
+    try:
+        from monitor.alerts.cli import register
+    except ImportError:  # the alerts package is optional until it is installed
+        pass
+    else:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from monitor import logs
+
+    if args.command != "run":
+        logs.setup("WARNING", json_lines=False)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"monitor: {len(exc.problems)} problem(s) in the configuration; nothing was changed",
+              file=sys.stderr)
+        return 2
+    except MonitorError as exc:
+        print(f"monitor: {exc}", file=sys.stderr)
+        return 2 if not exc.retryable else 1
+    except FileNotFoundError as exc:
+        print(f"monitor: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

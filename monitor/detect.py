@@ -1,0 +1,340 @@
+"""Which complaints are spreading: named alert decisions from cascades and volume spikes.
+
+The detector keeps, in memory, every open cascade (a root and its reactions within
+``detection.window``) as time-bucketed activity, and per watch-list a complaint-volume tracker.
+``evaluate(now)`` looks only at cascades that changed since the last call (a cascade that gets no
+new reactions can only see its projection fall) plus one cheap spike check per watch-list.
+
+Every decision has a name and a reason. Only decisions with a ``level`` are alerts:
+
+- ``first_alert`` (new): the root is a complaint and its projected final size (the lower
+  confidence bound of the SEISMIC estimate, see monitor/projection.py) or its observed size passes
+  the watch-list's threshold (a lower one when the root's author is a VIP);
+- ``growth_update`` (update): an alerted cascade has grown ``growth_factor`` times since its last
+  alert, outside the cooldown;
+- ``vip_joined`` (update): a VIP took part in an alerted cascade;
+- ``spike_alert`` (new): a watch-list's complaint volume is far above its baseline.
+
+And, recorded once per cascade so ops can see why something did not alert:
+``suppressed_not_complaint``, ``suppressed_too_early`` (the point estimate passes but the evidence
+is thin), ``suppressed_below_threshold`` (a complaint projected past half the threshold), and
+``suppressed_spike_disabled``. Alert state (level, size at last alert, VIPs announced) is persisted
+by the pipeline, so a restart never sends a second ``new`` for the same cascade.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.config import DetectionSettings, Watchlist
+from monitor.projection import Activity, Kernel, Projection, ProjectionSettings, effective_reach, project
+from monitor.records import Mention, canonical_url, format_time
+from monitor.scoring import Scores
+from monitor.spikes import Spike, SpikeSettings, SpikeTracker, episode_id, window_text
+
+GROWTH_BUCKET = timedelta(minutes=10)
+GROWTH_BUCKETS = 12
+WATCH_SHARE = 0.5  # a complaint projected past this share of the threshold is worth a note
+
+
+@dataclass(slots=True)
+class Cascade:
+    root_id: str
+    watchlist: str
+    root: dict[str, Any]              # the root as shown in alerts
+    root_at: datetime
+    complaint: dict[str, Any]
+    is_complaint: bool
+    root_vip: bool
+    activity: Activity
+    participants: dict[str, int] = field(default_factory=dict)   # handle -> followers
+    reach: int = 0
+    channels: set[str] = field(default_factory=set)
+    vips: set[str] = field(default_factory=set)                  # VIP handles among the participants
+    sentiment: list[int] = field(default_factory=lambda: [0, 0, 0])  # negative, neutral, positive reactions
+    top: list[dict[str, Any]] = field(default_factory=list)      # the three reactions with most followers
+    last_at: datetime | None = None
+    level: str | None = None
+    alerted_size: int = 0
+    last_alert_at: datetime | None = None
+    vips_announced: set[str] = field(default_factory=set)
+    noted: set[str] = field(default_factory=set)                 # suppression names already recorded
+    dirty: bool = True
+
+    @property
+    def size(self) -> int:
+        return self.activity.count
+
+    def seconds(self, at: datetime) -> float:
+        return (at - self.root_at).total_seconds()
+
+
+@dataclass(slots=True)
+class Decision:
+    name: str
+    at: datetime
+    kind: str
+    level: str | None
+    watchlist: str
+    root_id: str
+    reason: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"at": format_time(self.at), "kind": self.kind, "level": self.level,
+               "watchlist": self.watchlist, "root_id": self.root_id, "decision": self.name,
+               "reason": self.reason}
+        out.update(self.fields)
+        return out
+
+
+def projection_settings(s: DetectionSettings) -> ProjectionSettings:
+    kernel = Kernel(s.kernel_s0.total_seconds(), s.kernel_theta, s.horizon.total_seconds())
+    return ProjectionSettings(kernel=kernel, n_star=s.n_star, reach_exponent=s.reach_exponent,
+                              follower_cap=s.follower_cap, prior_branching=s.prior_branching,
+                              confidence=s.confidence, max_branching=s.max_branching)
+
+
+def spike_settings(s: DetectionSettings) -> SpikeSettings:
+    return SpikeSettings(window=s.spike_window.total_seconds(), min_complaints=s.spike_min_complaints,
+                         p_value=s.spike_p_value, ratio=s.spike_ratio,
+                         history_hours=max(1, int(s.spike_history.total_seconds() // 3600)))
+
+
+class Detector:
+    def __init__(self, watchlists: Mapping[str, Watchlist], settings: DetectionSettings):
+        self.cascades: dict[tuple[str, str], Cascade] = {}
+        self.spikes: dict[str, SpikeTracker] = {}
+        self._dirty: set[tuple[str, str]] = set()
+        self._expiry: list[tuple[datetime, tuple[str, str]]] = []  # (earliest possible expiry, key)
+        self.reconfigure(watchlists, settings)
+
+    def reconfigure(self, watchlists: Mapping[str, Watchlist], settings: DetectionSettings) -> None:
+        self.watchlists, self.settings = dict(watchlists), settings
+        self._projection = projection_settings(settings)
+        self._spike = spike_settings(settings)
+        for name, wl in self.watchlists.items():
+            tracker = self.spikes.setdefault(name, SpikeTracker())
+            tracker.ignore = frozenset(t.strip("@#\"").lower() for t in wl.terms)
+
+    # -- feeding ---------------------------------------------------------------------------
+    def add_root(self, m: Mention, watchlist: str, scores: Scores, alert_state: dict[str, Any] | None = None
+                 ) -> None:
+        key = (m.id, watchlist)
+        if key in self.cascades:
+            return
+        wl = self.watchlists.get(watchlist)
+        handle = m.author.handle.lstrip("@").lower()
+        cs = scores.complaint
+        c = Cascade(
+            root_id=m.id, watchlist=watchlist, root=_root_view(m, scores.sentiment), root_at=m.created_at,
+            complaint={"probability": round(cs.probability, 3), "category": cs.category,
+                       "specific": cs.specific, "cues": list(cs.cues)},
+            is_complaint=cs.is_complaint, root_vip=bool(wl and handle in wl.vip_handles),
+            activity=Activity(),
+            last_at=m.created_at,
+        )
+        c.participants[handle] = max(0, m.author.followers or 0)
+        c.reach = c.participants[handle]
+        c.channels.add(m.source)
+        if c.root_vip:
+            c.vips.add(handle)
+        if alert_state:
+            c.level = alert_state.get("level")
+            c.alerted_size = alert_state.get("alerted_size") or 0
+            c.vips_announced = set(filter(None, (alert_state.get("vips") or "").split(",")))
+            c.noted.add("restored")
+        self.cascades[key] = c
+        self._dirty.add(key)
+        heapq.heappush(self._expiry, (m.created_at + self.settings.window, key))
+        if cs.is_complaint and m.kind == "post":  # replies, reposts, comments answer something: not independent
+            link = canonical_url(m.links[0]) if m.links else None
+            self.spikes.setdefault(watchlist, SpikeTracker()).add(m.created_at, m.id, m.full_text, link)
+
+    def add_reaction(self, m: Mention, root_id: str, watchlist: str, scores: Scores) -> None:
+        key = (root_id, watchlist)
+        c = self.cascades.get(key)
+        if c is None:
+            return
+        at = min(m.created_at, m.observed_at)
+        followers = max(0, m.author.followers or 0)
+        direct = m.parent_id is None or m.parent_id == root_id  # a post linking the root answers it directly
+        c.activity.add(c.seconds(at), effective_reach(m.author.followers, self._projection), direct)
+        handle = m.author.handle.lstrip("@").lower()
+        if handle not in c.participants:
+            c.participants[handle] = followers
+            c.reach += followers
+            wl = self.watchlists.get(watchlist)
+            if wl is not None and handle in wl.vip_handles:
+                c.vips.add(handle)
+        c.channels.add(m.source)
+        c.sentiment[0 if scores.sentiment <= -0.05 else 2 if scores.sentiment >= 0.05 else 1] += 1
+        if len(c.top) < 3 or followers > c.top[-1]["followers"]:
+            c.top.append({"id": m.id, "kind": m.kind, "text": m.full_text[:280], "author": m.author.handle,
+                          "followers": followers, "url": m.url})
+            c.top.sort(key=lambda r: -r["followers"])
+            del c.top[3:]
+        c.last_at = at if c.last_at is None or at > c.last_at else c.last_at
+        c.dirty = True
+        self._dirty.add(key)
+
+    def restore_spike(self, root_id: str) -> None:
+        """Mark a spike episode alerted before a restart (root_id ``spike:<watchlist>:<start>``) as open."""
+        _, name, start = root_id.split(":", 2)
+        self.spikes.setdefault(name, SpikeTracker()).restore_episode(datetime.fromisoformat(start))
+
+    # -- deciding --------------------------------------------------------------------------
+    def evaluate(self, now: datetime) -> list[Decision]:
+        decisions: list[Decision] = []
+        dirty, self._dirty = self._dirty, set()
+        for key in dirty:
+            c = self.cascades.get(key)
+            if c is not None and c.dirty:
+                c.dirty = False
+                d = self._judge(c, now)
+                if d is not None:
+                    decisions.append(d)
+        for name, tracker in self.spikes.items():
+            wl = self.watchlists.get(name)
+            spike = tracker.check(now, self._spike) if wl is not None else None
+            if spike is not None and wl is not None:
+                decisions.append(self._spike_decision(wl, spike, now))
+        self._forget(now)
+        return decisions
+
+    def _judge(self, c: Cascade, now: datetime) -> Decision | None:
+        wl = self.watchlists.get(c.watchlist)
+        if wl is None:
+            return None
+        a = wl.alert
+        threshold = a.effective_vip_threshold if c.root_vip else a.spread_threshold
+        if c.level is not None:
+            return self._follow_up(c, wl, now, threshold)
+        s = self.settings
+        if c.size < min(s.min_reactions, threshold):
+            return None
+        p = project(c.activity, c.seconds(now), self._projection)
+        confident = c.size >= threshold or (c.size >= s.min_reactions and p.projected_low >= threshold)
+        if not c.is_complaint:
+            if confident:
+                return self._note(c, now, "suppressed_not_complaint", threshold, p,
+                                  f"{_size_text(c, p)} passes the threshold of {threshold}, but the root is "
+                                  f"not a complaint (complaint probability {c.complaint['probability']:.2f})")
+            return None
+        if confident:
+            c.level, c.alerted_size, c.last_alert_at = "new", c.size, now
+            c.vips_announced |= c.vips
+            why = (f"complaint reached {c.size} reactions" if c.size >= threshold else
+                   f"complaint projected to reach {p.projected_low:.0f}+ reactions (point estimate "
+                   f"{p.projected:.0f}) from {c.size} so far")
+            return self._decision(c, now, "first_alert", "new", f"{why} (threshold {threshold})", threshold, p)
+        if p.projected >= threshold:
+            return self._note(c, now, "suppressed_too_early", threshold, p,
+                              f"projected {p.projected:.0f} reactions, but at {int(s.confidence * 100)}% "
+                              f"confidence only {p.projected_low:.0f} from {c.size} so far (threshold {threshold})")
+        if p.projected >= WATCH_SHARE * threshold:
+            return self._note(c, now, "suppressed_below_threshold", threshold, p,
+                              f"complaint projected to reach {p.projected:.0f} reactions, below the threshold "
+                              f"of {threshold}")
+        return None
+
+    def _follow_up(self, c: Cascade, wl: Watchlist, now: datetime, threshold: int) -> Decision | None:
+        new_vips = c.vips - c.vips_announced
+        if new_vips:
+            c.vips_announced |= new_vips
+            c.alerted_size, c.last_alert_at = c.size, now
+            p = project(c.activity, c.seconds(now), self._projection)
+            return self._decision(c, now, "vip_joined", "update", f"VIP joined: {', '.join(sorted(new_vips))}",
+                                  threshold, p)
+        if c.size >= wl.alert.growth_factor * max(1, c.alerted_size):
+            if c.last_alert_at and now - c.last_alert_at < wl.alert.cooldown:
+                c.dirty = True  # look again once the cooldown is over
+                self._dirty.add((c.root_id, c.watchlist))
+                return None
+            before, c.alerted_size, c.last_alert_at = c.alerted_size, c.size, now
+            p = project(c.activity, c.seconds(now), self._projection)
+            return self._decision(c, now, "growth_update", "update", f"grew from {before} to {c.size} reactions"
+                                  f" (projected {p.projected:.0f})", threshold, p)
+        return None
+
+    def _note(self, c: Cascade, now: datetime, name: str, threshold: int, p: Projection, reason: str
+              ) -> Decision | None:
+        if name in c.noted:
+            return None
+        c.noted.add(name)
+        return self._decision(c, now, name, None, reason, threshold, p)
+
+    def _decision(self, c: Cascade, now: datetime, name: str, level: str | None, reason: str, threshold: int,
+                  p: Projection) -> Decision:
+        end = c.seconds(now)
+        neg, neu, pos = c.sentiment
+        fields = {
+            "reactions": c.size, "score": c.complaint["probability"], "projected": round(p.projected, 1),
+            "projected_low": round(p.projected_low, 1), "rate": round(p.rate, 2),
+            "acceleration": round(p.acceleration, 2), "infectiousness": float(f"{p.infectiousness:.3g}"),
+            "branching": round(p.branching, 3), "reach": c.reach, "threshold": threshold,
+            "share_of_threshold": round(c.size / threshold, 3), "age_minutes": round(end / 60, 1),
+            "channels": sorted(c.channels), "vip": c.root_vip or bool(c.vips), "vips": sorted(c.vips),
+            "root": c.root, "complaint": c.complaint,
+            "sentiment": {"root": c.root.get("sentiment"), "negative": neg, "neutral": neu, "positive": pos},
+            "growth": c.activity.histogram(end, GROWTH_BUCKET.total_seconds(), GROWTH_BUCKETS),
+            "growth_bucket": window_text(GROWTH_BUCKET.total_seconds()),
+            "top_reactions": list(c.top),
+        }
+        return Decision(name, now, "cascade", level, c.watchlist, c.root_id, reason, fields)
+
+    def _spike_decision(self, wl: Watchlist, sp: Spike, now: datetime) -> Decision:
+        window = self._spike.window
+        b = sp.baseline
+        fields = {
+            "reactions": sp.observed, "observed": sp.observed, "baseline": round(sp.expected, 2),
+            "baseline_median_per_hour": b.median, "mad": round(1.4826 * b.mad * window / 3600, 2),
+            "baseline_basis": b.basis, "window": window_text(window), "p_value": float(f"{sp.p_value:.3g}"),
+            "score": round(sp.observed / max(sp.expected, 1e-9), 2), "rate": round(sp.observed * 3600 / window, 2),
+            "threshold": max(self._spike.min_complaints, int(self._spike.ratio * sp.expected) + 1),
+            "started_at": format_time(sp.start), "top_terms": sp.top_terms,
+            "examples": [{"id": i, "text": t[:280]} for i, t in sp.examples],
+        }
+        rid = episode_id(wl.name, sp.start)
+        reason = (f"{sp.observed} complaints in {window_text(window)} against about {sp.expected:.1f} expected "
+                  f"({b.basis} baseline, p = {sp.p_value:.1g})")
+        if not wl.alert.spike:
+            return Decision("suppressed_spike_disabled", now, "spike", None, wl.name, rid,
+                            reason + "; spike alerts are off for this watch-list", fields)
+        return Decision("spike_alert", now, "spike", "new", wl.name, rid, reason, fields)
+
+    def _forget(self, now: datetime) -> None:
+        """Drop cascades with no activity for ``detection.window``; amortised O(1) per cascade."""
+        window = self.settings.window
+        while self._expiry and self._expiry[0][0] < now:
+            _, key = heapq.heappop(self._expiry)
+            c = self.cascades.get(key)
+            if c is None:
+                continue
+            last = c.last_at or c.root_at
+            if last + window < now:
+                del self.cascades[key]
+                self._dirty.discard(key)
+            else:
+                heapq.heappush(self._expiry, (last + window, key))
+
+    def open_cascades(self) -> Iterable[Cascade]:
+        return self.cascades.values()
+
+
+def _size_text(c: Cascade, p: Projection) -> str:
+    return f"{c.size} reactions" if p.projected <= c.size else f"{c.size} reactions (projected {p.projected:.0f})"
+
+
+def _root_view(m: Mention, sentiment: float) -> dict[str, Any]:
+    view: dict[str, Any] = {"id": m.id, "source": m.source, "url": m.url, "text": m.text[:1000],
+                            "author": {"handle": m.author.handle, "name": m.author.name,
+                                       "followers": m.author.followers},
+                            "created_at": format_time(m.created_at), "sentiment": round(sentiment, 3)}
+    if m.title:
+        view["title"] = m.title
+    return view

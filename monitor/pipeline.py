@@ -1,0 +1,159 @@
+"""sources -> store -> scoring -> cascades -> detect -> alerts, in one place.
+
+The live daemon and ``monitor replay`` both drive this class; only the clock differs. ``ingest``
+takes what a source fetched (plus the cursor covering it) and stores it atomically; ``detect``
+runs the detector at the clock's now and records its decisions (and, when delivering, their outbox
+rows) in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.cascades import Linked, Linker
+from monitor.clock import Clock
+from monitor.config import Config
+from monitor.detect import Decision, Detector
+from monitor.match import Matcher
+from monitor.records import Mention, format_time
+from monitor.scoring import Scorer, Scores
+from monitor.store import MentionRow, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IngestResult:
+    received: int = 0
+    new: int = 0
+    updated: int = 0
+    dropped: int = 0
+    tracked: list[Linked] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(self, config: Config, store: Store, clock: Clock, *, scorer: Scorer | None = None,
+                 deliver: bool = True):
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.scorer = scorer or Scorer()
+        self.deliver = deliver
+        self.matcher = Matcher(config.watchlists.values())
+        self.linker = Linker(self.matcher, store)
+        self.detector = Detector(config.watchlists, config.settings.detection)
+        self.counts: dict[str, int] = {}
+        self._restore()
+
+    def reconfigure(self, config: Config) -> None:
+        """Take a new config (hot reload): new terms apply to what arrives from now on."""
+        self.config = config
+        self.matcher = Matcher(config.watchlists.values())
+        self.linker = Linker(self.matcher, self.store)
+        self.detector.reconfigure(config.watchlists, config.settings.detection)
+
+    # -- ingest ----------------------------------------------------------------------------
+    def ingest(self, mentions: Sequence[Mention], cursors: dict[str, dict[str, Any]] | None = None
+               ) -> IngestResult:
+        """Match, link, score and store a batch, and move the cursors covering it, atomically."""
+        now = self.clock.now()
+        unique = list({m.id: m for m in mentions}.values())
+        known = self.store.tracked(m.id for m in unique) if unique else {}
+        seen_again = [m for m in unique if m.id in known]
+        linked = self.linker.link([m for m in unique if m.id not in known])
+        scores = [self.scorer.score(x.mention.full_text) for x in linked]
+        rows = [MentionRow(x.mention, x.root_id, x.watchlists, s.sentiment, s.complaint.probability,
+                           s.complaint.specific, s.complaint.category, x.canonical_url)
+                for x, s in zip(linked, scores, strict=True)]
+        with self.store.transaction() as conn:
+            self.store.write_mentions(rows, seen_again, {k: v for k, v in (cursors or {}).items() if v},
+                                      now=now)
+            self._touch_cascades(conn, linked)
+        for x, s in zip(linked, scores, strict=True):
+            for wl in x.watchlists:
+                if x.root_id == x.mention.id:
+                    self.detector.add_root(x.mention, wl, s)
+                else:
+                    self.detector.add_reaction(x.mention, x.root_id, wl, s)
+        result = IngestResult(len(mentions), len(linked), len(seen_again),
+                              len(unique) - len(linked) - len(seen_again), linked)
+        for name in ("new", "updated", "dropped"):
+            self.counts[name] = self.counts.get(name, 0) + getattr(result, name)
+        return result
+
+    @staticmethod
+    def _touch_cascades(conn: Any, linked: list[Linked]) -> None:
+        roots = [(x.root_id, wl, format_time(x.mention.observed_at))
+                 for x in linked if x.root_id == x.mention.id for wl in x.watchlists]
+        conn.executemany("INSERT INTO cascades (root_id, watchlist, opened_at) VALUES (?, ?, ?)"
+                         " ON CONFLICT DO NOTHING", roots)
+        conn.executemany(
+            "UPDATE cascades SET reactions = reactions + 1, last_reaction_at = ? WHERE root_id = ? AND watchlist = ?",
+            [(format_time(x.mention.observed_at), x.root_id, wl)
+             for x in linked if x.root_id != x.mention.id for wl in x.watchlists])
+
+    # -- detect ----------------------------------------------------------------------------
+    def detect(self) -> list[Decision]:
+        """Evaluate every changed cascade and the spike check now; record and return the decisions."""
+        decisions = self.detector.evaluate(self.clock.now())
+        if not decisions:
+            return []
+        now = self.clock.now()
+        payloads = [d.to_json() for d in decisions]
+        with self.store.transaction() as conn:
+            for d in decisions:
+                if d.level is not None and d.kind == "cascade":
+                    c = self.detector.cascades.get((d.root_id, d.watchlist))
+                    conn.execute(
+                        "UPDATE cascades SET level = 'new', alerted_at = coalesce(alerted_at, ?),"
+                        " alerted_size = ?, last_update_at = ?, vips = ? WHERE root_id = ? AND watchlist = ?",
+                        (format_time(now), c.alerted_size if c else d.fields.get("reactions"), format_time(now),
+                         ",".join(sorted(c.vips_announced)) if c else "", d.root_id, d.watchlist))
+            if self.deliver:
+                from monitor.alerts.outbox import record_decisions
+                record_decisions(self.store, payloads, channel_for=self.config.channel_for, now=now)
+            else:
+                conn.executemany(
+                    "INSERT INTO decisions (at, name, kind, level, watchlist, root_id, payload) VALUES (?,?,?,?,?,?,?)",
+                    [(p["at"], p["decision"], p["kind"], p["level"], p["watchlist"], p["root_id"],
+                      json.dumps(p, ensure_ascii=False)) for p in payloads])
+        for d in decisions:
+            self.counts[f"decision:{d.name}"] = self.counts.get(f"decision:{d.name}", 0) + 1
+            log.info("decision %s for %s in %s: %s", d.name, d.root_id, d.watchlist, d.reason,
+                     extra={"decision": d.name, "watchlist": d.watchlist, "root_id": d.root_id})
+        return decisions
+
+    # -- restart -----------------------------------------------------------------------------
+    def _restore(self) -> None:
+        """Rebuild the detector's open cascades from the store after a restart."""
+        since = format_time(self.clock.now() - self.config.settings.detection.window)
+        open_ = self.store.conn.execute(
+            "SELECT root_id, watchlist, level, alerted_size, vips FROM cascades"
+            " WHERE coalesce(last_reaction_at, opened_at) >= ?", (since,)).fetchall()
+        # Reactions need only their sentiment to be judged; their complaint score is not re-read.
+        neutral = self.scorer.score("").complaint
+        for root_id, watchlist, level, alerted_size, vips in open_:
+            if watchlist not in self.config.watchlists:
+                continue
+            rows = self.store.conn.execute(
+                "SELECT record, sentiment, id = root_id FROM mentions WHERE root_id = ? ORDER BY observed_at, rowid",
+                (root_id,)).fetchall()
+            for record, sentiment, is_root in rows:
+                m = Mention.from_json(json.loads(record))
+                if is_root:
+                    self.detector.add_root(m, watchlist, self.scorer.score(m.full_text),
+                                           {"level": level, "alerted_size": alerted_size, "vips": vips})
+                else:
+                    self.detector.add_reaction(m, root_id, watchlist, Scores(sentiment or 0.0, neutral))
+            c = self.detector.cascades.get((root_id, watchlist))
+            if c is not None:
+                c.dirty = False  # judged before the restart; look again when it next grows
+
+
+def decision_line(d: Decision) -> str:
+    return json.dumps(d.to_json(), ensure_ascii=False)
+

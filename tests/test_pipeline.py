@@ -1,0 +1,96 @@
+"""The pipeline: match, link cascades, score, store, detect, decide; the same for replay and daemon."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from monitor.clock import SimulatedClock
+from monitor.config import Config
+from monitor.pipeline import Pipeline
+from monitor.records import Author, Mention
+from monitor.store import Store
+
+T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
+COMPLAINT = "I tried to cancel my @acme subscription 3 times and nobody answers. Charged again, order #55123."
+
+
+def post(i: int, text: str, *, kind: str = "post", parent: str | None = None, links: list[str] | None = None,
+         url: str | None = None, source: str = "x", followers: int = 100, minutes: float = 0) -> Mention:
+    at = T0 + timedelta(minutes=minutes)
+    return Mention(id=f"{source}:{i}", source=source, kind=kind, parent_id=parent,
+                   url=url or f"https://x.com/u{i}/status/{i}", author=Author(str(i), f"user{i}", followers=followers),
+                   text=text, links=links or [], created_at=at, observed_at=at)
+
+
+def pipeline(config: Config, clock: SimulatedClock | None = None) -> Pipeline:
+    return Pipeline(config, Store(config.database_path), clock or SimulatedClock(T0), deliver=False)
+
+
+def test_mentions_that_name_no_term_and_react_to_nothing_tracked_are_dropped(config: Config) -> None:
+    p = pipeline(config)
+    result = p.ingest([post(1, "lovely weather"), post(2, "acme is down again")])
+    assert (result.new, result.dropped) == (1, 1)
+
+
+def test_a_reaction_stays_with_its_cascade_even_without_a_term(config: Config) -> None:
+    p = pipeline(config)
+    p.ingest([post(1, COMPLAINT)])
+    p.ingest([post(2, "same here, awful", kind="reply", parent="x:1"),
+              post(3, "RT", kind="repost", parent="x:2")])
+    roots = p.store.tracked(["x:2", "x:3"])
+    assert roots["x:2"].root_id == "x:1" and roots["x:3"].root_id == "x:1"
+
+
+def test_a_reply_and_its_parent_in_one_batch_are_linked(config: Config) -> None:
+    p = pipeline(config)
+    p.ingest([post(1, COMPLAINT), post(2, "ugh", kind="reply", parent="x:1")])
+    assert p.store.tracked(["x:2"])["x:2"].root_id == "x:1"
+
+
+def test_a_post_linking_a_tracked_blog_post_joins_its_cascade(config: Config) -> None:
+    p = pipeline(config)
+    blog = post(1, "My acme router died and support hung up on me", source="rss",
+                url="https://blog.example.org/2026/11/router/")
+    p.ingest([blog])
+    share = post(2, "read this", links=["HTTPS://Blog.Example.org/2026/11/router?utm_source=x#top"])
+    p.ingest([share])
+    assert p.store.tracked(["x:2"])["x:2"].root_id == "rss:1"
+
+
+def test_a_spreading_complaint_alerts_once_then_updates_the_same_cascade(config: Config) -> None:
+    clock = SimulatedClock(T0)
+    p = pipeline(config, clock)  # threshold 20
+    p.ingest([post(1, COMPLAINT)])
+    levels = []
+    for i in range(2, 80):
+        p.ingest([post(i, "this happened to me too", kind="reply", parent="x:1", minutes=i)])
+        clock.set(T0 + timedelta(minutes=i, seconds=30))
+        levels += [(d.level, d.name) for d in p.detect()]
+    assert levels[0] == ("new", "first_alert")
+    assert [lv for lv, _ in levels].count("new") == 1
+    assert ("update", "growth_update") in levels
+
+
+def test_praise_that_spreads_is_suppressed_with_a_named_reason(config: Config) -> None:
+    clock = SimulatedClock(T0)
+    p = pipeline(config, clock)
+    p.ingest([post(1, "@acme thanks for the quick refund, great service!")])
+    p.ingest([post(i, "RT", kind="repost", parent="x:1", minutes=1) for i in range(2, 40)])
+    clock.set(T0 + timedelta(minutes=2))
+    decisions = p.detect()
+    assert [(d.name, d.level) for d in decisions] == [("suppressed_not_complaint", None)]
+    assert "not a complaint" in decisions[0].reason
+
+
+def test_a_restart_never_sends_a_second_new_alert_for_the_same_cascade(config: Config) -> None:
+    clock = SimulatedClock(T0)
+    p = pipeline(config, clock)
+    p.ingest([post(1, COMPLAINT)])
+    p.ingest([post(i, "me too", kind="reply", parent="x:1", minutes=1) for i in range(2, 30)])
+    clock.set(T0 + timedelta(minutes=2))
+    assert [d.level for d in p.detect()] == ["new"]
+    p.store.close()
+    again = pipeline(config, clock)
+    again.ingest([post(i, "me too", kind="reply", parent="x:1", minutes=3) for i in range(30, 34)])
+    clock.set(T0 + timedelta(minutes=4))
+    assert all(d.level != "new" for d in again.detect())
