@@ -1,0 +1,56 @@
+"""The notifier used when no Slack is configured: alerts print to the console (stdout by default).
+
+Each message prints as readable text: the header, the sections with Slack entities decoded, and
+the context line. Control characters were already dropped by escaping, so a tweet cannot send
+terminal escape sequences. No threads and no edits: each update prints as a message of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sys
+from typing import Any, TextIO
+
+from monitor.alerts.base import Message, Posted
+from monitor.alerts.escape import unescape
+
+log = logging.getLogger("monitor.alerts")
+
+
+def as_text(message: Message) -> str:
+    """A message's blocks as plain lines (its fallback text when it has no blocks)."""
+    lines: list[str] = []
+    for block in message.blocks:
+        texts: list[dict[str, Any]] = []
+        if isinstance(block.get("text"), dict):
+            texts.append(block["text"])
+        texts.extend(block.get("fields", []))
+        texts.extend(block.get("elements", []))
+        for t in texts:
+            s = unescape(str(t.get("text", "")))
+            lines.append(f"== {s} ==" if block.get("type") == "header" else s)
+    return "\n".join(lines) if lines else unescape(message.text)
+
+
+class ConsoleNotifier:
+    name = "console"
+    supports_threads = False
+
+    def __init__(self, stream: TextIO | None = None):
+        self._stream = stream
+        self._ids = itertools.count(1)
+
+    async def post(self, channel: str, message: Message, thread_ts: str | None = None) -> Posted:
+        stream = self._stream or sys.stdout
+        n = next(self._ids)
+        stream.write(f"\n--- alert for {channel} (console: Slack is off) ---\n{as_text(message)}\n")
+        stream.flush()
+        log.info("alert printed to the console (Slack is off): %s", message.text[:200])
+        return Posted(ts=f"console.{n}", channel=channel)
+
+    async def update(self, channel: str, ts: str, message: Message) -> None:
+        return None
+
+    async def check(self, channel: str) -> str:
+        return "Slack is off: alerts print to the console"
