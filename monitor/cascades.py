@@ -2,8 +2,10 @@
 
 A cascade is a root mention and everything reacting to it: replies, reposts and quotes by
 ``parent_id`` chains, blog comments, and posts on any source that link to the root's canonical URL.
-A reaction stays with its cascade even when its own text names no term. A mention that is neither
-ours by its text nor a reaction to something we track is dropped.
+A reaction stays with its cascade even when its own text names no term. A reaction to something not
+tracked (yet) is an orphan: it waits, under its parent's id and its links' URLs, to be adopted when
+that parent or post arrives, since sources are polled at different paces and a tweet sharing a blog
+post is often seen before the post. Anything else that is not ours by its text is dropped.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ class Linker:
         self.matcher = matcher
         self.store = store
 
-    def link(self, batch: Sequence[Mention]) -> list[Linked]:
+    def link(self, batch: Sequence[Mention]) -> tuple[list[Linked], list[tuple[str, Mention]]]:
         """Decide, for each mention of a batch in observed order, its cascade root and watch-lists.
 
         Parents and linked posts are looked up in the batch first (a reply may arrive in the same
-        poll as its parent), then in the store, with one query each for the whole batch.
+        poll as its parent), then in the store, with one query each for the whole batch. Returns the
+        linked mentions and the orphans, each under the keys that may adopt it later.
         """
         parents = self.store.tracked(m.parent_id for m in batch if m.parent_id)
         link_urls = {canonical_url(u) for m in batch if not m.parent_id for u in m.links}
@@ -42,6 +45,7 @@ class Linker:
         url_targets = self.store.tracked(by_url.values()) if by_url else {}
         local: dict[str, Tracked] = {}
         out: list[Linked] = []
+        orphans: list[tuple[str, Mention]] = []
         for m in batch:
             # A comment's permalink is its post's URL plus a fragment: it must not stand for the post.
             own_url = canonical_url(m.url) if m.url and m.kind != "comment" else None
@@ -53,6 +57,7 @@ class Linker:
             if tracked is None:
                 wls = self.matcher.watchlists_for(m.full_text)
                 if not wls:
+                    orphans.extend((key, m) for key in orphan_keys(m))
                     continue
                 tracked, via = Tracked(m.id, wls), "terms"
             local[m.id] = tracked
@@ -60,7 +65,14 @@ class Linker:
                 by_url.setdefault(own_url, m.id)
                 url_targets.setdefault(m.id, tracked)
             out.append(Linked(m, tracked.root_id, tracked.watchlists, own_url, via))
-        return out
+        return out, orphans
+
+    @staticmethod
+    def adoption_keys(linked: Sequence[Linked]) -> list[str]:
+        """The orphan keys that newly tracked mentions answer to."""
+        keys = [f"parent:{x.mention.id}" for x in linked]
+        keys += [f"url:{x.canonical_url}" for x in linked if x.canonical_url]
+        return keys
 
     @staticmethod
     def _parent(m: Mention, local: dict[str, Tracked], stored: dict[str, Tracked]) -> Tracked | None:
@@ -81,3 +93,11 @@ class Linker:
                 if found:
                     return found
         return None
+
+
+def orphan_keys(m: Mention) -> list[str]:
+    """Where an untracked reaction waits: its parent's id, or the URLs it links to."""
+    if m.parent_id:
+        return [f"parent:{m.parent_id}"]
+    own = canonical_url(m.url) if m.url else None
+    return [f"url:{c}" for c in {canonical_url(u) for u in m.links} if c != own]

@@ -64,15 +64,26 @@ class Pipeline:
         unique = list({m.id: m for m in mentions}.values())
         known = self.store.tracked(m.id for m in unique) if unique else {}
         seen_again = [m for m in unique if m.id in known]
-        linked = self.linker.link([m for m in unique if m.id not in known])
-        scores = [self.scorer.score(x.mention.full_text) for x in linked]
-        rows = [MentionRow(x.mention, x.root_id, x.watchlists, s.sentiment, s.complaint.probability,
-                           s.complaint.specific, s.complaint.category, x.canonical_url)
-                for x, s in zip(linked, scores, strict=True)]
+        linked: list[Linked] = []
+        scores: list[Scores] = []
         with self.store.transaction() as conn:
-            self.store.write_mentions(rows, seen_again, {k: v for k, v in (cursors or {}).items() if v},
-                                      now=now)
-            self._touch_cascades(conn, linked)
+            self.store.write_mentions([], seen_again, {k: v for k, v in (cursors or {}).items() if v}, now=now)
+            pending = [m for m in unique if m.id not in known]
+            # Newly tracked mentions may adopt orphans waiting for them, which may adopt more.
+            for _ in range(50):
+                if not pending:
+                    break
+                step, orphans = self.linker.link(pending)
+                step_scores = [self.scorer.score(x.mention.full_text) for x in step]
+                self.store.write_mentions(
+                    [MentionRow(x.mention, x.root_id, x.watchlists, s.sentiment, s.complaint.probability,
+                                s.complaint.specific, s.complaint.category, x.canonical_url)
+                     for x, s in zip(step, step_scores, strict=True)], now=now)
+                self._touch_cascades(conn, step)
+                self.store.save_orphans(orphans)
+                linked += step
+                scores += step_scores
+                pending = self.store.take_orphans(Linker.adoption_keys(step)) if step else []
         for x, s in zip(linked, scores, strict=True):
             for wl in x.watchlists:
                 if x.root_id == x.mention.id:
@@ -80,7 +91,7 @@ class Pipeline:
                 else:
                     self.detector.add_reaction(x.mention, x.root_id, wl, s)
         result = IngestResult(len(mentions), len(linked), len(seen_again),
-                              len(unique) - len(linked) - len(seen_again), linked)
+                              max(0, len(unique) - len(linked) - len(seen_again)), linked)
         for name in ("new", "updated", "dropped"):
             self.counts[name] = self.counts.get(name, 0) + getattr(result, name)
         return result

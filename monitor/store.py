@@ -25,7 +25,7 @@ import sqlite_utils
 from monitor.errors import StoreError
 from monitor.records import Mention, format_time
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry migrates the schema from version i to i+1. Append only; never edit a shipped step.
 MIGRATIONS: list[str] = [
@@ -122,6 +122,17 @@ MIGRATIONS: list[str] = [
         until TEXT NOT NULL,
         reason TEXT
     );
+    """,
+    # 2: reactions whose parent or linked post is not (yet) tracked wait here to be adopted.
+    """
+    CREATE TABLE orphans (
+        key TEXT NOT NULL,                 -- 'parent:<id>' or 'url:<canonical url>'
+        mention_id TEXT NOT NULL,
+        observed_at TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (key, mention_id)
+    );
+    CREATE INDEX orphans_observed ON orphans(observed_at);
     """,
 ]
 
@@ -270,6 +281,29 @@ class Store:
             for key, value in (cursors or {}).items():
                 self._put_cursor(conn, key, value, now)
 
+    def save_orphans(self, orphans: Iterable[tuple[str, Mention]]) -> None:
+        """Keep reactions to something not tracked (yet), under each key that could adopt them."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO orphans (key, mention_id, observed_at, record) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [(key, m.id, format_time(m.observed_at), json.dumps(m.to_json(), ensure_ascii=False))
+                 for key, m in orphans])
+
+    def take_orphans(self, keys: Iterable[str]) -> list[Mention]:
+        """Remove and return, in observed order, the orphans waiting under any of ``keys``."""
+        found: dict[str, tuple[str, str]] = {}
+        with self.transaction() as conn:
+            for chunk in _chunks(list(set(keys)), 500):
+                marks = ",".join("?" * len(chunk))
+                for mid, observed, record in conn.execute(
+                        f"SELECT mention_id, observed_at, record FROM orphans WHERE key IN ({marks})", chunk):
+                    found[mid] = (observed, record)
+            for chunk in _chunks(list(found), 500):
+                conn.execute(f"DELETE FROM orphans WHERE mention_id IN ({','.join('?' * len(chunk))})", chunk)
+        ordered = sorted(found.items(), key=lambda kv: (kv[1][0], kv[0]))
+        return [Mention.from_json(json.loads(record)) for _, (_, record) in ordered]
+
     def _refresh(self, conn: sqlite3.Connection, mention: Mention) -> None:
         # Seeing a mention again updates what can change (metrics, follower count), never its identity.
         row = conn.execute("SELECT record FROM mentions WHERE id = ?", (mention.id,)).fetchone()
@@ -310,7 +344,7 @@ class Store:
             deleted = {
                 "urls": conn.execute(
                     "DELETE FROM urls WHERE mention_id IN (SELECT id FROM mentions WHERE observed_at < ? AND"
-                    f" root_id NOT IN (SELECT root_id FROM cascades WHERE coalesce(last_reaction_at, opened_at) >= ?))",
+                    " root_id NOT IN (SELECT root_id FROM cascades WHERE coalesce(last_reaction_at, opened_at) >= ?))",
                     (cutoff, cutoff)).rowcount,
                 "mentions": conn.execute(
                     "DELETE FROM mentions WHERE observed_at < ? AND root_id NOT IN"
@@ -325,6 +359,7 @@ class Store:
                 "threads": conn.execute(
                     f"DELETE FROM threads WHERE root_id IN ({old})", (cutoff,)).rowcount,
                 "cascades": conn.execute(f"DELETE FROM cascades WHERE root_id IN ({old})", (cutoff,)).rowcount,
+                "orphans": conn.execute("DELETE FROM orphans WHERE observed_at < ?", (cutoff,)).rowcount,
             }
         return deleted
 

@@ -94,3 +94,25 @@ def test_a_restart_never_sends_a_second_new_alert_for_the_same_cascade(config: C
     again.ingest([post(i, "me too", kind="reply", parent="x:1", minutes=3) for i in range(30, 34)])
     clock.set(T0 + timedelta(minutes=4))
     assert all(d.level != "new" for d in again.detect())
+
+
+def test_a_tweet_sharing_a_blog_post_seen_before_the_post_joins_its_cascade_when_the_post_arrives(
+        config: Config) -> None:
+    p = pipeline(config)
+    share = post(2, "read this", links=["https://blog.example.org/2026/11/router?utm_medium=social"])
+    assert p.ingest([share]).new == 0  # nothing tracked to react to yet: it waits
+    blog = post(1, "My acme router died and support hung up on me", source="rss",
+                url="https://blog.example.org/2026/11/router/")
+    result = p.ingest([blog])
+    assert result.new == 2
+    assert p.store.tracked(["x:2"])["x:2"].root_id == "rss:1"
+
+
+def test_a_reply_seen_before_its_parent_is_adopted_with_its_own_replies(config: Config) -> None:
+    p = pipeline(config)
+    p.ingest([post(3, "so true", kind="reply", parent="x:2", minutes=2)])
+    p.ingest([post(2, "same here", kind="reply", parent="x:1", minutes=1)])
+    p.ingest([post(1, COMPLAINT)])
+    tracked = p.store.tracked(["x:2", "x:3"])
+    assert tracked["x:2"].root_id == "x:1" and tracked["x:3"].root_id == "x:1"
+    assert p.store.conn.execute("SELECT count(*) FROM orphans").fetchone()[0] == 0
