@@ -56,10 +56,10 @@ class WatchlistMatcher:
         """Terms found in already-normalised text; empty when none is, or an exclusion matches."""
         if self.include is None:
             return []
-        found = {m.lastgroup for m in self.include.finditer(normalised_text)}
+        found = {m.lastgroup for m in self.include.finditer(normalised_text) if m.lastgroup}
         if not found or (self.exclude is not None and self.exclude.search(normalised_text)):
             return []
-        return [self.terms[int(g[1:])] for g in sorted(found, key=lambda g: int(g[1:])) if g]
+        return [self.terms[int(g[1:])] for g in sorted(found, key=lambda g: int(g[1:]))]
 
 
 class Matcher:
