@@ -232,6 +232,7 @@ class Settings(_Strict):
     detection: DetectionSettings = DetectionSettings()
     http: HTTPSettings = HTTPSettings()
     retention: Duration = timedelta(days=30)
+    source_quiet_after: Duration = timedelta(hours=6)  # alert when a source yields nothing or fails this long; 0 = off
     log_level: str = "INFO"
 
     @field_validator("log_level")

@@ -1,9 +1,10 @@
 """APScheduler wiring, signals, reload, sd_notify: ``monitor run``.
 
 One asyncio loop. Each source is its own job (``max_instances=1``, coalesced, jittered), so a slow
-or failing source never delays the others; detection and delivery are jobs of their own. A change
-to monitor.yaml or a watch-list (or SIGHUP) reloads the config; an invalid edit is refused with
-one log line per problem and the daemon keeps the last good config.
+or failing source never delays the others; detection, upkeep (metrics, gone-quiet check, pruning)
+and config watching are jobs of their own, and delivery is a loop of its own. A change to
+monitor.yaml or a watch-list (or SIGHUP) reloads the config; an invalid edit is refused with one
+log line per problem and the daemon keeps the last good config.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import logging
 import os
 import random
 import signal
+import time
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +24,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import logs
 from monitor.clock import Clock, SystemClock
-from monitor.config import Config, load_config
+from monitor.config import Config, load_config, resolve_secret
 from monitor.errors import ConfigError
+from monitor.metrics import HealthServer, Metrics, observe_outbox, source_kind
 from monitor.pipeline import Pipeline
 from monitor.store import Store
 from monitor.systemd import Notifier as SystemdNotifier
 
 log = logging.getLogger("monitor.daemon")
 
-
-def _interval(config: Config, key: str) -> timedelta:
-    s = config.settings
-    if key.startswith("x:"):
-        return s.x.poll_every
-    if key.startswith("comments:"):
-        return s.blogs.comments_poll_every
-    return s.blogs.poll_every
+HOT_WINDOW = timedelta(minutes=15)
+HOT_REACTIONS = 3          # reactions within HOT_WINDOW that make a complaint cascade "growing"
 
 
 class Daemon:
@@ -45,16 +42,22 @@ class Daemon:
         self.config = config
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
+        self.started = self.clock.now()
         self.store = Store(config.database_path)
         self.pipeline = Pipeline(config, self.store, self.clock)
+        self.metrics = Metrics()
         self.sd = SystemdNotifier.from_env()
         self.scheduler: AsyncIOScheduler | None = None
-        self.sources: dict[str, Any] = {}
         self.stopping = asyncio.Event()
-        self._mtimes = self._config_mtimes()
         self.http: Any = None
+        self.sender: Any = None
+        self.sources: dict[str, Any] = {}
+        self.hot: set[str] = set()          # poll jobs currently on the fast cadence
+        self.last_detect = time.monotonic()
         self._http_settings: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._seen_counts: dict[str, int] = {}
+        self._mtimes = self._config_mtimes()
         self._build_outputs()
 
     # -- wiring ----------------------------------------------------------------------------
@@ -64,23 +67,25 @@ class Daemon:
         from monitor.sources import build_sources, disabled_reasons
         from monitor.sources.http import HttpFetcher
 
-        for secret_env in (self.config.settings.x.bearer_token_env, self.config.settings.slack.token_env,
-                           self.config.settings.slack.webhook_url_env):
-            from monitor.config import resolve_secret
-            secret = resolve_secret(secret_env)
+        s = self.config.settings
+        for name in (s.x.bearer_token_env, s.slack.token_env, s.slack.webhook_url_env):
+            secret = resolve_secret(name)
             if secret:
                 logs.REDACTOR.add(secret.reveal())
         # One HTTP client for all feeds, so the connection limits hold across sources; replaced only
         # when its settings change, and the old one closed.
-        blogs = self.config.settings.blogs
-        if self.http is None or self._http_settings != blogs:
-            old, self.http, self._http_settings = self.http, HttpFetcher(blogs), blogs
+        if self.http is None or self._http_settings != s.blogs:
+            old, self.http, self._http_settings = self.http, HttpFetcher(s.blogs), s.blogs
             if old is not None:
                 self._background(old.aclose())
-        self.sources = {s.key: s for s in build_sources(self.config, self.store, self.clock, self.http,
-                                                        rng=self.rng)}
-        self.notifier = build_notifier(self.config)
-        self.sender = Sender(self.config, self.store, self.notifier, self.clock, rng=self.rng)
+        self.sources = {src.key: src for src in build_sources(self.config, self.store, self.clock, self.http,
+                                                               rng=self.rng)}
+        notifier = build_notifier(self.config)
+        if self.sender is None:
+            self.sender = Sender(self.config, self.store, notifier, self.clock, rng=self.rng)
+        else:  # keep its per-channel spacing and queue state across a reload
+            self.sender.notifier = notifier
+            self.sender.reload(self.config)
         self.off = [*disabled_reasons(self.config), notifier_status(self.config)]
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -93,24 +98,118 @@ class Daemon:
         task.add_done_callback(self._tasks.discard)
 
     def describe(self) -> list[str]:
+        wl = self.config.watchlists
         lines = [f"config {self.config.path}; database {self.config.database_path}; "
-                 f"{len(self.config.watchlists)} watch-list(s): {', '.join(sorted(self.config.watchlists)) or 'none'}",
+                 f"{len(wl)} watch-list(s): {', '.join(sorted(wl)) or 'none'}",
                  f"{len(self.sources)} source(s) polling: {', '.join(sorted(self.sources)) or 'none'}"]
         return lines + self.off
+
+    def interval(self, key: str) -> timedelta:
+        """A source's poll interval: faster while a complaint it could follow is growing."""
+        s = self.config.settings
+        fast = f"poll:{key}" in self.hot
+        if key.startswith("x:"):
+            return s.x.fast_poll_every if fast else s.x.poll_every
+        if key.startswith("comments:"):
+            return s.blogs.fast_comments_poll_every if fast else s.blogs.comments_poll_every
+        return s.blogs.poll_every
 
     # -- jobs --------------------------------------------------------------------------------
     async def poll(self, key: str) -> None:
         from monitor.sources.runner import poll_source
 
         source = self.sources.get(key)
-        if source is not None:
-            await poll_source(source, self.pipeline, self.store, self.clock)
+        if source is None:
+            return
+        kind = source_kind(key)
+        started = time.monotonic()
+        result = await poll_source(source, self.pipeline, self.store, self.clock, rng=self.rng)
+        self.metrics.poll_seconds.labels(kind).observe(time.monotonic() - started)
+        outcome = "error" if result.detail.get("error") else "parked" if result.detail.get("skipped") else "ok"
+        self.metrics.polls.labels(kind, outcome).inc()
+        self._count_ingested()
+        if outcome != "error":
             self.sd.progress()
 
+    def _count_ingested(self) -> None:
+        for source, total in self.pipeline.by_source.items():
+            delta = total - self._seen_counts.get(source, 0)
+            if delta:
+                self.metrics.ingested.labels(source).inc(delta)
+                self._seen_counts[source] = total
+
     async def detect(self) -> None:
-        if self.pipeline.detect():
+        decisions = self.pipeline.detect()
+        for d in decisions:
+            self.metrics.decisions.labels(d.name).inc()
+        if any(d.level is not None for d in decisions):
             self.sender.wake()
+        self.last_detect = time.monotonic()
+        self._adapt_cadence()
         self.sd.progress()
+
+    def _adapt_cadence(self) -> None:
+        """Poll a growing complaint's X query and comment threads faster; back to normal once it cools."""
+        now = self.clock.now()
+        hot: set[str] = set()
+        for c in self.pipeline.detector.cascades.values():
+            if not c.is_complaint:
+                continue
+            end = c.seconds(now)
+            recent = c.activity.counts_between(end - HOT_WINDOW.total_seconds(), end + 1)
+            if recent < HOT_REACTIONS:
+                continue
+            hot.add(f"poll:x:{c.watchlist}")
+            if c.root.get("source") in ("rss", "comments"):
+                hot.add("poll:comments:threads")
+        hot &= {f"poll:{k}" for k in self.sources}
+        if hot == self.hot or self.scheduler is None:
+            return
+        changed, self.hot = hot ^ self.hot, hot
+        for job_id in changed:
+            key = job_id[5:]
+            log.info("%s: polling every %s (%s)", key, _short(self.interval(key)),
+                     "a complaint is growing" if job_id in hot else "back to normal")
+            self.scheduler.reschedule_job(job_id, trigger="interval",
+                                          seconds=max(1.0, self.interval(key).total_seconds()))
+
+    async def upkeep(self) -> None:
+        """Metrics gauges, gone-quiet sources."""
+        from monitor.health import quiet_sources
+
+        conn = self.store.conn
+        observe_outbox(self.metrics, dict(conn.execute("SELECT status, count(*) FROM outbox GROUP BY status")))
+        self.metrics.open_cascades.set(len(self.pipeline.detector.cascades))
+        db = self.config.database_path
+        self.metrics.database_bytes.set(sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal"))
+                                            if p.exists()))
+        keys = set(self.sources) | {f"rss:{f}" for w in self.config.watchlists.values() for f in w.feeds}
+        alerts = quiet_sources(self.store, keys, self.clock.now(), self.config.settings.source_quiet_after,
+                               started=self.started)
+        if alerts:
+            from monitor.alerts.outbox import record_decisions
+
+            with self.store.transaction():
+                record_decisions(self.store, alerts, channel_for=self.config.channel_for, now=self.clock.now())
+            for a in alerts:
+                log.warning("%s", a["reason"], extra={"decision": a["decision"], "source": a["source"]})
+            self.sender.wake()
+
+    async def prune(self) -> None:
+        cutoff = self.clock.now() - self.config.settings.retention
+        deleted = self.store.prune(cutoff)
+        if any(deleted.values()):
+            log.info("pruned what is older than %s: %s", cutoff.date(),
+                     ", ".join(f"{n} {t}" for t, n in deleted.items() if n))
+
+    def health(self) -> tuple[bool, str]:
+        limit = 3 * max(1.0, self.config.settings.detection.every.total_seconds()) + 5
+        age = time.monotonic() - self.last_detect
+        if self.stopping.is_set():
+            return False, "stopping"
+        if age > limit:
+            return False, f"detection has not run for {age:.0f}s"
+        return True, "ok"
 
     def _schedule_sources(self) -> None:
         assert self.scheduler is not None
@@ -118,25 +217,30 @@ class Daemon:
         for job in self.scheduler.get_jobs():
             if job.id.startswith("poll:") and job.id[5:] not in wanted:
                 job.remove()
+        existing = {job.id for job in self.scheduler.get_jobs()}
         for key in sorted(wanted):
-            every = _interval(self.config, key)
-            self._add(f"poll:{key}", self.poll, every, args=(key,))
+            if f"poll:{key}" in existing:
+                self.scheduler.reschedule_job(f"poll:{key}", trigger="interval",
+                                              seconds=max(1.0, self.interval(key).total_seconds()))
+            else:
+                self._add(f"poll:{key}", self.poll, self.interval(key), args=(key,))
 
     def _add(self, job_id: str, func: Callable[..., Coroutine[Any, Any, None]], every: timedelta,
-             args: tuple[Any, ...] = ()) -> None:
+             args: tuple[Any, ...] = (), *, start_now: bool = True) -> None:
         assert self.scheduler is not None
         seconds = max(1.0, every.total_seconds())
         self.scheduler.add_job(
             func, "interval", seconds=seconds, args=args, id=job_id, replace_existing=True,
             max_instances=1, coalesce=True, misfire_grace_time=max(1, int(seconds)),
-            jitter=min(seconds * 0.1, 30) if seconds >= 5 else None, next_run_time=_soon(),
+            # Jitter spreads polls of many sources; short test intervals stay exact.
+            jitter=min(seconds * 0.1, 30) if seconds >= 5 else None,
+            next_run_time=datetime.now(UTC) if start_now else None,
         )
 
     # -- reload ------------------------------------------------------------------------------
     def _config_mtimes(self) -> dict[str, float]:
-        files = [self.config.path, *self.config.watchlist_dir.glob("*.y*ml")]
         out = {}
-        for f in files:
+        for f in [self.config.path, *self.config.watchlist_dir.glob("*.y*ml")]:
             try:
                 out[str(f)] = f.stat().st_mtime
             except OSError:
@@ -158,6 +262,9 @@ class Daemon:
             self._mtimes = self._config_mtimes()
             self.sd.ready()
             return False
+        if config.database_path != self.config.database_path:
+            log.warning("database moved to %s in the config: takes effect at the next restart",
+                        config.database_path)
         self.config = config
         self._mtimes = self._config_mtimes()
         self.pipeline.reconfigure(config)
@@ -171,11 +278,18 @@ class Daemon:
 
     # -- life --------------------------------------------------------------------------------
     async def run_once(self) -> None:
+        """Poll every source once (blogs before X, so shares of a new post find it), detect, deliver."""
         from monitor.sources.runner import poll_source
 
-        await asyncio.gather(*(poll_source(s, self.pipeline, self.store, self.clock) for s in self.sources.values()))
+        blogs = [s for s in self.sources.values() if not s.key.startswith("x:")]
+        xs = [s for s in self.sources.values() if s.key.startswith("x:")]
+        for group in (blogs, xs):
+            await asyncio.gather(*(poll_source(s, self.pipeline, self.store, self.clock, rng=self.rng)
+                                   for s in group))
         self.pipeline.detect()
-        await self.sender.flush(timeout=30)
+        left = await self.sender.flush(timeout=30)
+        if left:
+            log.warning("%d alert(s) still queued; they go out at the next run", left)
         await self.http.aclose()
 
     async def run_forever(self) -> None:
@@ -183,10 +297,16 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
+        listener = None
+        if self.config.settings.http.listen:
+            listener = HealthServer(self.config.settings.http.listen, self.metrics, self.health)
+            await listener.start()
         self.scheduler = AsyncIOScheduler(event_loop=loop)
         self._schedule_sources()
         self._add("detect", self.detect, self.config.settings.detection.every)
-        self._add("watch-config", self.watch_config, timedelta(seconds=2))
+        self._add("watch-config", self.watch_config, timedelta(seconds=2), start_now=False)
+        self._add("upkeep", self.upkeep, timedelta(seconds=15))
+        self._add("prune", self.prune, timedelta(hours=1))
         self.scheduler.start()
         # Delivery is a loop of its own, not a job: one pass may take many seconds while a burst is
         # spaced out at Slack's one message a second per channel.
@@ -201,15 +321,16 @@ class Daemon:
         left = await self.sender.flush(timeout=10)
         if left:
             log.warning("%d alert(s) still queued; they go out at the next start", left)
+        if listener is not None:
+            await listener.stop()
         await self.http.aclose()
         self.store.close()
         log.info("stopped cleanly")
 
 
-def _soon() -> Any:
-    from datetime import datetime
-
-    return datetime.now().astimezone()
+def _short(d: timedelta) -> str:
+    s = int(d.total_seconds())
+    return f"{s // 60}m" if s >= 60 and s % 60 == 0 else f"{s}s"
 
 
 def run(config_path: Path | None, *, once: bool = False) -> int:

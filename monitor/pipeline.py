@@ -47,6 +47,7 @@ class Pipeline:
         self.linker = Linker(self.matcher, store)
         self.detector = Detector(config.watchlists, config.settings.detection)
         self.counts: dict[str, int] = {}
+        self.by_source: dict[str, int] = {}     # mentions stored, by source: for metrics
         self._restore()
 
     def reconfigure(self, config: Config) -> None:
@@ -84,6 +85,8 @@ class Pipeline:
                 linked += step
                 scores += step_scores
                 pending = self.store.take_orphans(Linker.adoption_keys(step)) if step else []
+        for x in linked:
+            self.by_source[x.mention.source] = self.by_source.get(x.mention.source, 0) + 1
         for x, s in zip(linked, scores, strict=True):
             for wl in x.watchlists:
                 if x.root_id == x.mention.id:

@@ -247,6 +247,8 @@ def render_alert(d: dict[str, Any], *, alert_id: int | None = None, updated: str
     """The root message of a storm (also the edited root, with ``updated`` saying when)."""
     if d.get("kind") == "spike":
         return render_spike(d, alert_id=alert_id, note=note, title=title)
+    if d.get("kind") == "source":
+        return render_source(d, alert_id=alert_id)
     wl = escape_inline(d.get("watchlist") or "?")
     head = title or (":rotating_light: Complaint spreading" + (" (VIP)" if d.get("vip") else ""))
     blocks = [_header(f"{head} · {wl}"), _section(_what(d)), _fields(_why(d))]
@@ -293,6 +295,14 @@ def render_update(d: dict[str, Any], *, alert_id: int | None = None, note: str |
             blocks.append(_section(extra))
     blocks.append(_footer(d, alert_id, note))
     return Message(_fallback(d, f"Update ({name})"), fit(blocks, optional))
+
+
+def render_source(d: dict[str, Any], *, alert_id: int | None = None) -> Message:
+    """An ops alert: a source went quiet or keeps failing, so the team may be blind to a storm."""
+    title = ":mute: Source gone quiet" if d.get("decision") == "source_quiet" else ":warning: Source failing"
+    reason = truncate(escape(d.get("reason") or ""), 2000)
+    blocks = [_header(title), _section(reason), _footer(d, alert_id, None)]
+    return Message(truncate(f"{title[title.index(' ') + 1:]}: {reason}", FALLBACK_LIMIT), fit(blocks, set()))
 
 
 def render_spike(d: dict[str, Any], *, alert_id: int | None = None, note: str | None = None,
