@@ -249,6 +249,22 @@ class FeedOutcome:
     error: str | None = None
 
 
+@dataclass(slots=True)
+class Tally:
+    """The outcomes of one poll over many feeds, gathered: mentions, warnings and counts by status."""
+
+    states: dict[str, dict[str, Any]]
+    mentions: list[Mention] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "not_modified": 0, "failed": 0, "deferred": 0})
+
+    def add(self, o: FeedOutcome) -> None:
+        self.states[o.url] = o.state
+        self.mentions += o.mentions
+        self.warnings += o.warnings
+        self.counts[o.status] += 1
+
+
 def due(state: dict[str, Any] | None, now: datetime) -> bool:
     when = opt_time((state or {}).get("next_at"))
     return when is None or when <= now
@@ -313,16 +329,10 @@ class BlogSource:
         outcomes = await self.fetcher.run_grouped(
             todo, lambda u: self._poll_feed(u, dict(known.get(u) or {}), now)
         )
-        states = {u: known[u] for u in self.feeds if u in known}
-        mentions: list[Mention] = []
-        warnings: list[str] = []
+        tally = Tally({u: known[u] for u in self.feeds if u in known})
         health: dict[str, dict[str, Any]] = {}
-        counts = {"ok": 0, "not_modified": 0, "failed": 0, "deferred": 0}
         for o in outcomes:
-            states[o.url] = o.state
-            mentions += o.mentions
-            warnings += o.warnings
-            counts[o.status] += 1
+            tally.add(o)
             if o.status != "deferred":
                 health[f"rss:{o.url}"] = {
                     "ok": o.status != "failed",
@@ -330,20 +340,21 @@ class BlogSource:
                     "error": o.error,
                     "paused_until": o.state.get("next_at"),
                 }
+        states = tally.states
         new_cursor = {"feeds": states}
         waits = [opt_time(s.get("next_at")) for s in states.values()]
         park = None
         if self.feeds and len(states) == len(self.feeds) and all(w is not None and w > now for w in waits):
             park = min(w for w in waits if w is not None)  # every feed is backing off
-        detail = {"feeds": len(self.feeds), "polled": len(todo), **counts, "health": health}
+        detail = {"feeds": len(self.feeds), "polled": len(todo), **tally.counts, "health": health}
         changed = new_cursor != (cursor or {})
         return PollResult(
-            mentions,
+            tally.mentions,
             new_cursor if changed else None,
-            not_modified=bool(todo) and counts["not_modified"] == len(todo),
+            not_modified=bool(todo) and tally.counts["not_modified"] == len(todo),
             park_until=park,
             detail=detail,
-            warnings=warnings,
+            warnings=tally.warnings,
         )
 
     async def _poll_feed(self, url: str, state: dict[str, Any], now: datetime) -> FeedOutcome:

@@ -26,6 +26,7 @@ from monitor.records import Mention, canonical_url, format_time
 from monitor.sources.base import PollResult, stable_id
 from monitor.sources.blogs import (
     FeedOutcome,
+    Tally,
     comment_mention,
     describe_bozo,
     due,
@@ -104,23 +105,17 @@ class CommentSource:
         outcomes = await self.fetcher.run_grouped(
             list(by_feed), lambda u: self._poll_thread(by_feed[u], dict(known.get(u) or {}), now)
         )
-        states = {t.feed: known[t.feed] for t in threads if t.feed in known}
-        mentions: list[Mention] = []
-        warnings: list[str] = []
-        counts = {"ok": 0, "not_modified": 0, "failed": 0, "deferred": 0}
+        tally = Tally({t.feed: known[t.feed] for t in threads if t.feed in known})
         for o in outcomes:
-            states[o.url] = o.state
-            mentions += o.mentions
-            warnings += o.warnings
-            counts[o.status] += 1
-        new_cursor = {"threads": states}
-        detail = {"threads": len(threads), "fetched": len(todo), "unchanged_count": unchanged, **counts}
+            tally.add(o)
+        new_cursor = {"threads": tally.states}
+        detail = {"threads": len(threads), "fetched": len(todo), "unchanged_count": unchanged, **tally.counts}
         return PollResult(
-            mentions,
+            tally.mentions,
             new_cursor if new_cursor != (cursor or {}) else None,
-            not_modified=not mentions and counts["not_modified"] == len(todo),
+            not_modified=not tally.mentions and tally.counts["not_modified"] == len(todo),
             detail=detail,
-            warnings=warnings,
+            warnings=tally.warnings,
         )
 
     async def _poll_thread(self, thread: Thread, state: dict[str, Any], now: datetime) -> FeedOutcome:

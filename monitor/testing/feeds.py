@@ -23,7 +23,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-from monitor.testing.base import LocalServer, Request, Response
+from monitor.testing.base import LocalServer, Request, Response, StandIn
 
 
 @dataclass
@@ -70,7 +70,7 @@ class Feed:
         return self.host.url + self.path
 
 
-class BlogHost:
+class BlogHost(StandIn):
     def __init__(self, *, gzip: bool = True):
         self.gzip = gzip
         self.feeds: dict[str, Feed] = {}
@@ -82,30 +82,8 @@ class BlogHost:
         self._lock = threading.RLock()
         self.server = LocalServer(self.handle)
 
-    # -- server --------------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
-
     def requests_for(self, path: str) -> list[Request]:
         return [r for r in self.server.requests if r.path == path]
-
-    def start(self) -> BlogHost:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> BlogHost:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- content -------------------------------------------------------------------------------------
     def add_feed(

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from monitor.clock import Clock
-from monitor.testing.base import LocalServer, Request, Response
+from monitor.testing.base import LocalServer, Request, Response, StandIn
 
 
 @dataclass
@@ -60,7 +60,7 @@ class SlackMessage:
     via: str = "api"                # "api" or "webhook"
 
 
-class SlackStandIn:
+class SlackStandIn(StandIn):
     """Use as a context manager; ``api_url`` goes to ``slack.api_url``, ``token`` to the token env."""
 
     def __init__(self, *, token: str = "xoxb-stand-in-token", clock: Clock | None = None,
@@ -80,14 +80,7 @@ class SlackStandIn:
         self.webhook_channel = webhook_channel
         self.server = LocalServer(self._handle)
 
-    # -- lifecycle ------------------------------------------------------------------------------------
-    def __enter__(self) -> SlackStandIn:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
-
+    # -- addresses ------------------------------------------------------------------------------------
     @property
     def api_url(self) -> str:
         return self.server.url + "/api/"

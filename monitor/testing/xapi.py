@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.testing.base import LocalServer, Request, Response
+from monitor.testing.base import LocalServer, Request, Response, StandIn
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "x-api" / "official-examples"
 SEARCH_SAMPLE = "Search_Tweets_Recent_search_200_Success_Request_Tweet_Fields_with_Expanded_User_Fields.json"
@@ -55,7 +55,7 @@ def load_sample(name: str) -> dict[str, Any] | None:
         return None
 
 
-class XApi:
+class XApi(StandIn):
     def __init__(self, *, token: str | None = "test-token", limit: int = 450, seed_fixture: bool = False):
         sample = load_sample(SEARCH_SAMPLE) or {
             "headers": {"content-type": "application/json; charset=utf-8"}
@@ -80,28 +80,6 @@ class XApi:
         self.server = LocalServer(self.handle)
         if seed_fixture and "body" in sample:
             self.load_body(sample["body"])
-
-    # -- server ----------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.requests
-
-    def start(self) -> XApi:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> XApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- data ----------------------------------------------------------------------------------------
     def load_body(self, body: dict[str, Any]) -> None:
