@@ -34,7 +34,7 @@ demo: install
 # Installs the code in /opt/monitor, the config in /etc/monitor, and the unit; run as root.
 install-service:
 	install -d /opt/monitor /etc/monitor/watchlists /etc/monitor/credentials
-	cp -r monitor pyproject.toml README.md /opt/monitor/
+	cp -r monitor docs pyproject.toml README.md /opt/monitor/
 	cd /opt/monitor && $(PYTHON) -m venv .venv && .venv/bin/python -m pip install --quiet .
 	test -e /etc/monitor/monitor.yaml || install -m 0644 systemd/monitor.yaml /etc/monitor/monitor.yaml
 	test -n "$$(ls /etc/monitor/watchlists)" || install -m 0644 config/watchlists/*.yaml /etc/monitor/watchlists/
@@ -44,6 +44,8 @@ install-service:
 	chmod 0600 /etc/monitor/credentials/*
 	install -m 0644 systemd/monitor.service /etc/systemd/system/monitor.service
 	systemctl daemon-reload
+	# On an upgrade, a running service restarts on the new code; a stopped one stays stopped.
+	systemctl try-restart monitor.service
 	@echo "Put tokens in /etc/monitor/credentials/X_BEARER_TOKEN and SLACK_BOT_TOKEN (mode 0600), then:"
 	@echo "  systemctl enable --now monitor && journalctl -u monitor -f"
 

@@ -34,6 +34,7 @@ from monitor.systemd import Notifier as SystemdNotifier
 log = logging.getLogger("monitor.daemon")
 
 HOT_WINDOW = timedelta(minutes=15)
+STOP_JOBS_TIMEOUT = 5.0   # seconds a graceful stop waits for polls in flight
 HOT_REACTIONS = 3          # reactions within HOT_WINDOW that make a complaint cascade "growing"
 
 
@@ -56,6 +57,7 @@ class Daemon:
         self.last_detect = time.monotonic()
         self._http_settings: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._jobs: set[asyncio.Task[Any]] = set()    # job runs in progress, awaited on stop
         self._seen_counts: dict[str, int] = {}
         self._mtimes = self._config_mtimes()
         self._build_outputs()
@@ -173,16 +175,20 @@ class Daemon:
             self.scheduler.reschedule_job(job_id, trigger="interval",
                                           seconds=max(1.0, self.interval(key).total_seconds()))
 
-    async def upkeep(self) -> None:
-        """Metrics gauges, gone-quiet sources."""
-        from monitor.health import quiet_sources
-
+    def refresh_gauges(self) -> None:
+        """Set the gauges from the store and the detector; also run at every /metrics scrape."""
         conn = self.store.conn
         observe_outbox(self.metrics, dict(conn.execute("SELECT status, count(*) FROM outbox GROUP BY status")))
         self.metrics.open_cascades.set(len(self.pipeline.detector.cascades))
         db = self.config.database_path
         self.metrics.database_bytes.set(sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal"))
                                             if p.exists()))
+
+    async def upkeep(self) -> None:
+        """Metrics gauges, gone-quiet sources."""
+        from monitor.health import quiet_sources
+
+        self.refresh_gauges()
         keys = set(self.sources) | {f"rss:{f}" for w in self.config.watchlists.values() for f in w.feeds}
         alerts = quiet_sources(self.store, keys, self.clock.now(), self.config.settings.source_quiet_after,
                                started=self.started)
@@ -192,8 +198,10 @@ class Daemon:
             with self.store.transaction():
                 record_decisions(self.store, alerts, channel_for=self.config.channel_for, now=self.clock.now())
             for a in alerts:
+                self.metrics.decisions.labels(a["decision"]).inc()
                 log.warning("%s", a["reason"], extra={"decision": a["decision"], "source": a["source"]})
             self.sender.wake()
+        self.sd.progress()  # the loop is alive even when every source fails and detection is slow
 
     async def prune(self) -> None:
         cutoff = self.clock.now() - self.config.settings.retention
@@ -229,13 +237,37 @@ class Daemon:
              args: tuple[Any, ...] = (), *, start_now: bool = True) -> None:
         assert self.scheduler is not None
         seconds = max(1.0, every.total_seconds())
+
+        async def job(*a: Any) -> None:
+            # Tracked so that a graceful stop lets a poll in flight finish before the store closes.
+            task = asyncio.current_task()
+            if task is not None:
+                self._jobs.add(task)
+            try:
+                await func(*a)
+            finally:
+                if task is not None:
+                    self._jobs.discard(task)
+
+        # APScheduler 3 reads next_run_time=None as "add paused": leave it out to run after one interval.
+        first: dict[str, Any] = {"next_run_time": datetime.now(UTC)} if start_now else {}
         self.scheduler.add_job(
-            func, "interval", seconds=seconds, args=args, id=job_id, replace_existing=True,
+            job, "interval", seconds=seconds, args=args, id=job_id, replace_existing=True,
             max_instances=1, coalesce=True, misfire_grace_time=max(1, int(seconds)),
             # Jitter spreads polls of many sources; short test intervals stay exact.
-            jitter=min(seconds * 0.1, 30) if seconds >= 5 else None,
-            next_run_time=datetime.now(UTC) if start_now else None,
+            jitter=min(seconds * 0.1, 30) if seconds >= 5 else None, **first,
         )
+
+    async def cycle(self) -> None:
+        """One round of every job, in the order the scheduler starts them: each source, detection,
+        delivery of what is due, upkeep and pruning. For soak tests and benchmarks that drive the
+        daemon's own code on a simulated clock; the live daemon never calls it."""
+        for key in sorted(self.sources):
+            await self.poll(key)
+        await self.detect()
+        await self.sender.deliver_due()
+        await self.upkeep()
+        await self.prune()
 
     # -- reload ------------------------------------------------------------------------------
     def _config_mtimes(self) -> dict[str, float]:
@@ -299,7 +331,8 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
         listener = None
         if self.config.settings.http.listen:
-            listener = HealthServer(self.config.settings.http.listen, self.metrics, self.health)
+            listener = HealthServer(self.config.settings.http.listen, self.metrics, self.health,
+                                    refresh=self.refresh_gauges)
             await listener.start()
         self.scheduler = AsyncIOScheduler(event_loop=loop)
         self._schedule_sources()
@@ -316,6 +349,11 @@ class Daemon:
         await self.stopping.wait()
         log.info("stopping: no new polls; delivering what is queued")
         self.sd.stopping()
+        # Pause first: shutdown() cancels running jobs, and a poll in flight should store what it
+        # fetched. One still running after STOP_JOBS_TIMEOUT is cancelled; its cursor did not move.
+        self.scheduler.pause()
+        if self._jobs:
+            await asyncio.wait(set(self._jobs), timeout=STOP_JOBS_TIMEOUT)
         self.scheduler.shutdown(wait=False)
         await sending
         left = await self.sender.flush(timeout=10)

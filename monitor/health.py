@@ -2,9 +2,18 @@
 
 A source that normally yields mentions and has returned nothing for ``source_quiet_after``, or that
 has failed for that long, is as much a risk as a storm: the PR team would be blind. The check reads
-the ``source_health`` rows the pollers keep; an episode ends when the source yields again, and the
-decision log (not memory) says whether this episode was already announced, so a restart does not
-repeat it.
+the ``source_health`` rows the pollers keep. An episode starts at the source's last yield (quiet) or
+last success (failing) and ends when it yields or succeeds again; the decision log (not memory) says
+whether this episode was already announced, so a restart does not repeat it.
+
+Only what this process watched counts as silence: a daemon that was stopped overnight does not
+announce, the moment it starts, that a source "has been quiet for 12 hours"; the clock of an
+episode runs from the later of its start and the process's start.
+
+Which rows are judged how:
+- ``x:<watch-list>`` and the feed batches ``rss:feeds``: quiet and failing;
+- a single feed ``rss:<url>`` and ``comments:threads``: failing only. One blog may post once a week
+  and comment threads die down by nature; their silence is covered by the batch's.
 """
 
 from __future__ import annotations
@@ -21,12 +30,17 @@ def _t(value: str | None) -> datetime | None:
     return parse_time(value) if value else None
 
 
+def judged_quiet(key: str) -> bool:
+    """Whether silence from this source means something is wrong (see the module docstring)."""
+    return key.startswith("x:") or key == "rss:feeds" or key.startswith("rss:feeds/")
+
+
 def quiet_sources(store: Store, keys: Iterable[str], now: datetime, after: timedelta, *,
                   started: datetime) -> list[dict[str, Any]]:
     """Alert payloads for sources among ``keys`` that went quiet or keep failing, not yet announced.
 
-    ``started`` is when this process started: a source that has never succeeded counts as failing
-    since then.
+    ``started`` is when this process started: silence or failure before it does not count.
+    ``after`` of zero turns the check off.
     """
     if after <= timedelta(0):
         return []
@@ -37,19 +51,29 @@ def quiet_sources(store: Store, keys: Iterable[str], now: datetime, after: timed
         if key not in wanted:
             continue
         last_success, last_items = _t(row.get("last_success")), _t(row.get("last_items_at"))
-        failing_since = last_success or started
-        if row["consecutive_failures"] and failing_since and now - failing_since >= after:
-            name, since = "source_failing", failing_since
-            reason = (f"{key} has failed for {_human(now - failing_since)} "
+        if row["consecutive_failures"]:
+            episode, watched = last_success, max(last_success or started, started)
+            if now - watched < after:
+                continue
+            name = "source_failing"
+            reason = (f"{key} has failed for {_human(now - watched)} "
                       f"({row['consecutive_failures']} attempts); last error: {row.get('last_error') or '-'}")
-        elif row["items_seen"] and last_items and now - last_items >= after:
-            name, since = "source_quiet", last_items
-            reason = f"{key} has returned no mentions for {_human(now - last_items)}; it normally does"
+        elif judged_quiet(key) and row["items_seen"] and last_items is not None:
+            episode, watched = last_items, max(last_items, started)
+            if now - watched < after:
+                continue
+            name = "source_quiet"
+            reason = f"{key} has returned no mentions for {_human(now - watched)}; it normally does"
+            paused = _t(row.get("paused_until"))
+            if paused is not None and paused > now:  # parked: a rate limit, a backoff or a spent X budget
+                reason += f"; it is paused until {format_time(paused)} (see monitor status)"
         else:
             continue
         root_id = f"source:{key}"
+        # An episode with no start (a source that never succeeded) is announced once until it does.
         announced = store.conn.execute(
-            "SELECT 1 FROM decisions WHERE root_id = ? AND at >= ? LIMIT 1", (root_id, format_time(since))
+            "SELECT 1 FROM decisions WHERE root_id = ? AND name = ? AND at >= ? LIMIT 1",
+            (root_id, name, format_time(episode) if episode else ""),
         ).fetchone()
         if announced:
             continue

@@ -15,7 +15,15 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from monitor.errors import MonitorError
+
 log = logging.getLogger("monitor.metrics")
+
+
+class ListenError(MonitorError):
+    """The health and metrics listener could not bind its address (often: already in use)."""
+
+    retryable = True
 
 
 def source_kind(key: str) -> str:
@@ -32,10 +40,15 @@ class Metrics:
         self.polls = Counter("monitor_polls", "Polls by source kind and outcome", ["source", "outcome"], registry=r)
         self.poll_seconds = Histogram("monitor_poll_seconds", "Time one poll of a source took", ["source"],
                                       buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=r)
-        self.decisions = Counter("monitor_decisions", "Detector decisions by name", ["name"], registry=r)
-        self.alerts_sent = Gauge("monitor_alerts_sent", "Alerts delivered (since start)", registry=r)
-        self.alerts_queued = Gauge("monitor_alerts_queued", "Alerts waiting in the outbox", registry=r)
-        self.alerts_failed = Gauge("monitor_alerts_failed", "Alerts that failed permanently", registry=r)
+        self.decisions = Counter("monitor_decisions", "Decisions by name (detector and source health)", ["name"],
+                                 registry=r)
+        # Gauges read from the outbox, so they survive restarts; rows older than the retention are pruned.
+        self.alerts_sent = Gauge("monitor_alerts_sent", "Alerts in the outbox marked sent (within the retention)",
+                                 registry=r)
+        self.alerts_queued = Gauge("monitor_alerts_queued", "Alerts waiting in the outbox (pending or held)",
+                                   registry=r)
+        self.alerts_failed = Gauge("monitor_alerts_failed", "Alerts that failed permanently (within the retention)",
+                                   registry=r)
         self.open_cascades = Gauge("monitor_open_cascades", "Cascades the detector is watching", registry=r)
         self.database_bytes = Gauge("monitor_database_bytes", "Size of the SQLite database and its WAL",
                                     registry=r)
@@ -47,16 +60,24 @@ class Metrics:
 class HealthServer:
     """Serves ``/healthz`` (200 ok, or 503 with the reason) and ``/metrics`` on a loopback address."""
 
-    def __init__(self, listen: str, metrics: Metrics, health: Callable[[], tuple[bool, str]]):
+    def __init__(self, listen: str, metrics: Metrics, health: Callable[[], tuple[bool, str]], *,
+                 refresh: Callable[[], None] | None = None):
+        """``refresh`` runs before each /metrics answer, so gauges read from the store are current."""
         host, _, port = listen.rpartition(":")
         self.host = host.strip("[]") or "127.0.0.1"
         self.port = int(port)
         self.metrics = metrics
         self.health = health
+        self.refresh = refresh
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        """Bind and serve. Raises ListenError when the address cannot be bound."""
+        try:
+            self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        except OSError as exc:
+            raise ListenError(f"cannot listen on {self.host}:{self.port} for /healthz and /metrics: "
+                              f"{exc.strerror or exc}; free the port or change http.listen") from exc
         sock = self._server.sockets[0].getsockname()
         self.port = sock[1]
         log.info("health and metrics on http://%s:%d/healthz and /metrics", self.host, self.port)
@@ -85,6 +106,11 @@ class HealthServer:
 
     def _route(self, path: str) -> tuple[str, str, bytes]:
         if path == "/metrics":
+            if self.refresh is not None:
+                try:
+                    self.refresh()
+                except Exception:  # a scrape must answer; stale gauges beat none
+                    log.exception("refreshing gauges for /metrics failed")
             return "200 OK", CONTENT_TYPE_LATEST, self.metrics.render()
         if path == "/healthz":
             ok, why = self.health()

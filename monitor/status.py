@@ -47,10 +47,13 @@ def status(config: Config, *, as_json: bool = False) -> int:
         print("sources    none polled yet")
     for s in info["sources"]:
         state = "ok" if not s["consecutive_failures"] else f"FAILING x{s['consecutive_failures']}"
+        error = f"; last error {s.get('last_error_at') or '-'}: {s['last_error']}" if s["last_error"] else ""
         print(f"source     {s['source_key']}: {state}; last success {s['last_success'] or '-'}; "
-              f"items {s['items_seen']}" + (f"; last error {s['last_error']}" if s["last_error"] else "")
+              f"items {s['items_seen']}{error}"
               + (f"; paused until {s['paused_until']}" if s.get("paused_until") else ""))
-        detail = s.get("detail") or {}
-        if "budget" in detail:
-            print(f"           X budget: {json.dumps(detail['budget'])}")
+        budget = (s.get("detail") or {}).get("budget")
+        if isinstance(budget, dict):
+            print(f"           X budget: {budget.get('used')} of {budget.get('budget')} reads used in "
+                  f"{budget.get('month')}; {budget.get('available_now')} available now, "
+                  f"{budget.get('left_this_month')} left this month")
     return 0

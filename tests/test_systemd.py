@@ -64,6 +64,37 @@ def test_the_unit_uses_notify_not_notify_reload_and_is_hardened() -> None:
         assert line in unit
 
 
+def _unit_settings() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in (REPO / "systemd" / "monitor.service").read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            out.setdefault(key.strip(), []).append(value.strip())
+    return out
+
+
+def test_the_unit_runs_what_make_install_service_installs_and_reads_its_tokens_as_credentials() -> None:
+    unit = _unit_settings()
+    makefile = (REPO / "Makefile").read_text()
+    target = makefile[makefile.index("install-service:"):].split("\n\n", 1)[0]
+    # install-service builds /opt/monitor/.venv and installs the package (its console script) there.
+    assert "cd /opt/monitor && $(PYTHON) -m venv .venv" in target and "pip install --quiet ." in target
+    assert unit["ExecStart"] == ["/opt/monitor/.venv/bin/monitor run --config /etc/monitor/monitor.yaml"]
+    assert "install -m 0644 systemd/monitor.yaml /etc/monitor/monitor.yaml" in target
+    assert "install -m 0644 systemd/monitor.service /etc/systemd/system/monitor.service" in target
+    # Each credential the unit loads is a file install-service creates, named as monitor.yaml's *_env.
+    creds = dict(v.split(":", 1) for v in unit["LoadCredential"])
+    assert creds == {name: f"/etc/monitor/credentials/{name}" for name in creds}
+    for path in creds.values():
+        assert path in target
+    import yaml
+
+    settings = yaml.safe_load((REPO / "systemd" / "monitor.yaml").read_text())
+    assert {settings["x"]["bearer_token_env"], settings["slack"]["token_env"]} <= set(creds)
+    assert settings["database"].startswith("/var/lib/monitor/")  # StateDirectory=monitor
+    assert unit["StateDirectory"] == ["monitor"] and unit["WorkingDirectory"] == ["/var/lib/monitor"]
+
+
 def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
     import shutil
     import subprocess
@@ -71,7 +102,7 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
 
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
-        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
+        pytest.skip("systemd-analyze is not installed (Debian: apt-get install systemd; .ci/run tries that)")
     # verify checks that ExecStart exists: point it at this checkout's installed command.
     exe = Path(sys.executable).with_name("monitor")
     unit = (REPO / "systemd" / "monitor.service").read_text()
