@@ -1,9 +1,10 @@
 """Which complaints are spreading: named alert decisions from cascades and volume spikes.
 
 The detector keeps, in memory, every open cascade (a root and its reactions within
-``detection.window``) as time-bucketed activity, and per watch-list a complaint-volume tracker.
-``evaluate(now)`` looks only at cascades that changed since the last call (a cascade that gets no
-new reactions can only see its projection fall) plus one cheap spike check per watch-list.
+``detection.window``) as time-bucketed activity, and per watch-list two complaint-volume
+trackers (all complaints, and outage reports alone). ``evaluate(now)`` looks only at cascades that
+changed since the last call (a cascade that gets no new reactions can only see its projection
+fall) plus one cheap spike check per watch-list.
 
 Every decision has a name and a reason. Only decisions with a ``level`` are alerts:
 
@@ -13,7 +14,8 @@ Every decision has a name and a reason. Only decisions with a ``level`` are aler
 - ``growth_update`` (update): an alerted cascade has grown ``growth_factor`` times since its last
   alert, outside the cooldown;
 - ``vip_joined`` (update): a VIP took part in an alerted cascade;
-- ``spike_alert`` (new): a watch-list's complaint volume is far above its baseline.
+- ``spike_alert`` (new): a watch-list's complaint volume, or its volume of outage reports, is far
+  above its baseline; once per episode.
 
 And, recorded once per cascade so ops can see why something did not alert:
 ``suppressed_not_complaint``, ``suppressed_too_early`` (the point estimate passes but the evidence
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -108,7 +110,8 @@ def spike_settings(s: DetectionSettings) -> SpikeSettings:
 class Detector:
     def __init__(self, watchlists: Mapping[str, Watchlist], settings: DetectionSettings):
         self.cascades: dict[tuple[str, str], Cascade] = {}
-        self.spikes: dict[str, SpikeTracker] = {}
+        self.spikes: dict[str, SpikeTracker] = {}    # every complaint post, per watch-list
+        self.outages: dict[str, SpikeTracker] = {}   # only those of category "outage"
         self._dirty: set[tuple[str, str]] = set()
         self._expiry: list[tuple[datetime, tuple[str, str]]] = []  # (earliest possible expiry, key)
         self.reconfigure(watchlists, settings)
@@ -117,9 +120,10 @@ class Detector:
         self.watchlists, self.settings = dict(watchlists), settings
         self._projection = projection_settings(settings)
         self._spike = spike_settings(settings)
+        self._spike_each = replace(self._spike, p_value=self._spike.p_value / 2)  # two tests per watch-list
         for name, wl in self.watchlists.items():
-            tracker = self.spikes.setdefault(name, SpikeTracker())
-            tracker.ignore = frozenset(t.strip("@#\"").lower() for t in wl.terms)
+            for trackers in (self.spikes, self.outages):
+                trackers.setdefault(name, SpikeTracker()).ignore = frozenset(t.strip("@#\"").lower() for t in wl.terms)
 
     # -- feeding ---------------------------------------------------------------------------
     def add_root(self, m: Mention, watchlist: str, scores: Scores, alert_state: dict[str, Any] | None = None
@@ -154,6 +158,8 @@ class Detector:
         if cs.is_complaint and m.kind == "post":  # replies, reposts, comments answer something: not independent
             link = canonical_url(m.links[0]) if m.links else None
             self.spikes.setdefault(watchlist, SpikeTracker()).add(m.created_at, m.id, m.full_text, link)
+            if cs.category == "outage":
+                self.outages.setdefault(watchlist, SpikeTracker()).add(m.created_at, m.id, m.full_text, link)
 
     def add_reaction(self, m: Mention, root_id: str, watchlist: str, scores: Scores) -> None:
         key = (root_id, watchlist)
@@ -185,7 +191,8 @@ class Detector:
     def restore_spike(self, root_id: str) -> None:
         """Mark a spike episode alerted before a restart (root_id ``spike:<watchlist>:<start>``) as open."""
         _, name, start = root_id.split(":", 2)
-        self.spikes.setdefault(name, SpikeTracker()).restore_episode(datetime.fromisoformat(start))
+        for trackers in (self.spikes, self.outages):
+            trackers.setdefault(name, SpikeTracker()).restore_episode(datetime.fromisoformat(start))
 
     # -- deciding --------------------------------------------------------------------------
     def evaluate(self, now: datetime) -> list[Decision]:
@@ -200,11 +207,33 @@ class Detector:
                     decisions.append(d)
         for name, tracker in self.spikes.items():
             wl = self.watchlists.get(name)
-            spike = tracker.check(now, self._spike) if wl is not None else None
-            if spike is not None and wl is not None:
-                decisions.append(self._spike_decision(wl, spike, now))
+            if wl is None:
+                continue
+            spike = self._check_spikes(tracker, self.outages.setdefault(name, SpikeTracker()), now)
+            if spike is not None:
+                decisions.append(self._spike_decision(wl, *spike, now))
         self._forget(now)
         return decisions
+
+    def _check_spikes(self, every: SpikeTracker, outage: SpikeTracker, now: datetime) -> tuple[Spike, str] | None:
+        """One spike episode per watch-list, seen in all its complaints or in its outage reports alone.
+
+        Outage reports ("is it down?") are rare until something is down, so their own baseline is far
+        lower and an outage shows there first; each test gets half the p-value, so the two together
+        raise no more false spikes than one. Whichever sees an episode first opens it for both.
+        """
+        open_before = every.episode_start is not None or outage.episode_start is not None
+        found = every.check(now, self._spike_each)
+        found_outage = outage.check(now, self._spike_each)
+        if open_before:
+            return None
+        spike, scope = (found, "complaints") if found is not None else (found_outage, "outage reports")
+        if spike is None:
+            return None
+        for t in (every, outage):
+            if t.episode_start is None:
+                t.restore_episode(spike.start)
+        return spike, scope
 
     def _judge(self, c: Cascade, now: datetime) -> Decision | None:
         wl = self.watchlists.get(c.watchlist)
@@ -287,7 +316,7 @@ class Detector:
         }
         return Decision(name, now, "cascade", level, c.watchlist, c.root_id, reason, fields)
 
-    def _spike_decision(self, wl: Watchlist, sp: Spike, now: datetime) -> Decision:
+    def _spike_decision(self, wl: Watchlist, sp: Spike, scope: str, now: datetime) -> Decision:
         window = self._spike.window
         b = sp.baseline
         fields = {
@@ -296,11 +325,11 @@ class Detector:
             "baseline_basis": b.basis, "window": window_text(window), "p_value": float(f"{sp.p_value:.3g}"),
             "score": round(sp.observed / max(sp.expected, 1e-9), 2), "rate": round(sp.observed * 3600 / window, 2),
             "threshold": max(self._spike.min_complaints, int(self._spike.ratio * sp.expected) + 1),
-            "started_at": format_time(sp.start), "top_terms": sp.top_terms,
+            "started_at": format_time(sp.start), "top_terms": sp.top_terms, "scope": scope,
             "examples": [{"id": i, "text": t[:280]} for i, t in sp.examples],
         }
         rid = episode_id(wl.name, sp.start)
-        reason = (f"{sp.observed} complaints in {window_text(window)} against about {sp.expected:.1f} expected "
+        reason = (f"{sp.observed} {scope} in {window_text(window)} against about {sp.expected:.1f} expected "
                   f"({b.basis} baseline, p = {sp.p_value:.1g})")
         if not wl.alert.spike:
             return Decision("suppressed_spike_disabled", now, "spike", None, wl.name, rid,

@@ -16,7 +16,10 @@ where ``n_star`` is the reach of a typical future reactor, so ``p_t * n_star`` i
 factor of later generations. Two departures from the paper, both documented in docs/detection.md:
 the kernel is truncated at a horizon (reactions come within a day or two, or never), and ``p_t`` is
 estimated over a trailing window (the paper's locally weighted estimate, with a box window), so a
-cascade that has stopped spreading projects low even if it started fast.
+cascade that has stopped spreading projects low even if it started fast. The lower bound that
+alerts are tested on must also hold for an audience that reacts faster than the kernel (a big
+account's followers answer within a minute or two) when the reactions' timing fits one, so an
+early burst is not read as a storm.
 
 Events are kept in one-minute buckets, so the work per estimate is bounded by the cascade's age in
 minutes, not by its number of reactions.
@@ -58,6 +61,13 @@ class Kernel:
             return 1.0
         return self._raw_cdf(s) / self._raw_cdf(self.horizon)
 
+    def pdf(self, s: float) -> float:
+        """Density of reactions ``s`` seconds after a mention (per second)."""
+        if s < 0 or s > self.horizon:
+            return 0.0
+        raw = self.density if s <= self.s0 else self.density * (s / self.s0) ** -(1 + self.theta)
+        return raw / self._raw_cdf(self.horizon)
+
 
 @dataclass(frozen=True, slots=True)
 class ProjectionSettings:
@@ -75,6 +85,8 @@ class ProjectionSettings:
     confidence: float = 0.9        # the lower bound holds with this probability
     max_branching: float = 0.9     # the branching factor is capped here: beyond it nothing is trusted
     rate_window: float = 900.0     # seconds over which rate and acceleration are measured
+    fast_s0_share: float = 0.4     # the lower bound also holds for an audience this much faster (s0 * it),
+                                   # when the reactions' timing fits one; 1.0 turns that off
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,33 +181,54 @@ def project(a: Activity, t: float, settings: ProjectionSettings) -> Projection:
             if seen >= settings.window_min_count:
                 break
     start = max(0.0, t - window)
-
-    # The root: direct reactions in the window over the kernel's mass there give its total.
     direct_w = a.counts_between(start, t + BUCKET, (0,))
-    root_mass = k.cdf(t) - k.cdf(start)
-    root_final = direct_w / root_mass if root_mass > 0 else 0.0
-    root_left = root_final * (1.0 - k.cdf(t))
-
-    # The reactions: exposure in the window (reach times kernel mass) and what is still to come.
-    exposure = remaining = 0.0
-    for _, _, reach, weighted in a.buckets.values():
-        if reach <= 0:
-            continue
-        at = min(weighted / reach, t)
-        exposure += reach * (k.cdf(t - at) - k.cdf(max(0.0, start - at)))
-        remaining += reach * (1.0 - k.cdf(t - at))
     deep_w = a.counts_between(start, t + BUCKET, (1,)) + settings.prior_weight
-    p = deep_w / (exposure + settings.prior_weight * n_star / max(settings.prior_branching, 1e-9))
     alpha = 1 - settings.confidence
 
-    def final(root_left_: float, p_: float) -> float:
-        branching = min(p_ * n_star, settings.max_branching)
-        return a.count + (root_left_ + p_ * remaining) / (1.0 - branching)
+    def final(kernel: Kernel, direct_factor: float, deep_factor: float) -> tuple[float, float, float]:
+        """(final size, root's final direct reactions, infectiousness) under ``kernel``, the root's and
+        the reactions' rates scaled by the given factors (1 for the point estimate)."""
+        # The root: direct reactions in the window over the kernel's mass there give its total.
+        root_mass = kernel.cdf(t) - kernel.cdf(start)
+        root_final = direct_w / root_mass if root_mass > 0 else 0.0
+        root_left = root_final * (1.0 - kernel.cdf(t)) * direct_factor
+        # The reactions: exposure in the window (reach times kernel mass) and what is still to come.
+        exposure = remaining = 0.0
+        for _, _, reach, weighted in a.buckets.values():
+            if reach <= 0:
+                continue
+            at = min(weighted / reach, t)
+            exposure += reach * (kernel.cdf(t - at) - kernel.cdf(max(0.0, start - at)))
+            remaining += reach * (1.0 - kernel.cdf(t - at))
+        p = deep_w / (exposure + settings.prior_weight * n_star / max(settings.prior_branching, 1e-9))
+        branching = min(p * deep_factor * n_star, settings.max_branching)
+        return a.count + (root_left + p * deep_factor * remaining) / (1.0 - branching), root_final, p
 
-    projected = max(float(a.count), final(root_left, p))
-    low = final(root_left * _low(direct_w, alpha), p * _low(deep_w, alpha))
+    point, root_final, p = final(k, 1.0, 1.0)
+    projected = max(float(a.count), point)
+    # The lower bound holds for the Poisson noise of both rates, and for an audience that reacts
+    # faster than the kernel says (then more of the reactions are already in) as long as the direct
+    # reactions' timing does not rule that out: a burst in the first minutes fits a fast audience as
+    # well as the kernel, a steady stream for ten minutes does not.
+    kernels = [k]
+    fast = Kernel(k.s0 * settings.fast_s0_share, k.theta, k.horizon)
+    if _timing_loglik(a, t, fast) >= _timing_loglik(a, t, k) - _NORMAL.inv_cdf((1 + settings.confidence) / 2) ** 2 / 2:
+        kernels.append(fast)
+    low = min(final(kern, _low(direct_w, alpha), _low(deep_w, alpha))[0] for kern in kernels)
     low = min(projected, max(float(a.count), low))
     return Projection(a.count, projected, low, root_final, p, p * n_star, n_star, rate, accel, window)
+
+
+def _timing_loglik(a: Activity, t: float, kernel: Kernel) -> float:
+    """Log-likelihood of the direct reactions' times (bucket midpoints) given their number, if the
+    root's audience reacts by ``kernel``; compared between kernels, it says which timing fits."""
+    mass = kernel.cdf(t)
+    ll = 0.0
+    for i, b in a.buckets.items():
+        if b[0]:
+            density = kernel.pdf(min((i + 0.5) * BUCKET, t))
+            ll += b[0] * (math.log(density / mass) if density > 0 and mass > 0 else -1e9)
+    return ll
 
 
 def _low(count: float, alpha: float) -> float:

@@ -2,10 +2,11 @@
 
 Per watch-list we keep the count of complaint roots in every hour (by when they were posted) and the
 complaints of the trailing window. The baseline for the current hour is the median and MAD of
-comparable past hours: the same hour of the week in earlier weeks when there are at least three,
-else the same hour of the day on earlier days, else the hours just past. A median ignores an earlier
-outage, and hours that were part of an alerted episode are left out of baselines altogether, so one
-spike never raises the bar for the next.
+comparable past hours (each with the hours either side of it): the same hour of the week in the
+earlier weeks once there are two, else the same hour of the day on earlier days, else the hours just
+past. A median ignores an earlier outage, and hours that were part of an alerted episode are left out
+of baselines, so one spike never raises the bar for the next; unless alerted hours are most of the
+comparable ones, when they are the hour's norm (a daily rush) and an alert every day would be noise.
 
 The trailing window is a spike when it holds at least ``min_complaints``, at least ``ratio`` times
 what the baseline expects, and a count that improbable under a Poisson law whose hourly mean is the
@@ -140,15 +141,22 @@ class SpikeTracker:
 
         Comparable hours are the same hour of the week, and the hours either side of it, in earlier
         weeks (used from two weeks of history on); else the same hours of the day on the last seven
-        days (from one day on); else the last 24 hours. The median is never below the median of the
-        last three hours, so a day busier than usual does not read as a spike at every hour.
+        days (from one day on); else the last 24 hours. Hours of alerted episodes are left out unless
+        they are most of the comparable hours (then they are the norm, not an exception). The median
+        is never below the median of the last three hours, so a day busier than usual does not read
+        as a spike at every hour.
         """
         if self._cache is not None and self._cache[0] == hour:
             return self._cache[1]
         first = self.since if self.since is not None else hour
 
-        def known(hours: Iterable[int]) -> list[int]:
-            return [self.hourly.get(h, 0) for h in hours if first <= h < hour and h not in self.excluded]
+        def known(hours: Iterable[int], always_drop: bool = False) -> list[int]:
+            seen = [h for h in hours if first <= h < hour]
+            clean = [h for h in seen if h not in self.excluded]
+            # An alerted hour is an exception only while exceptions are the minority: when most
+            # comparable hours were alerted, the "spike" is this hour's norm (a daily rush) and counts.
+            use = clean if always_drop or 2 * len(clean) >= len(seen) else seen
+            return [self.hourly.get(h, 0) for h in use]
 
         def around(step: int, count: int) -> list[int]:
             return known(hour - k * step + d for k in range(1, count + 1) for d in (-1, 0, 1))
@@ -160,7 +168,7 @@ class SpikeTracker:
             if len(found) >= enough:
                 basis, values = name, found
                 break
-        recent = known(range(hour - 3, hour))
+        recent = known(range(hour - 3, hour), always_drop=True)
         med = max(_median(values) if values else 0.0, _median(recent) if recent else 0.0)
         mad = _median([abs(v - med) for v in values]) if values else 0.0
         result = Baseline(med, mad, basis, len(values))

@@ -7,9 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from monitor.cli import main
-from monitor.config import Secret, load_config, parse_duration, resolve_secret
+from monitor.config import Secret, Settings, Watchlist, load_config, parse_duration, resolve_secret
 from monitor.errors import ConfigError
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -133,3 +134,23 @@ def test_a_systemd_credential_wins_over_the_environment(tmp_path: Path) -> None:
 def test_monitor_config_env_var_is_the_default_path(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("MONITOR_CONFIG", str(REPO / "config" / "monitor.yaml"))
     assert main(["check-config"]) == 0
+
+
+def _key_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
+    out = []
+    for name, info in model.model_fields.items():
+        key = prefix + (info.alias or name)
+        sub = info.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            out += _key_paths(sub, key + ".")
+        else:
+            out.append(key)
+    return out
+
+
+@pytest.mark.parametrize("model", [Settings, Watchlist], ids=["monitor.yaml", "watchlist"])
+def test_every_config_key_is_documented(model: type[BaseModel]) -> None:
+    """Ops edit these files from the docs: a key the README and docs/ do not name is a key nobody finds."""
+    docs = (REPO / "README.md").read_text() + "".join(p.read_text() for p in (REPO / "docs").glob("*.md"))
+    missing = [k for k in _key_paths(model) if f"`{k}`" not in docs]
+    assert not missing, f"config keys documented nowhere: {missing}"
