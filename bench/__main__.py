@@ -1,0 +1,150 @@
+"""``make bench``: every performance figure in one table, each a ratio or a side-by-side measurement.
+
+    python -m bench            # a million mentions, 1,000 feeds, a 3-minute soak, 4 simulated weeks
+    python -m bench --quick    # smaller sizes, about two minutes: a fast check
+    python -m bench --only throughput,poll   # some sections (throughput, profile, poll, soak, detection)
+
+Progress goes to stderr; the table to stdout, and with everything measured to bench/out/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from typing import Any
+
+from bench import OUT
+
+SECTIONS = ("throughput", "profile", "poll", "soak", "detection")
+
+
+def log(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def _n(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+    if "throughput" in r:
+        t = r["throughput"]
+        rp = t["replay"]
+        out += [
+            ("Pipeline throughput (monitor replay)", f"{_n(rp['rate'])} mentions/s",
+             f"{_n(rp['mentions'])} mentions in {rp['seconds']:.0f}s; match, store, score, cascade, detect"),
+            ("  VADER alone, same texts, same run", f"{_n(t['vader'])} texts/s",
+             f"before {_n(t['vader_before'])}/s, after {_n(t['vader_after'])}/s"),
+            ("  ratio pipeline / VADER alone", f"{t['ratio']:.2f}", "target >= 0.50"),
+            ("  distinct texts (scores are cached by text)", f"{t['unique_texts'] / t['mentions']:.0%}",
+             f"{_n(t['unique_texts'])} of {_n(t['mentions'])}: reposts repeat their original"),
+            ("Memory: peak RSS of that replay", f"{rp['peak_rss_mb']:.0f} MB",
+             f"over {_n(rp['mentions'])} mentions (reorder buffer 50,000)"),
+        ]
+    if "profile" in r:
+        p = r["profile"]
+        stages = ", ".join(f"{k} {v:.0%}" for k, v in sorted(p["stages"].items(), key=lambda kv: -kv[1]))
+        out.append(("Profile of the replay (cProfile, a week)", f"{_n(p['mentions'])} mentions", stages))
+        out += [(f"  {name}", f"{share:.0%} own time", "") for name, share in p["top"][:5]]
+    if "poll" in r:
+        pc = r["poll"]
+        for c in pc["cycles"]:
+            status = ", ".join(f"{v} x {k}" for k, v in sorted(c["status"].items()))
+            out.append((f"Poll cycle, {pc['feeds']:,} feeds, {c['cycle']}", f"{c['wall']:.2f} s",
+                        f"{c['connections']} connections for {c['requests']} requests ({status}); "
+                        f"{pc['hosts']} hosts, limits {pc['max_connections']} total / {pc['max_per_host']} per host"))
+        first, again = pc["cycles"][0]["wall"], pc["cycles"][1]["wall"]
+        out.append(("  ratio all-304 / first", f"{again / first:.2f}", "conditional GET, no parsing"))
+    if "soak" in r:
+        s = r["soak"]
+        out.append((f"Memory: daemon soak, {s['seconds'] / 60:.0f} min", f"{s['rss_start_mb']} -> {s['rss_end_mb']} MB",
+                    f"max {s['rss_max_mb']} MB; second half slope {s['rss_slope_mb_per_min']:+.2f} MB/min; "
+                    f"{_n(s['tweets'])} tweets polled"))
+        lat = s["latency"]
+        b, st = lat["burst"], lat["steady"]
+        out.append(("Alert latency, burst storm", f"{b['median_s']} s median",
+                    f"threshold crossed at once on the X stand-in -> Slack stand-in; max {b['max_s']} s; "
+                    f"{b['alerted']}/{b['storms']} alerted; X polled every 1s, detection every 1s"))
+        out.append(("Alert latency, steady storm", f"{st['median_s']} s median",
+                    f"4 reactions/s; negative = alerted before the threshold was crossed (projection); "
+                    f"{st['alerted']}/{st['storms']} alerted; {st['from_root_median_s']} s after the root"))
+    if "detection" in r:
+        d = r["detection"]
+        b = d.get("baseline") or {}
+        out += [
+            ("Detection: storms caught", f"{d['caught']} / {d['storms']}",
+             f"baseline (N={b.get('n')} reactions/hour, tuned in hindsight): {b.get('caught')} / {d['storms']}"),
+            ("  false alerts per watch-list-week", str(d["false_per_watchlist_week"]),
+             f"{d['false_cascade']} cascade, {d['false_spike']} spike; baseline {b.get('false_per_watchlist_week')}"),
+            ("  earliness: reactions at alert / threshold", str(d["median_earliness"]),
+             f"median; baseline {b.get('median_earliness')}; {d['before_threshold']} caught before the threshold"),
+            ("  outages alerted", f"{d['outages'] - d['outages_missed']} / {d['outages']}",
+             f"delay median {d['outage_delay_median_min']} min, max {d['outage_delay_max_min']} min"),
+        ]
+    return out
+
+
+def table(r: dict[str, Any]) -> str:
+    rs = [("figure", "measured", "side by side / context"), *rows(r)]
+    w0, w1 = (max(len(x[i]) for x in rs) for i in (0, 1))
+    lines = [f"{a.ljust(w0)} | {b.ljust(w1)} | {c}" for a, b, c in rs]
+    lines.insert(1, f"{'-' * w0}-+-{'-' * w1}-+-{'-' * 40}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sizes: a fast check, not the figures")
+    ap.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
+    ap.add_argument("--mentions", type=int, help="mentions to replay (default 1,000,000; --quick 50,000)")
+    ap.add_argument("--soak", type=float, help="soak seconds (default 180; --quick 40)")
+    ap.add_argument("--weeks", type=int, help="simulated weeks for detection quality (default 4; --quick 1)")
+    args = ap.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else set(SECTIONS)
+    unknown = only - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    mentions = args.mentions or (50_000 if args.quick else 1_000_000)
+    soak_s = args.soak or (40.0 if args.quick else 180.0)
+    weeks = args.weeks or (1 if args.quick else 4)
+    OUT.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    r: dict[str, Any] = {"quick": args.quick, "python": platform.python_version(), "machine": platform.machine()}
+    if "throughput" in only or "profile" in only:
+        from bench.throughput import simulated_file, throughput
+
+        if "throughput" in only:
+            r["throughput"] = throughput(OUT, mentions)
+        if "profile" in only:
+            from bench.profile import profile_replay
+
+            corpus = simulated_file(OUT, max(10_000, mentions // 10))
+            log(f"profiling an in-process replay of a simulated week, {corpus.mentions} mentions ...")
+            r["profile"] = profile_replay(corpus.path, corpus.config, OUT)
+    if "poll" in only:
+        from bench.polling import poll_cycles
+
+        r["poll"] = poll_cycles(1000, 50)
+    if "soak" in only:
+        from bench.soak import soak
+
+        r["soak"] = soak(soak_s, storm_every=20.0, out=OUT)
+    if "detection" in only:
+        from bench.detection import detection_figures
+
+        log(f"detection quality over {weeks} simulated week(s) (bench/detection.py) ...")
+        r["detection"] = detection_figures(range(1, weeks + 1))
+    r["seconds"] = time.monotonic() - started
+    (OUT / "bench.json").write_text(json.dumps(r, indent=1, default=str))
+    print(table(r))
+    print(f"({'quick check: not the figures; ' if args.quick else ''}{r['seconds']:.0f}s on "
+          f"{platform.python_implementation()} {r['python']}; details in {OUT / 'bench.json'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
