@@ -39,6 +39,7 @@ class Linker:
         poll as its parent), then in the store, with one query each for the whole batch. Returns the
         linked mentions and the orphans, each under the keys that may adopt it later.
         """
+        batch = parents_first(batch)
         parents = self.store.tracked(m.parent_id for m in batch if m.parent_id)
         link_urls = {canonical_url(u) for m in batch if not m.parent_id for u in m.links}
         by_url = self.store.mentions_by_url(link_urls) if link_urls else {}
@@ -93,6 +94,31 @@ class Linker:
                 if found:
                     return found
         return None
+
+
+def parents_first(batch: Sequence[Mention]) -> list[Mention]:
+    """The batch with every mention after its parent (when the parent is in the batch), else in order.
+
+    X returns newest first, so a reply can come before its parent in one poll; were it linked first
+    and named a term itself, it would open a cascade of its own and split its parent's.
+    """
+    by_id = {m.id: m for m in batch}
+    if not any(m.parent_id in by_id for m in batch):
+        return list(batch)
+    out: list[Mention] = []
+    placed: set[str] = set()
+    for m in batch:
+        chain: list[Mention] = []
+        seen: set[str] = set()
+        cur: Mention | None = m
+        while cur is not None and cur.id not in placed and cur.id not in seen:
+            chain.append(cur)
+            seen.add(cur.id)
+            cur = by_id.get(cur.parent_id) if cur.parent_id else None
+        for c in reversed(chain):
+            placed.add(c.id)
+            out.append(c)
+    return out
 
 
 def orphan_keys(m: Mention) -> list[str]:

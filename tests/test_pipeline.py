@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.clock import SimulatedClock
 from monitor.config import Config
+from monitor.detect import spike_settings
 from monitor.pipeline import Pipeline
 from monitor.records import Author, Mention
+from monitor.spikes import _hour as hour_index
 from monitor.store import Store
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -45,6 +47,17 @@ def test_a_reply_and_its_parent_in_one_batch_are_linked(config: Config) -> None:
     p = pipeline(config)
     p.ingest([post(1, COMPLAINT), post(2, "ugh", kind="reply", parent="x:1")])
     assert p.store.tracked(["x:2"])["x:2"].root_id == "x:1"
+
+
+def test_replies_polled_newest_first_join_their_parents_cascade_even_when_they_name_a_term(
+        config: Config) -> None:
+    p = pipeline(config)
+    # X returns newest first: the reply to the reply, the reply, then the root, all naming acme.
+    p.ingest([post(3, "@acme same, and acme never called back", kind="reply", parent="x:2"),
+              post(2, "@acme this happened to me too", kind="reply", parent="x:1"),
+              post(1, COMPLAINT)])
+    roots = p.store.tracked(["x:1", "x:2", "x:3"])
+    assert {k: v.root_id for k, v in roots.items()} == {"x:1": "x:1", "x:2": "x:1", "x:3": "x:1"}
 
 
 def test_a_post_linking_a_tracked_blog_post_joins_its_cascade(config: Config) -> None:
@@ -116,3 +129,42 @@ def test_a_reply_seen_before_its_parent_is_adopted_with_its_own_replies(config: 
     tracked = p.store.tracked(["x:2", "x:3"])
     assert tracked["x:2"].root_id == "x:1" and tracked["x:3"].root_id == "x:1"
     assert p.store.conn.execute("SELECT count(*) FROM orphans").fetchone()[0] == 0
+
+
+OUTAGE = ["@acme is down again, I cannot log in", "acme app not loading for anyone? error every time",
+          "is acme down? no service since this morning", "acme outage again, can't pay for anything",
+          "@acme your website is down and the app crashes", "no internet from acme for 2 hours now"]
+
+
+def outage_reports(first: int, count: int, minutes: float) -> list[Mention]:
+    return [post(first + k, OUTAGE[k % len(OUTAGE)], minutes=minutes + k * 0.5, followers=50 + k)
+            for k in range(count)]
+
+
+def test_an_outage_that_outlasts_a_restart_gets_no_second_spike_alert(config: Config) -> None:
+    clock = SimulatedClock(T0)
+    p = pipeline(config, clock)
+    p.ingest(outage_reports(100, 12, minutes=0))
+    clock.set(T0 + timedelta(minutes=8))
+    assert [(d.kind, d.level) for d in p.detect()] == [("spike", "new")]
+    p.store.close()
+    again = pipeline(config, clock)
+    again.ingest(outage_reports(200, 6, minutes=9))
+    clock.set(T0 + timedelta(minutes=14))
+    assert not [d for d in again.detect() if d.kind == "spike" and d.level == "new"]
+
+
+def test_a_restart_keeps_the_complaint_baseline_of_past_weeks(config: Config) -> None:
+    clock = SimulatedClock(T0)
+    p = pipeline(config, clock)
+    for day in range(1, 8):  # a week of four complaints an hour, three days back and more
+        for hour in range(24):
+            at = T0 - timedelta(days=day, hours=hour)
+            p.ingest([post(day * 1000 + hour * 10 + k, OUTAGE[k], minutes=(at - T0).total_seconds() / 60 + k * 7)
+                      for k in range(4)])
+    p.store.close()
+    again = pipeline(config, clock)
+    tracker = again.detector.spikes["acme"]
+    assert sum(tracker.hourly.values()) == 7 * 24 * 4
+    baseline = tracker.baseline(hour_index(T0.timestamp()), spike_settings(config.settings.detection))
+    assert baseline.basis == "hour of day" and baseline.median == 4
