@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from monitor.cascades import Linked, Linker
@@ -20,8 +21,9 @@ from monitor.clock import Clock
 from monitor.config import Config
 from monitor.detect import Decision, Detector
 from monitor.match import Matcher
-from monitor.records import Mention, format_time
+from monitor.records import Mention, format_time, parse_time
 from monitor.scoring import Scorer, Scores
+from monitor.spikes import SpikeTracker
 from monitor.store import MentionRow, Store
 
 log = logging.getLogger(__name__)
@@ -172,6 +174,43 @@ class Pipeline:
             c = self.detector.cascades.get((root_id, watchlist))
             if c is not None:
                 c.dirty = False  # judged before the restart; look again when it next grows
+        self._restore_spikes()
+
+    def _restore_spikes(self) -> None:
+        """Rebuild the volume baselines and the open spike episode of each watch-list after a restart.
+
+        Complaint roots of the open cascades were counted as they were re-added; older ones, back to
+        ``detection.spike_history``, are counted here, so a restart neither forgets a brand's usual
+        complaint volume nor reads an ordinary hour as a spike. A spike alerted in the last day stays
+        one episode, so an outage that outlasts a restart does not get a second ``new`` alert.
+        """
+        d, now = self.config.settings.detection, self.clock.now()
+        since = format_time(now - d.spike_history)
+        conn = self.store.conn
+        first = conn.execute("SELECT min(created_at) FROM mentions WHERE created_at >= ?", (since,)).fetchone()[0]
+        if first is None:
+            return
+        for name in self.config.watchlists:
+            for trackers in (self.detector.spikes, self.detector.outages):
+                trackers.setdefault(name, SpikeTracker()).known_since(parse_time(first))
+        rows = conn.execute(
+            "SELECT id, watchlists, created_at, category FROM mentions"
+            " WHERE id = root_id AND kind = 'post' AND created_at >= ? AND complaint >= ?",
+            (since, self.scorer.complaint_threshold))
+        for mention_id, watchlists, created_at, category in rows:
+            for wl in watchlists.split(","):
+                if wl not in self.config.watchlists or (mention_id, wl) in self.detector.cascades:
+                    continue  # not ours any more, or counted with its open cascade
+                at = parse_time(created_at)
+                self.detector.spikes[wl].count_history(at)
+                if category == "outage":
+                    self.detector.outages[wl].count_history(at)
+        latest = conn.execute(
+            "SELECT watchlist, root_id FROM decisions WHERE kind = 'spike' AND level = 'new' AND at >= ?"
+            " ORDER BY at", (format_time(now - timedelta(days=1)),)).fetchall()
+        for wl, root_id in latest:
+            if wl in self.config.watchlists:
+                self.detector.restore_spike(root_id)
 
 
 def decision_line(d: Decision) -> str:

@@ -37,6 +37,11 @@ class Scorer:
         self._vader = SentimentIntensityAnalyzer()
         self._classifier = classifier or ComplaintClassifier.load()
 
+    @property
+    def complaint_threshold(self) -> float:
+        """The complaint probability from which a mention counts as a complaint."""
+        return self._classifier.threshold
+
     def sentiment(self, text: str) -> float:
         return float(self._vader.polarity_scores(text)["compound"])
 

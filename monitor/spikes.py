@@ -97,6 +97,18 @@ class SpikeTracker:
         self.since = hour if self.since is None else min(self.since, hour)
         bisect.insort(self.recent, (ts, mention_id, text))
 
+    def count_history(self, at: datetime) -> None:
+        """Count a complaint root from before a restart in the hourly history (baselines only)."""
+        hour = _hour(at.timestamp())
+        self.hourly[hour] = self.hourly.get(hour, 0) + 1
+        self.known_since(at)
+
+    def known_since(self, at: datetime) -> None:
+        """Hours from ``at`` on were observed (a quiet hour counts as zero, not as unknown)."""
+        hour = _hour(at.timestamp())
+        self.since = hour if self.since is None else min(self.since, hour)
+        self._cache = None
+
     def restore_episode(self, start: datetime) -> None:
         """An episode alerted before a restart: do not alert it again."""
         self.episode_start = start
@@ -179,9 +191,11 @@ class SpikeTracker:
         """Words most of the window's complaints share, brand terms and stop words left out."""
         docs = Counter[str]()
         for _, _, text in self.recent:
-            words = {w for w in _WORD.findall(re.sub(r"@\w+|https?://\S+", " ", text.lower()))}
+            words = dict.fromkeys(_WORD.findall(re.sub(r"@\w+|https?://\S+", " ", text.lower())))
             docs.update(w for w in words if w not in _STOP and w not in self.ignore)
-        return [w for w, c in docs.most_common(n) if c >= 2]
+        # Ties in the order the words first appeared, not in set order, so replays are repeatable.
+        ranked = sorted(docs.items(), key=lambda wc: -wc[1])
+        return [w for w, c in ranked[:n] if c >= 2]
 
     def _prune(self, hour: int, s: SpikeSettings) -> None:
         if len(self.hourly) > s.history_hours + 48:

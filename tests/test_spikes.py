@@ -221,3 +221,18 @@ def test_outage_reports_are_judged_against_their_own_far_lower_baseline() -> Non
     assert outage <= decisions[0].at <= outage + timedelta(minutes=20)
     assert "outage reports in 30m" in decisions[0].reason
 
+
+
+def test_top_terms_do_not_depend_on_hash_order() -> None:
+    """Replays must be repeatable: equal counts rank in the order the words first appeared."""
+    import subprocess
+    import sys
+
+    code = ("from datetime import datetime, timezone; from monitor.spikes import SpikeTracker\n"
+            "t = SpikeTracker(); at = datetime(2026, 11, 2, tzinfo=timezone.utc)\n"
+            "for i, text in enumerate(['router modem billing outage', 'outage billing modem router'] * 2):\n"
+            "    t.add(at, str(i), text)\n"
+            "print(t.top_terms())")
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout for seed in range(4)}
+    assert runs == {"['router', 'modem', 'billing', 'outage']\n"}
