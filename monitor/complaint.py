@@ -253,7 +253,26 @@ MAX_CUES = 8
 def _normalise(text: str, placeholders: bool) -> str:
     """Lower-cased, entities decoded, negations spelled out ("doesnt" -> "does not"); handles and URLs
     become <user>/<url> (``placeholders``) or vanish, so a brand name is never a feature."""
-    t = html.unescape(text).replace("\u2019", "'").replace("\u2018", "'")
+    return _normalise_decoded(_decoded(html.unescape(text)), placeholders)
+
+
+def _decoded(unescaped: str) -> str:
+    return unescaped.replace("\u2019", "'").replace("\u2018", "'")
+
+
+def _without_placeholders(decoded: str, normalised: str) -> str:
+    """``_normalise(text, placeholders=False)`` from ``decoded`` (``_decoded`` of the text) and
+    ``normalised`` (its ``_normalise_decoded`` with placeholders), without normalising twice.
+
+    Each placeholder is a token of its own (spaces either side), and no negation rule can match across
+    one (a handle ends before a letter, a URL before a space), so dropping the placeholder tokens
+    gives the very same string, unless the text itself held a "<" that could spell one."""
+    if "<" in decoded:
+        return _normalise_decoded(decoded, placeholders=False)
+    return " ".join(w for w in normalised.split(" ") if w != "<url>" and w != "<user>")
+
+
+def _normalise_decoded(t: str, placeholders: bool) -> str:
     t = _URL.sub(" <url> " if placeholders else " ", t)
     t = _HANDLE.sub(" <user> " if placeholders else " ", t).lower()
     for rx, repl in _NEGATION:
@@ -263,7 +282,10 @@ def _normalise(text: str, placeholders: bool) -> str:
 
 def cue_hits(text: str) -> dict[str, list[tuple[str, bool]]]:
     """Lexicon cues found in ``text``: group -> [(label, strong), ...] in reading order."""
-    t = _normalise(text, placeholders=False)
+    return _cue_hits_normalised(_normalise(text, placeholders=False))
+
+
+def _cue_hits_normalised(t: str) -> dict[str, list[tuple[str, bool]]]:
     hits: dict[str, list[tuple[str, bool]]] = {}
     for cat, rx in _CUE_RES.items():
         entries = LEXICON[cat]
@@ -279,12 +301,15 @@ def analyse(text: str, compound: float) -> tuple[dict[str, float], dict[str, lis
     Word uni/bigrams share one L2-normalised block (numbers become <num>); cue counts, sentiment and
     shape features are scaled to 0..1.
     """
-    t = re.sub(r"\d+(?:[.,:/]\d+)*", " <num> ", _normalise(text, placeholders=True))
+    raw = html.unescape(text)
+    decoded = _decoded(raw)
+    normalised = _normalise_decoded(decoded, placeholders=True)
+    t = re.sub(r"\d+(?:[.,:/]\d+)*", " <num> ", normalised)
     toks = _TOKEN.findall(t)
     seq = ["<s>", *toks, "</s>"]
     grams = {"w:" + w for w in toks} | {f"b:{a} {b}" for a, b in zip(seq, seq[1:], strict=False)}
     f = dict.fromkeys(grams, 1.0 / math.sqrt(len(grams)))
-    hits = cue_hits(text)
+    hits = _cue_hits_normalised(_without_placeholders(decoded, normalised))
     # Per-cue indicators overfit (measured); per-group counts and the strong/weak totals do not.
     strong = weak = cats = 0
     for cat, found in hits.items():
@@ -299,7 +324,6 @@ def analyse(text: str, compound: float) -> tuple[dict[str, float], dict[str, lis
             f[name] = min(n, 3) / 3
     if compound:
         f["v:neg" if compound < 0 else "v:pos"] = abs(compound)
-    raw = html.unescape(text)
     bare = _HANDLE.sub(" ", _URL.sub(" ", raw))
     shape = {
         "s:starts_with_handle": raw.lstrip().startswith("@"),

@@ -19,7 +19,16 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from monitor.errors import ConfigError
 
@@ -293,9 +302,15 @@ class Watchlist(_Strict):
             raise ValueError("use letters, digits, '-', '_' or '.', starting with a letter or digit")
         return value
 
+    # vip_handles is asked for every mention of a replay: built once, after validation.
+    _vip_handles: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._vip_handles = frozenset(h.lstrip("@").lower() for h in self.vip_authors)
+
     @property
     def vip_handles(self) -> frozenset[str]:
-        return frozenset(h.lstrip("@").lower() for h in self.vip_authors)
+        return self._vip_handles
 
 
 @dataclass(frozen=True)

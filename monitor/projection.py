@@ -41,6 +41,12 @@ class Kernel:
     s0: float = 300.0        # seconds of constant density before the power law starts
     theta: float = 0.242     # power-law exponent of the tail (density ~ s^-(1+theta))
     horizon: float = 86400.0
+    # _raw_cdf(horizon), the truncation's normaliser: a constant, computed once (cdf runs millions of
+    # times in a replay). Not a parameter, so left out of init, repr, equality and hash.
+    _norm: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_norm", self._raw_cdf(self.horizon))  # frozen: set once, here
 
     def _raw_cdf(self, s: float) -> float:
         if s <= 0:
@@ -59,14 +65,14 @@ class Kernel:
         """Share of a mention's reactions expected within ``s`` seconds of it."""
         if s >= self.horizon:
             return 1.0
-        return self._raw_cdf(s) / self._raw_cdf(self.horizon)
+        return self._raw_cdf(s) / self._norm
 
     def pdf(self, s: float) -> float:
         """Density of reactions ``s`` seconds after a mention (per second)."""
         if s < 0 or s > self.horizon:
             return 0.0
         raw = self.density if s <= self.s0 else self.density * (s / self.s0) ** -(1 + self.theta)
-        return raw / self._raw_cdf(self.horizon)
+        return raw / self._norm
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,21 +191,35 @@ def project(a: Activity, t: float, settings: ProjectionSettings) -> Projection:
     deep_w = a.counts_between(start, t + BUCKET, (1,)) + settings.prior_weight
     alpha = 1 - settings.confidence
 
-    def final(kernel: Kernel, direct_factor: float, deep_factor: float) -> tuple[float, float, float]:
-        """(final size, root's final direct reactions, infectiousness) under ``kernel``, the root's and
-        the reactions' rates scaled by the given factors (1 for the point estimate)."""
+    masses: dict[Kernel, tuple[float, float, float, float]] = {}
+
+    def mass(kernel: Kernel) -> tuple[float, float, float, float]:
+        """(root's final direct reactions, the share of them still to come, exposure, remaining) under
+        ``kernel``: what the point estimate and the lower bound share, so worked out once per kernel."""
+        if kernel in masses:
+            return masses[kernel]
+        cdf = kernel.cdf
+        cdf_t = cdf(t)
         # The root: direct reactions in the window over the kernel's mass there give its total.
-        root_mass = kernel.cdf(t) - kernel.cdf(start)
+        root_mass = cdf_t - cdf(start)
         root_final = direct_w / root_mass if root_mass > 0 else 0.0
-        root_left = root_final * (1.0 - kernel.cdf(t)) * direct_factor
         # The reactions: exposure in the window (reach times kernel mass) and what is still to come.
         exposure = remaining = 0.0
         for _, _, reach, weighted in a.buckets.values():
             if reach <= 0:
                 continue
             at = min(weighted / reach, t)
-            exposure += reach * (kernel.cdf(t - at) - kernel.cdf(max(0.0, start - at)))
-            remaining += reach * (1.0 - kernel.cdf(t - at))
+            done = cdf(t - at)
+            exposure += reach * (done - cdf(max(0.0, start - at)))
+            remaining += reach * (1.0 - done)
+        masses[kernel] = out = (root_final, root_final * (1.0 - cdf_t), exposure, remaining)
+        return out
+
+    def final(kernel: Kernel, direct_factor: float, deep_factor: float) -> tuple[float, float, float]:
+        """(final size, root's final direct reactions, infectiousness) under ``kernel``, the root's and
+        the reactions' rates scaled by the given factors (1 for the point estimate)."""
+        root_final, root_share_left, exposure, remaining = mass(kernel)
+        root_left = root_share_left * direct_factor
         p = deep_w / (exposure + settings.prior_weight * n_star / max(settings.prior_branching, 1e-9))
         branching = min(p * deep_factor * n_star, settings.max_branching)
         return a.count + (root_left + p * deep_factor * remaining) / (1.0 - branching), root_final, p
