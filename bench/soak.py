@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from monitor.testing.base import stop_process
 from monitor.testing.slack import SlackStandIn
 from monitor.testing.xapi import XApi
 
@@ -105,12 +106,7 @@ def soak(seconds: float = 180.0, *, storm_every: float = 20.0, chatter_per_s: fl
             try:
                 _drive(proc.pid, x, slack, seconds, storm_every, chatter_per_s, samples, storms)
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_process(proc)
                 log_file.close()
     finally:
         x.stop()

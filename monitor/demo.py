@@ -42,6 +42,7 @@ from typing import Any
 
 import yaml
 
+from monitor.testing.base import stop_process
 from monitor.testing.feeds import BlogHost, Post
 from monitor.testing.slack import SlackMessage, SlackStandIn
 from monitor.testing.xapi import XApi
@@ -386,13 +387,7 @@ def run_demo(*, fast: bool = False, keep: bool = False, out: Callable[[str], Non
             time.sleep(0.1)
         time.sleep(0.3)
         view.poll()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, signal.SIGINT)
         view.poll()
         storm = next((m for m in slack.messages if m.thread_ts is None
                       and "SPREADING" in (render_blocks(m.blocks, m.text) or [""])[0]), None)
