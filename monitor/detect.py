@@ -326,7 +326,7 @@ class Detector:
             "score": round(sp.observed / max(sp.expected, 1e-9), 2), "rate": round(sp.observed * 3600 / window, 2),
             "threshold": max(self._spike.min_complaints, int(self._spike.ratio * sp.expected) + 1),
             "started_at": format_time(sp.start), "top_terms": sp.top_terms, "scope": scope,
-            "examples": [{"id": i, "text": t[:280]} for i, t in sp.examples],
+            "examples": [self._example(wl.name, i, t) for i, t in sp.examples],
         }
         rid = episode_id(wl.name, sp.start)
         reason = (f"{sp.observed} {scope} in {window_text(window)} against about {sp.expected:.1f} expected "
@@ -335,6 +335,15 @@ class Detector:
             return Decision("suppressed_spike_disabled", now, "spike", None, wl.name, rid,
                             reason + "; spike alerts are off for this watch-list", fields)
         return Decision("spike_alert", now, "spike", "new", wl.name, rid, reason, fields)
+
+    def _example(self, watchlist: str, mention_id: str, text: str) -> dict[str, Any]:
+        """A spike's example complaint, with its author and link while its cascade is still open."""
+        out: dict[str, Any] = {"id": mention_id, "text": text[:280]}
+        c = self.cascades.get((mention_id, watchlist))
+        if c is not None:
+            author = c.root.get("author") or {}
+            out.update(author=author.get("handle"), followers=author.get("followers"), url=c.root.get("url"))
+        return out
 
     def _forget(self, now: datetime) -> None:
         """Drop cascades with no activity for ``detection.window``; amortised O(1) per cascade."""

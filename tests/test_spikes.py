@@ -189,6 +189,7 @@ def test_an_outage_becomes_one_spike_alert_with_terms_and_examples() -> None:
     f = decisions[0].fields
     assert f["observed"] >= 8 and f["observed"] > f["baseline"]
     assert "down" in f["top_terms"] and "acme" not in f["top_terms"] and f["examples"]
+    assert all(e["author"] and e["url"] for e in f["examples"])  # who to get back to, and where
     assert decisions[0].root_id.startswith("spike:acme:")
 
 
