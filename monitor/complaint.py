@@ -232,7 +232,7 @@ _REFERENCE = re.compile(
     r"\b(?:order|ticket|case|ref|reference|booking|account|acct|pnr|complaint|tracking|claim|invoice|"
     r"flight|incident)\s*(?:no\.?|number|num|id|#)?\s*[:#]?\s*[a-z]{0,3}-?\d[\w-]{2,}|#\d{4,}|\b\d{6,}\b", re.I)
 _QUANTITY = re.compile(
-    r"[$\u00a3\u20ac]\s?\d|\b\d+(?:[.,]\d+)? ?(?:dollars|pounds|euros|rs|rupees|hours?|hrs?|days?|weeks?|"
+    r"[$\u00a3\u20ac]\s?\d[\d,]*(?:\.\d+)?|\b\d+(?:[.,]\d+)? ?(?:dollars|pounds|euros|rs|rupees|hours?|hrs?|days?|weeks?|"
     r"months?|mins?|minutes?|times|calls|emails|messages|attempts|tries)\b|\bday \d+\b|"
     r"\b(?:two|three|four|five|six|several|multiple) (?:hours|days|weeks|months|"
     r"times)\b|\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b|\b(?:on|since|last) (?:monday|tuesday|wednesday|"
