@@ -303,7 +303,6 @@ class Daemon:
         self._build_outputs()
         if self.scheduler is not None:
             self._schedule_sources()
-        self.sender.wake()  # a digest time or a silence may have changed what is due now
         log.info("reloaded config (%s): %d watch-list(s), %d source(s)", why, len(config.watchlists),
                  len(self.sources))
         self.sd.ready()
