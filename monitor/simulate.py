@@ -35,11 +35,24 @@ from typing import Any
 
 import yaml
 
+from monitor.branching import MEDIAN_FOLLOWERS, Spread, followers, poisson, random_spread
 from monitor.records import format_time
+from monitor.simtext import (
+    COMPLAINT,
+    NEG_OTHER,
+    NEUTRAL,
+    OUTAGE,
+    PRAISE,
+    QUOTE,
+    REPLY,
+    SAD,
+    VAGUE,
+    VIP_NAMES,
+    fill,
+)
 
 BRANDS = ("acme", "globex", "initech", "hooli", "vandelay", "soylent", "wonka", "tyrell")
 START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
-MEDIAN_FOLLOWERS = 150.0
 NOTABLE = 15  # cascades at least this big are listed in the truth, with their reaction times
 
 
@@ -74,159 +87,6 @@ class Truth:
 
 
 # -- texts ---------------------------------------------------------------------------------------
-PRODUCTS = ("router", "phone", "laptop", "subscription", "washing machine", "headphones", "account",
-            "order", "fridge", "tv", "smart speaker", "vacuum", "gift card", "membership")
-CITIES = ("Leeds", "Austin", "Lyon", "Pune", "Denver", "Cork", "Porto", "Osaka")
-COMPLAINT = (
-    "I tried to cancel my @{b} {p} {n} times and nobody answers. Charged again, order #{o}.",
-    "@{b} my {p} stopped working after {d} days and support hung up on me twice. Ticket {o}.",
-    "Ordered a {p} from {b} on {day}, order {o}, still not delivered and no reply to {n} emails.",
-    "{b} charged me twice for my {p} (${a}) and refuses to refund. Case #{o}. Unacceptable.",
-    "Day {d} of waiting for @{b} to fix my {p}. {n} calls, {n} different answers, zero fixes.",
-    "@{b} your engineer never showed up, again. Took a day off work for nothing. Ref {o}",
-    "Been on hold with {b} for {m} minutes about my broken {p}. This is the {nth} time this week.",
-    "@{b} sent me the wrong {p} and now wants me to pay ${a} to return it?? Order #{o}",
-    "My {b} {p} arrived smashed and support keeps closing my ticket without answering. #{o}",
-    "{b} cut off my {p} without warning and says it will take {d} days to restore. Awful.",
-    "@{b} I have emailed {n} times about refund {o}. No response. Where is my money?",
-    "So @{b} will only fix my faulty {p} if I post it to a depot with no phone number??",
-    "@{b} support told me to reset my {p} for the {nth} time. It is still broken. Ticket {o}",
-    "{b} billed me ${a} after I closed my account in {mon}. Nobody replies. Ref {o}.",
-    "Third replacement {p} from @{b} and it fails the same way. {d} days without it. #{o}",
-    "@{b} delivery driver left my {p} in the rain, box soaked. Claim {o} denied. Seriously?",
-)
-VAGUE = (
-    "ugh @{b} is the worst", "never buying {b} again", "{b} customer service is a joke",
-    "why is @{b} like this", "@{b} do better", "fed up with {b} tbh", "{b} really going downhill",
-    "honestly {b} what are you doing", "{b} is a nightmare lately",
-)
-OUTAGE = (
-    "is @{b} down?", "@{b} app not loading for me", "can't log in to {b}, anyone else?",
-    "{b} has been down for {m} minutes, cannot pay for anything", "@{b} site down again?? error 503",
-    "{b} outage again, my {p} won't connect", "@{b} checkout keeps failing, is it down?",
-    "{b} servers down? app just spins", "@{b} no service since {hh}:{mm}, what is going on",
-)
-PRAISE = (
-    "@{b} thanks for the quick refund!", "Just switched to {b} and so far so good",
-    "Love my new {b} {p}, setup took five minutes", "shout out to the {b} support team, sorted in one call",
-    "{b} delivered a day early, impressed", "the new {b} {p} is brilliant", "{b} staff in {city} were lovely today",
-    "Honestly the best {p} I have owned, well done {b}",
-)
-NEUTRAL = (
-    "{b} store opening hours on sunday?", "anyone tried the {b} {p}?", "{b} event livestream starts at {hh}",
-    "is the {b} {p} worth it?", "{b} announces new {p} line for spring", "does {b} ship to {city}?",
-    "{b} quarterly results out today", "picked up a {b} {p} on sale", "{b} is hiring in {city}",
-    "how do I change my {b} delivery address?", "{b} {p} vs the competition, thoughts?",
-)
-SAD = (
-    "Tragic accident at a {b} warehouse in {city}, thoughts with the families",
-    "RIP to the {b} founder, what a loss", "{b} closing its {city} plant, 400 jobs lost. Heartbreaking",
-    "Terrible news: fire at the {b} store in {city}. Hope everyone is safe",
-)
-NEG_OTHER = ("{b}'s new ad is so weird", "not sure about the new {b} logo", "{b} prices keep going up everywhere",
-             "sad to see {b} leave {city}")
-REPLY = {
-    "complaint": ("@{u} same thing happened to me with @{b}", "@{u} @{b} fix this!", "@{u} this is outrageous",
-                  "@{u} wow, terrible service", "@{u} @{b} why are you ignoring this?",
-                  "@{u} been waiting {d} weeks for mine too", "@{u} this is why I left {b}",
-                  "@{u} exactly the same, order {o}, no reply", "@{u} unacceptable, hope you get your money back"),
-    "sad": ("@{u} so sad", "@{u} thoughts with everyone", "@{u} heartbreaking", "@{u} awful news, stay safe"),
-    "praise": ("@{u} love this", "@{u} agreed!", "@{u} same, great service", "@{u} nice!"),
-    "neutral": ("@{u} interesting", "@{u} following", "@{u} good question", "@{u} not sure tbh"),
-}
-QUOTE = {
-    "complaint": ("this is unacceptable @{b}", "{b} needs to answer for this", "same experience here, avoid {b}",
-                  "look at this @{b}"),
-    "sad": ("so sad", "terrible", "thinking of everyone at {b}"),
-    "praise": ("agreed!", "love {b}", "this is the way"), "neutral": ("hm", "interesting", "worth a read"),
-}
-VIP_NAMES = ("sarah_reports", "techdesk_mia", "consumerwatch", "the_money_show", "jkowalski_news",
-             "ombudsman_uk", "trading_standards", "dan_investigates")
-
-
-def _fill(template: str, rng: random.Random, brand: str, user: str = "") -> str:
-    return template.format(
-        b=brand, u=user, p=rng.choice(PRODUCTS), n=rng.randint(2, 9), o=rng.randint(10000, 999999),
-        d=rng.randint(2, 40), a=rng.randint(12, 900), m=rng.choice((20, 45, 90, 120)), city=rng.choice(CITIES),
-        nth=rng.choice(("third", "fourth", "fifth")), day=rng.choice(("monday", "tuesday", "friday")),
-        mon=rng.choice(("May", "June", "August")), hh=rng.randint(6, 22), mm=rng.choice(("00", "15", "30")))
-
-
-# -- the stochastic parts ------------------------------------------------------------------------
-def poisson(rng: random.Random, mean: float) -> int:
-    if mean <= 0:
-        return 0
-    if mean > 40:
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, k, prod = math.exp(-mean), 0, rng.random()
-    while prod > limit:
-        k += 1
-        prod *= rng.random()
-    return k
-
-
-def followers(rng: random.Random) -> int:
-    """Heavy-tailed: median about 150, one account in a hundred in the tens of thousands or more."""
-    if rng.random() < 0.01:
-        return int(min(5e6, rng.lognormvariate(math.log(40_000), 1.3)))
-    return int(min(2e6, rng.lognormvariate(math.log(MEDIAN_FOLLOWERS), 1.7)))
-
-
-@dataclass
-class Spread:
-    """One cascade's law: offspring of the root, branching of reactions, delays, lifetime."""
-
-    root_offspring: float
-    ratio: float                      # mean offspring of a typical reaction
-    beta: float = 0.7                 # how steeply offspring grow with followers
-    s0: float = 300.0
-    theta: float = 0.3
-    lifetime: float = 86400.0
-    max_size: int = 8000
-    vip_at: float | None = None       # seconds after the root a VIP quotes it
-    lognormal: float | None = None    # when set, delays are log-normal with this sigma and median s0 instead
-
-    def kappa(self) -> float:
-        return self.ratio / _MEAN_WEIGHT[round(self.beta, 1)]
-
-    def delay(self, rng: random.Random) -> float:
-        """A power-law reaction delay (constant density to s0, then ~ s^-(1+theta)), below the lifetime."""
-        if self.lognormal is not None:
-            for _ in range(20):
-                s = rng.lognormvariate(math.log(self.s0), self.lognormal)
-                if s <= self.lifetime:
-                    return s
-            return rng.uniform(0, self.lifetime)
-        head = self.theta / (1 + self.theta)  # share of delays shorter than s0
-
-        def cdf(s: float) -> float:
-            return head * s / self.s0 if s <= self.s0 else 1 - (s / self.s0) ** -self.theta / (1 + self.theta)
-
-        u = rng.random() * cdf(self.lifetime)
-        if u < head:
-            return u / head * self.s0
-        return self.s0 * ((1 - u) * (1 + self.theta)) ** (-1 / self.theta)
-
-
-def _mean_weights() -> dict[float, float]:
-    rng = random.Random(12345)
-    sample = [followers(rng) for _ in range(20000)]
-    return {b / 10: sum((max(1, n) / MEDIAN_FOLLOWERS) ** (b / 10) for n in sample) / len(sample)
-            for b in range(0, 11)}
-
-
-_MEAN_WEIGHT = _mean_weights()
-
-
-def random_spread(rng: random.Random, root_offspring: float, ratio: float) -> Spread:
-    """A cascade law drawn from a wide family, so no single kernel fits every cascade."""
-    spread = Spread(root_offspring, ratio, beta=round(rng.uniform(0.4, 0.9), 1), s0=rng.uniform(120, 1200),
-                    theta=rng.uniform(0.2, 0.6), lifetime=rng.uniform(12, 36) * 3600)
-    if rng.random() < 0.3:  # a third react on a log-normal clock: median 10 to 60 minutes
-        spread.s0, spread.lognormal = rng.uniform(600, 3600), rng.uniform(1.2, 2.0)
-    return spread
-
-
 # -- the simulation ------------------------------------------------------------------------------
 class Simulation:
     """Iterate ``records()`` for mention records in observed order; ``truth`` is complete afterwards."""
@@ -303,7 +163,7 @@ class Simulation:
         kappa = spread.kappa()
         if spread.vip_at is not None and spread.vip_at < spread.lifetime:
             vip = rng.choice(self.vips[brand])
-            q = self._record("x", "quote", at + spread.vip_at, _fill(rng.choice(QUOTE[tone]), rng, brand),
+            q = self._record("x", "quote", at + spread.vip_at, fill(rng.choice(QUOTE[tone]), rng, brand),
                              parent=root["id"], n=rng.randint(80_000, 400_000), handle=vip)
             times.append(self._emit(q) - at)
             queue.append((at + spread.vip_at, q, q["author"]["followers"], None))
@@ -333,7 +193,7 @@ class Simulation:
         parent, phandle = parent_rec["id"], parent_rec["author"]["handle"]
         if blog_url is not None:  # reacting to a blog post: a comment there, or a post on X linking it
             if rng.random() < 0.3:
-                return self._record("comments", "comment", at, _fill(rng.choice(QUOTE[tone]), rng, brand),
+                return self._record("comments", "comment", at, fill(rng.choice(QUOTE[tone]), rng, brand),
                                     parent=parent, n=None, url=f"{blog_url}#comment-{self._seq % 10**6}")
             link = blog_url + rng.choice(("", "?utm_source=twitter", "#top"))
             return self._record("x", "post", at, f"{rng.choice(('Read this:', 'wow', 'ouch', ''))} "
@@ -343,9 +203,9 @@ class Simulation:
             text = parent_rec["text"] if parent_rec["kind"] != "repost" else parent_rec["text"].split(": ", 1)[-1]
             return self._record("x", "repost", at, f"RT @{phandle}: {text[:200]}", parent=parent, n=n)
         if r < 0.85:
-            return self._record("x", "reply", at, _fill(rng.choice(REPLY[tone]), rng, brand, phandle),
+            return self._record("x", "reply", at, fill(rng.choice(REPLY[tone]), rng, brand, phandle),
                                 parent=parent, n=n)
-        return self._record("x", "quote", at, _fill(rng.choice(QUOTE[tone]), rng, brand), parent=parent, n=n)
+        return self._record("x", "quote", at, fill(rng.choice(QUOTE[tone]), rng, brand), parent=parent, n=n)
 
     # what happens in a week
     def _plan(self) -> list[tuple[float, str, str]]:
@@ -386,30 +246,30 @@ class Simulation:
                 spread = random_spread(rng, rng.uniform(150, 600), rng.uniform(0.2, 0.6))
             if rng.random() < 0.35:
                 spread.vip_at = rng.uniform(0.2, 3) * 3600
-            text = _fill(rng.choice(COMPLAINT), rng, brand)
+            text = fill(rng.choice(COMPLAINT), rng, brand)
             if style == "blog":
-                text = f"How {brand} treated me. " + text + " " + _fill(rng.choice(COMPLAINT), rng, brand)
+                text = f"How {brand} treated me. " + text + " " + fill(rng.choice(COMPLAINT), rng, brand)
             self.cascade(brand, at, "complaint", text, spread, n=followers(rng) if style != "blog" else None,
                          blog=style == "blog", label="storm")
         elif what == "near_miss":
             spread = random_spread(rng, math.exp(rng.uniform(math.log(20), math.log(180))), rng.uniform(0.1, 0.5))
-            text = _fill(rng.choice(COMPLAINT + VAGUE), rng, brand)
+            text = fill(rng.choice(COMPLAINT + VAGUE), rng, brand)
             self.cascade(brand, at, "complaint", text, spread, n=followers(rng), label="near_miss",
                          blog=rng.random() < 0.15)
         elif what == "vip_post":
             spread = random_spread(rng, rng.uniform(30, 150), rng.uniform(0.1, 0.5))
-            self.cascade(brand, at, "complaint", _fill(rng.choice(COMPLAINT), rng, brand), spread,
+            self.cascade(brand, at, "complaint", fill(rng.choice(COMPLAINT), rng, brand), spread,
                          n=rng.randint(50_000, 300_000), handle=rng.choice(self.vips[brand]), label="vip_post")
         else:
             kind = rng.choice(("praise", "sad", "big_account", "big_account"))
             if kind == "big_account":  # a big account's complaint: many see it, few pass it on
                 spread = random_spread(rng, rng.uniform(40, 200), rng.uniform(0.05, 0.35))
-                self.cascade(brand, at, "complaint", _fill(rng.choice(COMPLAINT), rng, brand), spread,
+                self.cascade(brand, at, "complaint", fill(rng.choice(COMPLAINT), rng, brand), spread,
                              n=int(math.exp(rng.uniform(math.log(1e5), math.log(3e6)))), label="big_account")
             else:
                 spread = random_spread(rng, rng.uniform(150, 500), rng.uniform(0.3, 0.6))
                 pool = PRAISE if kind == "praise" else SAD
-                self.cascade(brand, at, kind, _fill(rng.choice(pool), rng, brand), spread, n=followers(rng),
+                self.cascade(brand, at, kind, fill(rng.choice(pool), rng, brand), spread, n=followers(rng),
                              label=f"viral_{kind}")
 
     def _outage(self, at: float, brand: str) -> None:
@@ -423,7 +283,7 @@ class Simulation:
                 break
             if rng.random() > min(1.0, (t - at) / 900 + 0.1):  # the rate ramps up over 15 minutes
                 continue
-            e = self.cascade(brand, t, "complaint", _fill(rng.choice(OUTAGE), rng, brand),
+            e = self.cascade(brand, t, "complaint", fill(rng.choice(OUTAGE), rng, brand),
                              Spread(rng.uniform(0, 1.5), 0.1, lifetime=4 * 3600), n=followers(rng))
             ids.append(e["root_id"])
         self.truth.outages.append({"brand": brand, "start": format_time(self.s.start + timedelta(seconds=at)),
@@ -444,7 +304,7 @@ class Simulation:
             tone, pool = "sad", NEG_OTHER
         else:
             tone, pool = "neutral", NEUTRAL
-        self.cascade(brand, at, tone, _fill(rng.choice(pool), rng, brand),
+        self.cascade(brand, at, tone, fill(rng.choice(pool), rng, brand),
                      Spread(rng.expovariate(1 / 0.45), 0.15, lifetime=12 * 3600, max_size=200), n=followers(rng))
 
     def _rhythm(self, t: float) -> float:
