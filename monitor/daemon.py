@@ -58,7 +58,6 @@ class Daemon:
         self._http_settings: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._jobs: set[asyncio.Task[Any]] = set()    # job runs in progress, awaited on stop
-        self._seen_counts: dict[str, int] = {}
         self._mtimes = self._config_mtimes()
         self._build_outputs()
 
@@ -134,11 +133,8 @@ class Daemon:
             self.sd.progress()
 
     def _count_ingested(self) -> None:
-        for source, total in self.pipeline.by_source.items():
-            delta = total - self._seen_counts.get(source, 0)
-            if delta:
-                self.metrics.ingested.labels(source).inc(delta)
-                self._seen_counts[source] = total
+        for source, n in self.pipeline.take_stored().items():
+            self.metrics.ingested.labels(source).inc(n)
 
     async def detect(self) -> None:
         decisions = self.pipeline.detect()
@@ -172,8 +168,7 @@ class Daemon:
             key = job_id[5:]
             log.info("%s: polling every %s (%s)", key, _short(self.interval(key)),
                      "a complaint is growing" if job_id in hot else "back to normal")
-            self.scheduler.reschedule_job(job_id, trigger="interval",
-                                          seconds=max(1.0, self.interval(key).total_seconds()))
+            self.scheduler.reschedule_job(job_id, trigger="interval", **_every(self.interval(key)))
 
     def refresh_gauges(self) -> None:
         """Set the gauges from the store and the detector; also run at every /metrics scrape."""
@@ -228,15 +223,14 @@ class Daemon:
         existing = {job.id for job in self.scheduler.get_jobs()}
         for key in sorted(wanted):
             if f"poll:{key}" in existing:
-                self.scheduler.reschedule_job(f"poll:{key}", trigger="interval",
-                                              seconds=max(1.0, self.interval(key).total_seconds()))
+                self.scheduler.reschedule_job(f"poll:{key}", trigger="interval", **_every(self.interval(key)))
             else:
                 self._add(f"poll:{key}", self.poll, self.interval(key), args=(key,))
 
     def _add(self, job_id: str, func: Callable[..., Coroutine[Any, Any, None]], every: timedelta,
              args: tuple[Any, ...] = (), *, start_now: bool = True) -> None:
         assert self.scheduler is not None
-        seconds = max(1.0, every.total_seconds())
+        interval = _every(every)
 
         async def job(*a: Any) -> None:
             # Tracked so that a graceful stop lets a poll in flight finish before the store closes.
@@ -252,10 +246,8 @@ class Daemon:
         # APScheduler 3 reads next_run_time=None as "add paused": leave it out to run after one interval.
         first: dict[str, Any] = {"next_run_time": datetime.now(UTC)} if start_now else {}
         self.scheduler.add_job(
-            job, "interval", seconds=seconds, args=args, id=job_id, replace_existing=True,
-            max_instances=1, coalesce=True, misfire_grace_time=max(1, int(seconds)),
-            # Jitter spreads polls of many sources; short test intervals stay exact.
-            jitter=min(seconds * 0.1, 30) if seconds >= 5 else None, **first,
+            job, "interval", args=args, id=job_id, replace_existing=True, max_instances=1, coalesce=True,
+            misfire_grace_time=max(1, int(interval["seconds"])), **interval, **first,
         )
 
     async def cycle(self) -> None:
@@ -364,6 +356,16 @@ class Daemon:
         await self.http.aclose()
         self.store.close()
         log.info("stopped cleanly")
+
+
+def _every(d: timedelta) -> dict[str, Any]:
+    """Interval trigger arguments, the same when a job is added and when its cadence changes.
+
+    At least a second; jitter (a tenth, at most 30 s) spreads the polls of many sources, while short
+    test intervals stay exact.
+    """
+    seconds = max(1.0, d.total_seconds())
+    return {"seconds": seconds, "jitter": min(seconds * 0.1, 30) if seconds >= 5 else None}
 
 
 def _short(d: timedelta) -> str:

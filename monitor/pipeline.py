@@ -55,7 +55,7 @@ class Pipeline:
         # templated replies repeat texts heavily (70% of a simulated week), so recent scores are kept.
         self._score = functools.lru_cache(maxsize=SCORE_CACHE)(self.scorer.score)
         self.counts: dict[str, int] = {}
-        self.by_source: dict[str, int] = {}     # mentions stored, by source: for metrics
+        self._stored: dict[str, int] = {}       # mentions stored by source since take_stored()
         self._restore()
 
     def reconfigure(self, config: Config) -> None:
@@ -94,7 +94,7 @@ class Pipeline:
                 scores += step_scores
                 pending = self.store.take_orphans(Linker.adoption_keys(step)) if step else []
         for x in linked:
-            self.by_source[x.mention.source] = self.by_source.get(x.mention.source, 0) + 1
+            self._stored[x.mention.source] = self._stored.get(x.mention.source, 0) + 1
         for x, s in zip(linked, scores, strict=True):
             for wl in x.watchlists:
                 if x.root_id == x.mention.id:
@@ -117,6 +117,11 @@ class Pipeline:
             "UPDATE cascades SET reactions = reactions + 1, last_reaction_at = ? WHERE root_id = ? AND watchlist = ?",
             [(format_time(x.mention.observed_at), x.root_id, wl)
              for x in linked if x.root_id != x.mention.id for wl in x.watchlists])
+
+    def take_stored(self) -> dict[str, int]:
+        """Mentions stored, by source, since the last call (for the ingest metric)."""
+        out, self._stored = self._stored, {}
+        return out
 
     # -- detect ----------------------------------------------------------------------------
     def detect(self) -> list[Decision]:
@@ -190,9 +195,10 @@ class Pipeline:
         first = conn.execute("SELECT min(created_at) FROM mentions WHERE created_at >= ?", (since,)).fetchone()[0]
         if first is None:
             return
+        observed_from = parse_time(first)
         for name in self.config.watchlists:
             for trackers in (self.detector.spikes, self.detector.outages):
-                trackers.setdefault(name, SpikeTracker()).known_since(parse_time(first))
+                trackers.setdefault(name, SpikeTracker()).known_since(observed_from)
         rows = conn.execute(
             "SELECT id, watchlists, created_at, category FROM mentions"
             " WHERE id = root_id AND kind = 'post' AND created_at >= ? AND complaint >= ?",
