@@ -122,8 +122,8 @@ class Detector:
         self._spike = spike_settings(settings)
         self._spike_each = replace(self._spike, p_value=self._spike.p_value / 2)  # two tests per watch-list
         for name, wl in self.watchlists.items():
-            for trackers in (self.spikes, self.outages):
-                trackers.setdefault(name, SpikeTracker()).ignore = frozenset(t.strip("@#\"").lower() for t in wl.terms)
+            for tracker in self._volume(name):
+                tracker.ignore = frozenset(t.strip("@#\"").lower() for t in wl.terms)
 
     # -- feeding ---------------------------------------------------------------------------
     def add_root(self, m: Mention, watchlist: str, scores: Scores, alert_state: dict[str, Any] | None = None
@@ -157,9 +157,10 @@ class Detector:
         heapq.heappush(self._expiry, (m.created_at + self.settings.window, key))
         if cs.is_complaint and m.kind == "post":  # replies, reposts, comments answer something: not independent
             link = canonical_url(m.links[0]) if m.links else None
-            self.spikes.setdefault(watchlist, SpikeTracker()).add(m.created_at, m.id, m.full_text, link)
+            every, outage = self._volume(watchlist)
+            every.add(m.created_at, m.id, m.full_text, link)
             if cs.category == "outage":
-                self.outages.setdefault(watchlist, SpikeTracker()).add(m.created_at, m.id, m.full_text, link)
+                outage.add(m.created_at, m.id, m.full_text, link)
 
     def add_reaction(self, m: Mention, root_id: str, watchlist: str, scores: Scores) -> None:
         key = (root_id, watchlist)
@@ -191,8 +192,27 @@ class Detector:
     def restore_spike(self, root_id: str) -> None:
         """Mark a spike episode alerted before a restart (root_id ``spike:<watchlist>:<start>``) as open."""
         _, name, start = root_id.split(":", 2)
-        for trackers in (self.spikes, self.outages):
-            trackers.setdefault(name, SpikeTracker()).restore_episode(datetime.fromisoformat(start))
+        for tracker in self._volume(name):
+            tracker.restore_episode(datetime.fromisoformat(start))
+
+    def restore_volume(self, observed_from: datetime,
+                       roots: Iterable[tuple[str, str, datetime, str | None]]) -> None:
+        """Rebuild the hourly complaint history after a restart from stored complaint roots
+        ``(id, watch-list, created_at, category)``; roots of open cascades were counted as re-added."""
+        for name in self.watchlists:
+            for tracker in self._volume(name):
+                tracker.known_since(observed_from)
+        for mention_id, name, at, category in roots:
+            if name not in self.watchlists or (mention_id, name) in self.cascades:
+                continue
+            every, outage = self._volume(name)
+            every.count_history(at)
+            if category == "outage":
+                outage.count_history(at)
+
+    def _volume(self, name: str) -> tuple[SpikeTracker, SpikeTracker]:
+        """A watch-list's two volume trackers: every complaint, and outage reports alone."""
+        return self.spikes.setdefault(name, SpikeTracker()), self.outages.setdefault(name, SpikeTracker())
 
     # -- deciding --------------------------------------------------------------------------
     def evaluate(self, now: datetime) -> list[Decision]:
@@ -205,11 +225,11 @@ class Detector:
                 d = self._judge(c, now)
                 if d is not None:
                     decisions.append(d)
-        for name, tracker in self.spikes.items():
+        for name in self.spikes:
             wl = self.watchlists.get(name)
             if wl is None:
                 continue
-            spike = self._check_spikes(tracker, self.outages.setdefault(name, SpikeTracker()), now)
+            spike = self._check_spikes(*self._volume(name), now)
             if spike is not None:
                 decisions.append(self._spike_decision(wl, *spike, now))
         self._forget(now)

@@ -23,7 +23,6 @@ from monitor.detect import Decision, Detector
 from monitor.match import Matcher
 from monitor.records import Mention, format_time, parse_time
 from monitor.scoring import Scorer, Scores
-from monitor.spikes import SpikeTracker
 from monitor.store import MentionRow, Store
 
 log = logging.getLogger(__name__)
@@ -195,22 +194,13 @@ class Pipeline:
         first = conn.execute("SELECT min(created_at) FROM mentions WHERE created_at >= ?", (since,)).fetchone()[0]
         if first is None:
             return
-        observed_from = parse_time(first)
-        for name in self.config.watchlists:
-            for trackers in (self.detector.spikes, self.detector.outages):
-                trackers.setdefault(name, SpikeTracker()).known_since(observed_from)
         rows = conn.execute(
             "SELECT id, watchlists, created_at, category FROM mentions"
             " WHERE id = root_id AND kind = 'post' AND created_at >= ? AND complaint >= ?",
             (since, self.scorer.complaint_threshold))
-        for mention_id, watchlists, created_at, category in rows:
-            for wl in watchlists.split(","):
-                if wl not in self.config.watchlists or (mention_id, wl) in self.detector.cascades:
-                    continue  # not ours any more, or counted with its open cascade
-                at = parse_time(created_at)
-                self.detector.spikes[wl].count_history(at)
-                if category == "outage":
-                    self.detector.outages[wl].count_history(at)
+        self.detector.restore_volume(parse_time(first), ((mention_id, wl, parse_time(created_at), category)
+                                                         for mention_id, watchlists, created_at, category in rows
+                                                         for wl in watchlists.split(",")))
         latest = conn.execute(
             "SELECT watchlist, root_id FROM decisions WHERE kind = 'spike' AND level = 'new' AND at >= ?"
             " ORDER BY at", (format_time(now - timedelta(days=1)),)).fetchall()

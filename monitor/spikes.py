@@ -92,22 +92,23 @@ class SpikeTracker:
             self.links[link] = ts
             if seen is not None and abs(ts - seen) < self.link_memory:
                 return
-        hour = _hour(ts)
-        self.hourly[hour] = self.hourly.get(hour, 0) + 1
-        self.since = hour if self.since is None else min(self.since, hour)
+        self._count(_hour(ts))
         bisect.insort(self.recent, (ts, mention_id, text))
 
     def count_history(self, at: datetime) -> None:
         """Count a complaint root from before a restart in the hourly history (baselines only)."""
-        hour = _hour(at.timestamp())
-        self.hourly[hour] = self.hourly.get(hour, 0) + 1
-        self.known_since(at)
+        self._count(_hour(at.timestamp()))
+        self._cache = None
 
     def known_since(self, at: datetime) -> None:
         """Hours from ``at`` on were observed (a quiet hour counts as zero, not as unknown)."""
         hour = _hour(at.timestamp())
         self.since = hour if self.since is None else min(self.since, hour)
         self._cache = None
+
+    def _count(self, hour: int) -> None:
+        self.hourly[hour] = self.hourly.get(hour, 0) + 1
+        self.since = hour if self.since is None else min(self.since, hour)
 
     def restore_episode(self, start: datetime) -> None:
         """An episode alerted before a restart: do not alert it again."""
