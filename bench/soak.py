@@ -16,7 +16,6 @@ hours in production: what is measured is the steady state, which must be flat.
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from monitor.testing.base import stop_process
+from monitor.testing.base import loopback_env, stop_process
 from monitor.testing.slack import SlackStandIn
 from monitor.testing.xapi import XApi
 
@@ -78,14 +77,6 @@ def _config(folder: Path, x: XApi, slack: SlackStandIn) -> Path:
     return folder / "monitor.yaml"
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "X_", "MONITOR_"))
-           and not k.lower().endswith("_proxy")}
-    env.update(X_BEARER_TOKEN=X_TOKEN, SLACK_BOT_TOKEN=SLACK_TOKEN, NO_PROXY="127.0.0.1,localhost",
-               PYTHONUNBUFFERED="1")
-    return env
-
-
 def soak(seconds: float = 180.0, *, storm_every: float = 20.0, chatter_per_s: float = 8.0,
          out: Path | None = None) -> dict[str, Any]:
     log(f"soak: the daemon for {seconds:.0f}s against stand-ins, a storm every {storm_every:.0f}s ...")
@@ -101,7 +92,8 @@ def soak(seconds: float = 180.0, *, storm_every: float = 20.0, chatter_per_s: fl
             folder = Path(tmp)
             path = _config(folder, x, slack)
             log_file = open(out / "soak-daemon.log" if out else folder / "daemon.log", "wb")  # noqa: SIM115
-            proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(path)], env=_env(),
+            proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(path)],
+                                    env=loopback_env(X_TOKEN, SLACK_TOKEN),
                                     stdout=log_file, stderr=subprocess.STDOUT, cwd=folder)
             try:
                 _drive(proc.pid, x, slack, seconds, storm_every, chatter_per_s, samples, storms)

@@ -10,8 +10,8 @@ scripted story against the stand-ins:
    reposts and replies, and a consumer journalist (a VIP) quotes it: the storm alert, then its
    thread updates;
 3. an outage: many people at once asking whether the service is down: a spike alert;
-4. the daily digest (the demo moves ``slack.digest_at`` to now in the config file; the daemon
-   reloads it on its own, as it would in production).
+4. the daily digest (the demo moves ``slack.digest_at`` to now in the config file and reloads the
+   daemon with SIGHUP, what ``systemctl reload`` does).
 
 The terminal shows what the PR team sees in Slack, with a line explaining each step. Only URLs,
 intervals and the digest time differ from production; the daemon's log is kept in the work folder.
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import functools
 import html
-import os
 import re
 import shutil
 import signal
@@ -42,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from monitor.testing.base import stop_process
+from monitor.testing.base import loopback_env, stop_process
 from monitor.testing.feeds import BlogHost, Post
 from monitor.testing.slack import SlackMessage, SlackStandIn
 from monitor.testing.xapi import XApi
@@ -105,12 +104,7 @@ def write_config(world: World, *, digest_at: str | None = None) -> Path:
 
 
 def daemon_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "X_", "MONITOR_"))}
-    env.update(X_BEARER_TOKEN=X_TOKEN, SLACK_BOT_TOKEN=SLACK_TOKEN, NO_PROXY="127.0.0.1,localhost",
-               no_proxy="127.0.0.1,localhost", PYTHONUNBUFFERED="1")
-    for k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        env.pop(k, None)  # everything is on loopback
-    return env
+    return loopback_env(X_TOKEN, SLACK_TOKEN)
 
 
 # -- showing Slack in the terminal -------------------------------------------------------------------

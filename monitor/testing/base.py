@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
@@ -149,3 +150,16 @@ def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeo
             proc.kill()
             proc.wait()
     return proc.returncode
+
+
+def loopback_env(x_token: str, slack_token: str) -> dict[str, str]:
+    """The environment for a daemon started against stand-ins: their dummy tokens, no real ones, no proxy.
+
+    Real ``X_*``/``SLACK_*``/``MONITOR_*`` variables are dropped, so a demo or benchmark can never
+    reach a real service with a real token; everything is on loopback, so no proxy is used.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLACK_", "X_", "MONITOR_")) and not k.lower().endswith("_proxy")}
+    env.update(X_BEARER_TOKEN=x_token, SLACK_BOT_TOKEN=slack_token, NO_PROXY="127.0.0.1,localhost",
+               no_proxy="127.0.0.1,localhost", PYTHONUNBUFFERED="1")
+    return env
