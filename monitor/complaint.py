@@ -17,18 +17,18 @@ from __future__ import annotations
 import html
 import json
 import math
+import operator
 import re
 from dataclasses import dataclass
 from importlib import resources
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+from monitor.cues import CueSearch
 from monitor.lexicon import CATEGORIES, LEXICON
 
-_CUE_RES = {
-    cat: re.compile("|".join(f"(?P<c{i}>{rx})" for i, (_, _, rx) in enumerate(entries)))
-    for cat, entries in LEXICON.items()
-}
+_CUES = CueSearch(LEXICON)
 _COMPLAINT_CATS = tuple(c for c in CATEGORIES if c != "other")
 _CATEGORY_ORDER = tuple(c for c in LEXICON if c in _COMPLAINT_CATS)  # the more specific categories first
 
@@ -99,13 +99,7 @@ def cue_hits(text: str) -> dict[str, list[tuple[str, bool]]]:
 
 
 def _cue_hits_normalised(t: str) -> dict[str, list[tuple[str, bool]]]:
-    hits: dict[str, list[tuple[str, bool]]] = {}
-    for cat, rx in _CUE_RES.items():
-        entries = LEXICON[cat]
-        found = [entries[int(m.lastgroup[1:])][:2] for m in rx.finditer(t) if m.lastgroup]
-        if found:
-            hits[cat] = found
-    return hits
+    return _CUES.hits(t)
 
 
 def analyse(text: str, compound: float) -> tuple[dict[str, float], dict[str, list[tuple[str, bool]]]]:
@@ -162,8 +156,8 @@ def features(text: str, compound: float) -> dict[str, float]:
 
 def linear_probability(f: dict[str, float], part: dict[str, Any]) -> float:
     """sigmoid(bias + w.x) for one part of a model dict ({"bias": b, "weights": {name: w}})."""
-    w = part["weights"]
-    z = part["bias"] + sum(w.get(n, 0.0) * v for n, v in f.items())
+    # map() keeps the loop in C (this runs for every scored text); the sum is taken in the same order.
+    z = part["bias"] + sum(map(operator.mul, map(part["weights"].get, f, repeat(0.0)), f.values()))
     return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
 
@@ -216,8 +210,9 @@ class ComplaintClassifier:
             self._vader = SentimentIntensityAnalyzer()
         return float(self._vader.polarity_scores(text)["compound"])
 
-    def score(self, text: str, sentiment: float | None = None) -> ComplaintScore:
-        """Score one mention. ``sentiment`` is its VADER compound if the caller already has it."""
+    def score(self, text: str, sentiment: float | None = None, *, explain: bool = True) -> ComplaintScore:
+        """Score one mention. ``sentiment`` is its VADER compound if the caller already has it; without
+        ``explain`` the cues are left empty (they cost as much as the rest of the score)."""
         compound = self._compound(text) if sentiment is None else sentiment
         f, hits = analyse(text, compound)
         p = probability(self.model, f)
@@ -229,7 +224,7 @@ class ComplaintClassifier:
             evidence = [f"{name}:{m.group(0).strip()}" for name, rx in _EVIDENCE.items() if (m := rx.search(bare))]
             strong = any(s for c in _COMPLAINT_CATS for _, s in hits.get(c, ()))
             specific = strong or bool(evidence)
-        cues = self._cues(f, hits, compound, is_complaint)[: MAX_CUES - len(evidence)] + evidence
+        cues = (self._cues(f, hits, compound, is_complaint)[: MAX_CUES - len(evidence)] if explain else []) + evidence
         return ComplaintScore(round(p, 4), is_complaint, specific, category, tuple(cues))
 
     def explain(self, text: str, sentiment: float | None = None) -> list[tuple[str, float]]:

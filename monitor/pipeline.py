@@ -82,7 +82,7 @@ class Pipeline:
                 if not pending:
                     break
                 step, orphans = self.linker.link(pending)
-                step_scores = [self._score(x.mention.full_text) for x in step]
+                step_scores = [self._score(x.mention.full_text, explain=x.root_id == x.mention.id) for x in step]
                 self.store.write_mentions(
                     [MentionRow(x.mention, x.root_id, x.watchlists, s.sentiment, s.complaint.probability,
                                 s.complaint.specific, s.complaint.category, x.canonical_url)

@@ -45,9 +45,11 @@ class Scorer:
     def sentiment(self, text: str) -> float:
         return float(self._vader.polarity_scores(text)["compound"])
 
-    def score(self, text: str) -> Scores:
+    def score(self, text: str, *, explain: bool = True) -> Scores:
+        """Sentiment and complaint score; ``explain=False`` leaves out the cues but the evidence (only
+        roots' cues are ever shown)."""
         sentiment = self.sentiment(text)
-        return Scores(sentiment, self._classifier.score(text, sentiment=sentiment))
+        return Scores(sentiment, self._classifier.score(text, sentiment=sentiment, explain=explain))
 
 
 def reach(followers: int | None) -> int:
