@@ -118,6 +118,8 @@ class Detector:
 
     def reconfigure(self, watchlists: Mapping[str, Watchlist], settings: DetectionSettings) -> None:
         self.watchlists, self.settings = dict(watchlists), settings
+        # Asked for every mention; a pydantic private attribute costs as much as the rest of add_root.
+        self._vips = {name: wl.vip_handles for name, wl in self.watchlists.items()}
         self._projection = projection_settings(settings)
         self._spike = spike_settings(settings)
         self._spike_each = replace(self._spike, p_value=self._spike.p_value / 2)  # two tests per watch-list
@@ -131,14 +133,13 @@ class Detector:
         key = (m.id, watchlist)
         if key in self.cascades:
             return
-        wl = self.watchlists.get(watchlist)
         handle = m.author.handle.lstrip("@").lower()
         cs = scores.complaint
         c = Cascade(
             root_id=m.id, watchlist=watchlist, root=_root_view(m, scores.sentiment), root_at=m.created_at,
             complaint={"probability": round(cs.probability, 3), "category": cs.category,
                        "specific": cs.specific, "cues": list(cs.cues)},
-            is_complaint=cs.is_complaint, root_vip=bool(wl and handle in wl.vip_handles),
+            is_complaint=cs.is_complaint, root_vip=handle in self._vips.get(watchlist, ()),
             activity=Activity(),
             last_at=m.created_at,
         )
@@ -175,8 +176,7 @@ class Detector:
         if handle not in c.participants:
             c.participants[handle] = followers
             c.reach += followers
-            wl = self.watchlists.get(watchlist)
-            if wl is not None and handle in wl.vip_handles:
+            if handle in self._vips.get(watchlist, ()):
                 c.vips.add(handle)
         c.channels.add(m.source)
         c.sentiment[0 if scores.sentiment <= -0.05 else 2 if scores.sentiment >= 0.05 else 1] += 1
@@ -264,8 +264,8 @@ class Detector:
         if c.level is not None:
             return self._follow_up(c, wl, now, threshold)
         s = self.settings
-        if c.size < min(s.min_reactions, threshold):
-            return None
+        if c.size < min(s.min_reactions, threshold) or "suppressed_not_complaint" in c.noted:
+            return None  # too small to judge, or not a complaint and already noted as such: nothing to decide
         p = project(c.activity, c.seconds(now), self._projection)
         confident = c.size >= threshold or (c.size >= s.min_reactions and p.projected_low >= threshold)
         if not c.is_complaint:
