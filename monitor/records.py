@@ -8,6 +8,7 @@ See docs/records.md for the field reference.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -139,7 +140,8 @@ class Mention:
                 name=author.get("name"),
                 followers=followers,
                 description=author.get("description"),
-                extra={k: v for k, v in author.items() if k not in _AUTHOR_KNOWN},
+                extra={} if _AUTHOR_KNOWN.issuperset(author) else {
+                    k: v for k, v in author.items() if k not in _AUTHOR_KNOWN},
             ),
             text=obj.get("text") or "",
             links=list(links),
@@ -147,7 +149,7 @@ class Mention:
             observed_at=observed,
             title=obj.get("title"),
             metrics=metrics,
-            extra={k: v for k, v in obj.items() if k not in _KNOWN},
+            extra={} if _KNOWN.issuperset(obj) else {k: v for k, v in obj.items() if k not in _KNOWN},
         )
 
 
@@ -162,6 +164,14 @@ def parse_time(value: Any, what: str = "time") -> datetime:
     """Parse an ISO 8601 timestamp; a naive one is taken as UTC. Raises RecordError."""
     if not isinstance(value, str):
         raise RecordError(f"{what} must be an ISO 8601 string")
+    if value[-1:] == "Z":  # the form we write, parsed a few times per mention: fromisoformat takes "Z" itself
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is UTC:
+                return parsed
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -174,8 +184,11 @@ def parse_time(value: Any, what: str = "time") -> datetime:
     return parsed.astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_time(value: datetime) -> str:
-    """ISO 8601 in UTC with a Z suffix; sub-second precision kept only when present."""
+    """ISO 8601 in UTC with a Z suffix; sub-second precision kept only when present.
+
+    Cached: a mention's times are formatted for its row, its record, its cascade and its alert."""
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     if value.year < 1000:  # isoformat pads the year to four digits, strftime does not
