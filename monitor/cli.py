@@ -43,10 +43,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workers(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes (0 scores in the replay's own)")
+    return n
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from monitor.clock import SimulatedClock
     from monitor.pipeline import Pipeline, decision_line
     from monitor.replay import ReplaySummary, in_observed_order, read_records, run_replay
+    from monitor.scoreahead import ScoreAhead
     from monitor.store import Store
 
     config = _load(args)
@@ -71,9 +82,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         store = Store(db_path)
         clock = SimulatedClock()
-        pipeline = Pipeline(config, store, clock, deliver=False)
-        records = in_observed_order(read_records(stream, summary, warn), summary)
-        run_replay(records, pipeline, clock, emit, summary=summary, progress=progress)
+        with ScoreAhead(args.workers) as scorer:
+            pipeline = Pipeline(config, store, clock, scorer=scorer, deliver=False)
+            records = in_observed_order(scorer.seeing(read_records(stream, summary, warn)), summary)
+            run_replay(records, pipeline, clock, emit, summary=summary, progress=progress)
         store.close()
     finally:
         if stream is not sys.stdin:
@@ -172,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="poll every source once, deliver what is due, and exit")
     parsers["replay"].add_argument("events", help="JSONL file of mention records, or - for stdin")
     parsers["replay"].add_argument("--database", help="keep the replay's database here (default: a temporary one)")
+    parsers["replay"].add_argument("--workers", type=_workers, help="processes that score texts ahead (default: one per "
+                                   "spare core, at most 4; 0 scores in the replay's own process)")
     parsers["export"].add_argument("--since", help="ISO time, or a duration back from now such as 7d")
     parsers["export"].add_argument("--watchlist", help="only mentions tracked by this watch-list")
     parsers["status"].add_argument("--json", action="store_true", help="machine-readable output")
