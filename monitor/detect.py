@@ -45,6 +45,10 @@ WATCH_SHARE = 0.5  # a complaint projected past this share of the threshold is w
 
 @dataclass(slots=True)
 class Cascade:
+    """One open cascade. A week holds hundreds of thousands, most of which never get a reaction, so
+    the small sets are frozensets, replaced when they change: an empty one costs nothing, an empty set
+    216 bytes each."""
+
     root_id: str
     watchlist: str
     root: dict[str, Any]              # the root as shown in alerts
@@ -55,16 +59,16 @@ class Cascade:
     activity: Activity
     participants: dict[str, int] = field(default_factory=dict)   # handle -> followers
     reach: int = 0
-    channels: set[str] = field(default_factory=set)
-    vips: set[str] = field(default_factory=set)                  # VIP handles among the participants
+    channels: frozenset[str] = frozenset()
+    vips: frozenset[str] = frozenset()                           # VIP handles among the participants
     sentiment: list[int] = field(default_factory=lambda: [0, 0, 0])  # negative, neutral, positive reactions
     top: list[dict[str, Any]] = field(default_factory=list)      # the three reactions with most followers
     last_at: datetime | None = None
     level: str | None = None
     alerted_size: int = 0
     last_alert_at: datetime | None = None
-    vips_announced: set[str] = field(default_factory=set)
-    noted: set[str] = field(default_factory=set)                 # suppression names already recorded
+    vips_announced: frozenset[str] = frozenset()
+    noted: frozenset[str] = frozenset()                          # suppression names already recorded
     dirty: bool = True
 
     @property
@@ -114,6 +118,7 @@ class Detector:
         self.outages: dict[str, SpikeTracker] = {}   # only those of category "outage"
         self._dirty: set[tuple[str, str]] = set()
         self._expiry: list[tuple[datetime, tuple[str, str]]] = []  # (earliest possible expiry, key)
+        self._channel_sets: dict[tuple[frozenset[str], str], frozenset[str]] = {}
         self.reconfigure(watchlists, settings)
 
     def reconfigure(self, watchlists: Mapping[str, Watchlist], settings: DetectionSettings) -> None:
@@ -145,14 +150,14 @@ class Detector:
         )
         c.participants[handle] = max(0, m.author.followers or 0)
         c.reach = c.participants[handle]
-        c.channels.add(m.source)
+        c.channels = self._plus(c.channels, m.source)
         if c.root_vip:
-            c.vips.add(handle)
+            c.vips = c.vips | {handle}
         if alert_state:
             c.level = alert_state.get("level")
             c.alerted_size = alert_state.get("alerted_size") or 0
-            c.vips_announced = set(filter(None, (alert_state.get("vips") or "").split(",")))
-            c.noted.add("restored")
+            c.vips_announced = frozenset(filter(None, (alert_state.get("vips") or "").split(",")))
+            c.noted = c.noted | {"restored"}
         self.cascades[key] = c
         self._dirty.add(key)
         heapq.heappush(self._expiry, (m.created_at + self.settings.window, key))
@@ -177,8 +182,8 @@ class Detector:
             c.participants[handle] = followers
             c.reach += followers
             if handle in self._vips.get(watchlist, ()):
-                c.vips.add(handle)
-        c.channels.add(m.source)
+                c.vips = c.vips | {handle}
+        c.channels = self._plus(c.channels, m.source)
         c.sentiment[0 if scores.sentiment <= -0.05 else 2 if scores.sentiment >= 0.05 else 1] += 1
         if len(c.top) < 3 or followers > c.top[-1]["followers"]:
             c.top.append({"id": m.id, "kind": m.kind, "text": m.full_text[:280], "author": m.author.handle,
@@ -188,6 +193,16 @@ class Detector:
         c.last_at = at if c.last_at is None or at > c.last_at else c.last_at
         c.dirty = True
         self._dirty.add(key)
+
+    def _plus(self, channels: frozenset[str], source: str) -> frozenset[str]:
+        """``channels`` with ``source``: one shared frozenset per combination (there are a handful)."""
+        if source in channels:
+            return channels
+        key = (channels, source)
+        found = self._channel_sets.get(key)
+        if found is None:
+            found = self._channel_sets[key] = channels | {source}
+        return found
 
     def restore_spike(self, root_id: str) -> None:
         """Mark a spike episode alerted before a restart (root_id ``spike:<watchlist>:<start>``) as open."""
@@ -314,7 +329,7 @@ class Detector:
               ) -> Decision | None:
         if name in c.noted:
             return None
-        c.noted.add(name)
+        c.noted = c.noted | {name}
         return self._decision(c, now, name, None, reason, threshold, p)
 
     def _decision(self, c: Cascade, now: datetime, name: str, level: str | None, reason: str, threshold: int,
