@@ -184,8 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="poll every source once, deliver what is due, and exit")
     parsers["replay"].add_argument("events", help="JSONL file of mention records, or - for stdin")
     parsers["replay"].add_argument("--database", help="keep the replay's database here (default: a temporary one)")
-    parsers["replay"].add_argument("--workers", type=_workers, help="processes that score texts ahead (default: one per "
-                                   "spare core, at most 4; 0 scores in the replay's own process)")
+    parsers["replay"].add_argument("--workers", type=_workers, help="processes that score texts ahead (default: one "
+                                   "per spare core, at most 4; 0 scores in the replay's own process)")
     parsers["export"].add_argument("--since", help="ISO time, or a duration back from now such as 7d")
     parsers["export"].add_argument("--watchlist", help="only mentions tracked by this watch-list")
     parsers["status"].add_argument("--json", action="store_true", help="machine-readable output")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,8 +28,10 @@ from monitor.scoring import Scorer, Scores
 
 START_AFTER = 5_000  # mentions seen before workers start: a short replay is over before they would be up
 CHUNK = 256          # texts a worker scores per task
-KEEP = 100_000       # results kept for texts not asked for yet (about 0.3 KB each); oldest dropped first
-SEEN = 200_000       # texts remembered as already sent, so a repeated text is not scored twice
+# A text is asked for some 50,000 records after it is seen (the reorder buffer), by then about 15,000
+# more distinct texts have come back; results and sent texts are remembered with room to spare.
+KEEP = 50_000        # results kept for texts not asked for yet (about 0.3 KB each); oldest dropped first
+SEEN = 50_000        # texts remembered as already sent, so a repeated text is not scored twice
 
 log = logging.getLogger(__name__)
 _worker: Scorer | None = None  # one per worker process, built by its initialiser
@@ -69,7 +71,7 @@ class ScoreAhead(Scorer):
         self._queued: list[tuple[str, bool]] = []
         self._inflight: deque[tuple[list[tuple[str, bool]], Future[Any]]] = deque()
         self._ready: dict[tuple[str, bool], _Result] = {}  # (text, explained) -> its scores
-        self._sent: OrderedDict[tuple[str, bool], None] = OrderedDict()
+        self._sent: dict[tuple[str, bool], None] = {}
         self.ahead = self.here = 0  # texts scored by the workers, and here
 
     def see(self, m: Mention) -> None:
@@ -86,7 +88,7 @@ class ScoreAhead(Scorer):
             return
         self._sent[key] = None
         if len(self._sent) > SEEN:
-            self._sent.popitem(last=False)
+            del self._sent[next(iter(self._sent))]  # the oldest: dicts keep insertion order
         self._queued.append(key)
         if len(self._queued) >= CHUNK:
             self._submit()
