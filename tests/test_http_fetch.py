@@ -240,3 +240,44 @@ def test_one_fetcher_serves_successive_event_loops() -> None:
         fetcher = HttpFetcher(BlogSettings())
         assert fetch(fetcher, url).status == 200
         assert fetch(fetcher, url).status == 200
+
+
+async def streamed(body: bytes):
+    yield body
+
+
+def test_the_fetcher_keeps_no_state_for_hosts_it_is_done_with() -> None:
+    # Comment threads and redirects bring new hosts for as long as the daemon runs.
+    transport = httpx.MockTransport(lambda req: httpx.Response(200, content=streamed(FEED)))
+    fetcher = HttpFetcher(BlogSettings(max_connections=5, max_per_host=2), transport=transport)
+    urls = [f"https://blog{i}.example/feed" for i in range(200)]
+    during: list[int] = []
+
+    async def work(url: str) -> int:
+        during.append(fetcher.hosts_tracked)
+        return (await fetcher.get(url)).status
+
+    async def run() -> list[int]:
+        one_by_one = await asyncio.gather(*(fetcher.get(u) for u in urls[:100]))
+        return [r.status for r in one_by_one] + await fetcher.run_grouped(urls[100:], work)
+
+    assert asyncio.run(run()) == [200] * 200
+    assert min(during) >= 1  # a host's slots exist while its feeds are fetched
+    assert fetcher.hosts_tracked == 0
+
+
+def test_a_hosts_wait_is_forgotten_once_it_is_over() -> None:
+    clock = SimulatedClock(datetime(2026, 3, 1, tzinfo=UTC))
+    transport = httpx.MockTransport(lambda req: httpx.Response(429, headers={"Retry-After": "60"},
+                                                                  content=streamed(b"slow down")))
+    fetcher = HttpFetcher(BlogSettings(), clock=clock, transport=transport)
+    for i in range(50):
+        with pytest.raises(FetchError):
+            fetch(fetcher, f"https://blog{i}.example/feed")
+        clock.advance(61)
+    assert fetcher.parked_until("https://blog49.example/other") is None
+    assert fetcher.hosts_tracked == 0
+    with pytest.raises(FetchError):
+        fetch(fetcher, "https://blog0.example/feed")
+    assert fetcher.parked_until("https://blog0.example/feed") == clock.now() + timedelta(seconds=60)
+    assert fetcher.hosts_tracked == 1

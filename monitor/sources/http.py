@@ -20,11 +20,12 @@ Conditional GET values (ETag, Last-Modified) are returned and sent back byte for
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import email.utils
 import zlib
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -202,8 +203,20 @@ async def _drain(resp: httpx.Response, limit: int = 65536) -> None:
             break
 
 
+@dataclass(slots=True)
+class _HostSlots:
+    """One origin's ``max_per_host`` slots, and how many fetches hold or wait for one."""
+
+    semaphore: asyncio.Semaphore
+    users: int = 0
+
+
 class HttpFetcher:
-    """One per process: shared by every blog and comment source so the limits hold across them."""
+    """One per process: shared by every blog and comment source so the limits hold across them.
+
+    It keeps per-host state (slots, a Retry-After) only while it applies: comment threads and
+    redirects bring new hosts for as long as the daemon runs, and it must not remember each forever.
+    """
 
     def __init__(
         self,
@@ -220,8 +233,8 @@ class HttpFetcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: httpx.AsyncClient | None = None
         self._global: asyncio.Semaphore | None = None
-        self._hosts: dict[str, asyncio.Semaphore] = {}
-        self._parked: dict[str, datetime] = {}
+        self._hosts: dict[str, _HostSlots] = {}       # origins with a fetch holding or awaiting a slot
+        self._parked: dict[str, datetime] = {}        # origins that asked us to wait, until when
         self.requests = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -256,14 +269,26 @@ class HttpFetcher:
 
     # -- parking ----------------------------------------------------------------------------------
     def parked_until(self, url: str) -> datetime | None:
-        until = self._parked.get(origin_of(url))
-        return until if until is not None and until > self.clock.now() else None
+        key = origin_of(url)
+        until = self._parked.get(key)
+        if until is not None and until <= self.clock.now():
+            del self._parked[key]
+            return None
+        return until
 
     def park(self, url: str, seconds: float) -> datetime:
-        until = self.clock.now() + timedelta(seconds=seconds)
+        now = self.clock.now()
+        until = now + timedelta(seconds=seconds)
         key = origin_of(url)
+        # Waits that are over go, also those of hosts never asked again.
+        self._parked = {k: t for k, t in self._parked.items() if t > now}
         self._parked[key] = max(until, self._parked.get(key, until))
         return self._parked[key]
+
+    @property
+    def hosts_tracked(self) -> int:
+        """Origins the fetcher holds state for: slots held or awaited, and waits it remembers."""
+        return len(self._hosts.keys() | self._parked.keys())
 
     def _check_parked(self, url: str) -> None:
         until = self.parked_until(url)
@@ -355,12 +380,22 @@ class HttpFetcher:
             raise errors[0]
         return [results[u] for u in urls]
 
-    def _host_slot(self, url: str) -> asyncio.Semaphore:
+    @contextlib.asynccontextmanager
+    async def _host_slot(self, url: str) -> AsyncIterator[None]:
+        """Hold one of the origin's ``max_per_host`` slots; its slots are forgotten once none is held
+        or awaited."""
         key = origin_of(url)
-        sem = self._hosts.get(key)
-        if sem is None:
-            sem = self._hosts[key] = asyncio.Semaphore(self.settings.max_per_host)
-        return sem
+        slots = self._hosts.get(key)
+        if slots is None:
+            slots = self._hosts[key] = _HostSlots(asyncio.Semaphore(self.settings.max_per_host))
+        slots.users += 1
+        try:
+            async with slots.semaphore:
+                yield
+        finally:
+            slots.users -= 1
+            if slots.users == 0 and self._hosts.get(key) is slots:
+                del self._hosts[key]
 
     async def _one(
         self, client: httpx.AsyncClient, url: str, headers: list[tuple[bytes, bytes]], cap: int
