@@ -1,8 +1,8 @@
-"""The daemon over minutes against stand-ins: its RSS over time, and alert latency.
+"""The daemon over minutes against stand-ins: its RSS in the steady state, and alert latency.
 
 ``monitor run`` (a subprocess, the production code path) polls an X stand-in every second and
-delivers to a Slack stand-in. Background chatter arrives all the time; every ``storm_every`` seconds
-a complaint storm starts, alternately:
+delivers to a Slack stand-in. Background chatter arrives all the time, every tweet a new text naming
+the brand (so a new cascade root); every ``storm_every`` seconds a complaint storm starts, alternately:
 
 - a *burst*: the root and ``threshold`` reactions appear at one instant, so the storm crosses its
   threshold at a known moment and the latency is the machinery's own (poll wait, fetch, match,
@@ -10,8 +10,22 @@ a complaint storm starts, alternately:
 - a *steady* storm: reactions arrive at a fixed rate; the threshold is crossed when the
   ``threshold``-th is posted, and the detector's projection may alert before that (negative latency).
 
-``detection.window`` is two minutes, so open cascades expire within the soak as they would over 48
-hours in production: what is measured is the steady state, which must be flat.
+Memory is only flat once what the daemon keeps by design is full, so the soak first runs a warm-up
+until each bound is reached, as observed from outside the daemon:
+
+- the score cache (``monitor.pipeline.SCORE_CACHE`` texts): full once that many distinct texts were
+  posted (every text posted is scored once);
+- the open cascades: ``detection.window`` is two minutes here (48 hours in production), so after two
+  minutes as many expire as open;
+- SQLite's page cache (read from a ``Store`` opened on a scratch database, so it follows store.py):
+  full at the latest once the database has grown past it.
+
+Then ``settle`` seconds more, and only then are ``seconds`` of steady state measured: the RSS there
+and its least-squares slope are the figures; the warm-up's growth is reported apart, as such. Two
+things keep settling for minutes with nothing outside the daemon to watch: SQLite's cache of 128
+prepared statements (each length of store.py's ``IN (...)`` lists is a statement of its own; up to
+about 10 MB) and the allocator's free lists. So the slope is also given over the second half of the
+steady state: one that falls there is settling; one that does not is growth.
 """
 
 from __future__ import annotations
@@ -27,6 +41,8 @@ from typing import Any
 
 import yaml
 
+from monitor.pipeline import SCORE_CACHE
+from monitor.store import Store
 from monitor.testing.base import loopback_env, stop_process
 from monitor.testing.slack import SlackStandIn
 from monitor.testing.xapi import XApi
@@ -34,6 +50,9 @@ from monitor.testing.xapi import XApi
 X_TOKEN = "bench-x-bearer"  # noqa: S105 - accepted only by the local stand-in
 SLACK_TOKEN = "xoxb-bench-stand-in"  # noqa: S105
 THRESHOLD = 30
+WINDOW_S = 120.0         # detection.window of the soak's config
+MIN_STEADY_S = 60.0      # a slope over less than this is noise, not a figure
+STARTED_S = 10.0         # by then the daemon has loaded its models and polled: the warm-up's first RSS
 
 
 def log(msg: str) -> None:
@@ -50,6 +69,22 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def page_cache_bytes() -> int:
+    """The most SQLite's page cache may hold for the daemon's Store (its ``cache_size`` pragma)."""
+    with tempfile.TemporaryDirectory(prefix="monitor-bench-pragma-") as tmp:
+        store = Store(Path(tmp) / "probe.db")
+        try:
+            size = int(store.conn.execute("PRAGMA cache_size").fetchone()[0])
+            page = int(store.conn.execute("PRAGMA page_size").fetchone()[0])
+        finally:
+            store.close()
+    return -size * 1024 if size < 0 else size * page
+
+
+def database_bytes(db: Path) -> int:
+    return sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+
+
 @dataclass
 class Storm:
     token: str
@@ -59,6 +94,45 @@ class Storm:
     alert_at: float | None = None
     reactions: int = 0
     parents: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WarmUp:
+    """The bounds the daemon's memory must reach before it can be flat, and when each was reached
+    (seconds into the soak)."""
+
+    score_cache: int
+    page_cache: int                   # bytes
+    settle: float
+    texts: set[str] = field(default_factory=set)
+    texts_full_at: float | None = None
+    pages_full_at: float | None = None
+
+    def posted(self, text: str, t: float) -> None:
+        if self.texts_full_at is None:
+            self.texts.add(text)
+            if len(self.texts) >= self.score_cache:
+                self.texts_full_at, self.texts = t, set()
+
+    def grew(self, db_bytes: int, t: float) -> None:
+        if self.pages_full_at is None and db_bytes >= self.page_cache:
+            self.pages_full_at = t
+
+    def ends_at(self) -> float | None:
+        """When the steady state begins, once every bound was reached; else None."""
+        if self.texts_full_at is None or self.pages_full_at is None:
+            return None
+        return max(self.texts_full_at, self.pages_full_at, WINDOW_S) + self.settle
+
+    def figures(self) -> dict[str, Any]:
+        return {"score_cache_texts": self.score_cache, "score_cache_full_s": _round(self.texts_full_at),
+                "distinct_texts": self.score_cache if self.texts_full_at is not None else len(self.texts),
+                "page_cache_mb": round(self.page_cache / 2**20, 1), "page_cache_full_s": _round(self.pages_full_at),
+                "window_s": WINDOW_S, "settle_s": self.settle, "ends_s": _round(self.ends_at())}
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)
 
 
 def _config(folder: Path, x: XApi, slack: SlackStandIn) -> Path:
@@ -72,14 +146,26 @@ def _config(folder: Path, x: XApi, slack: SlackStandIn) -> Path:
               "fast_poll_every": "1s", "monthly_read_budget": 1_000_000_000},
         "slack": {"token_env": "SLACK_BOT_TOKEN", "webhook_url_env": None, "api_url": slack.api_url,
                   "default_channel": "#bench", "min_interval": "0.2s"},
-        "detection": {"every": "1s", "window": "2m", "spike_window": "1m"},
+        "detection": {"every": "1s", "window": f"{WINDOW_S:.0f}s", "spike_window": "1m"},
     }))
     return folder / "monitor.yaml"
 
 
-def soak(seconds: float = 180.0, *, storm_every: float = 20.0, chatter_per_s: float = 8.0,
+def soak(seconds: float = 180.0, *, storm_every: float = 20.0, chatter_per_s: float = 150.0,
+         warm_up: bool = True, settle: float = 30.0, max_warm_up: float = 900.0,
          out: Path | None = None) -> dict[str, Any]:
-    log(f"soak: the daemon for {seconds:.0f}s against stand-ins, a storm every {storm_every:.0f}s ...")
+    """Run the daemon against stand-ins and return its memory and latency figures.
+
+    With ``warm_up``, ``seconds`` of steady state are measured after the warm-up (at most
+    ``max_warm_up`` seconds; if a bound is still not reached then, the soak stops and says so).
+    Without, the soak lasts ``seconds`` in all, and a steady-state figure is given only if the
+    bounds were reached early enough to leave a minute of it.
+    """
+    w = WarmUp(SCORE_CACHE, page_cache_bytes(), settle)
+    log(f"soak: the daemon against stand-ins, {chatter_per_s:g} chatter tweets/s, a storm every "
+        f"{storm_every:.0f}s; " + (f"a warm-up until the score cache ({w.score_cache:,} texts), the page cache "
+                                    f"({w.page_cache / 2**20:.0f} MB) and the {WINDOW_S:.0f}s window are full, "
+                                    f"then {seconds:.0f}s measured ..." if warm_up else f"{seconds:.0f}s ..."))
     # The stand-in enforces X's 450 searches per 15 minutes; polling every second would exhaust it in
     # 7.5 minutes and park the source: that is a test of rate limits, not of memory or latency.
     x, slack = XApi(token=X_TOKEN, limit=1_000_000), SlackStandIn(token=SLACK_TOKEN)
@@ -96,68 +182,98 @@ def soak(seconds: float = 180.0, *, storm_every: float = 20.0, chatter_per_s: fl
                                     env=loopback_env(X_TOKEN, SLACK_TOKEN),
                                     stdout=log_file, stderr=subprocess.STDOUT, cwd=folder)
             try:
-                _drive(proc.pid, x, slack, seconds, storm_every, chatter_per_s, samples, storms)
+                run = _Drive(proc.pid, folder / "monitor.db", x, slack, storm_every, chatter_per_s, w,
+                             samples, storms)
+                total = run(seconds if not warm_up else None, seconds, max_warm_up)
+                db_mb = database_bytes(folder / "monitor.db") / 2**20
             finally:
                 stop_process(proc)
                 log_file.close()
     finally:
         x.stop()
         slack.__exit__(None, None, None)
-    return _figures(seconds, samples, storms, len(x.tweets))
+    return _figures(total, chatter_per_s, w, samples, storms, len(x.tweets), db_mb)
 
 
-def _drive(pid: int, x: XApi, slack: SlackStandIn, seconds: float, storm_every: float, chatter_per_s: float,
-           samples: list[tuple[float, float]], storms: list[Storm]) -> None:
-    started = time.monotonic()
-    next_chat, next_storm, next_sample, next_log, n = started, started + 8.0, started, started + 15, 0
-    while (now := time.monotonic()) < started + seconds:
-        if now >= next_sample:
-            r = rss_mb(pid)
-            if r is not None:
-                samples.append((now - started, r))
-            next_sample += 1.0
-        while next_chat <= now:
-            n += 1
-            x.add_tweet(f"anyone tried the acme speaker? day {n}", author=f"chat{n}", followers=100 + n % 500)
-            next_chat += 1.0 / chatter_per_s
-        if now >= next_storm and now < started + seconds - 12:
-            k = len(storms)
-            storm = Storm(f"S{k:03d}Q", "burst" if k % 2 == 0 else "steady", time.time())
-            root = x.add_tweet(f"@acme charged me twice for my router and refuses to refund, case {storm.token}",
-                               author=f"victim{k}", followers=800)
-            storm.parents.append(root["id"])
-            storms.append(storm)
-            if storm.kind == "burst":
-                for i in range(THRESHOLD):
-                    _react(x, storm, i)
-                storm.crossed_at = time.time()
-            next_storm += storm_every
-        for s in storms:
-            if s.kind == "steady" and s.reactions < 2 * THRESHOLD and time.time() - s.root_at >= s.reactions / 4.0:
-                _react(x, s, s.reactions)  # four reactions a second
-                if s.reactions == THRESHOLD:
-                    s.crossed_at = time.time()
-        _match_alerts(slack, storms)
-        if now >= next_log:
-            log(f"  soak +{now - started:.0f}s: RSS {samples[-1][1] if samples else 0:.1f} MB, {len(x.tweets)} "
-                f"tweets, {len(storms)} storms, {sum(1 for s in storms if s.alert_at)} alerted")
-            next_log += 15
-        time.sleep(0.05)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(s.alert_at is None for s in storms):
-        _match_alerts(slack, storms)
-        time.sleep(0.1)
+class _Drive:
+    def __init__(self, pid: int, db: Path, x: XApi, slack: SlackStandIn, storm_every: float,
+                 chatter_per_s: float, w: WarmUp, samples: list[tuple[float, float]], storms: list[Storm]):
+        self.pid, self.db, self.x, self.slack, self.w = pid, db, x, slack, w
+        self.storm_every, self.chatter_per_s = storm_every, chatter_per_s
+        self.samples, self.storms = samples, storms
 
+    def __call__(self, total: float | None, steady: float, max_warm_up: float) -> float:
+        """Drive the stand-ins for ``total`` seconds, or (None) for the warm-up plus ``steady``.
+        Returns the seconds driven."""
+        x, w, storms = self.x, self.w, self.storms
+        started = time.monotonic()
+        next_chat, next_storm, next_sample, next_log, n = started, started + 8.0, started, started + 15, 0
+        end = None if total is None else started + total
+        while end is None or time.monotonic() < end:
+            now = time.monotonic()
+            t = now - started
+            if end is None:
+                ends = w.ends_at()
+                if ends is not None:
+                    end = started + ends + steady
+                    log(f"  soak +{t:.0f}s: every bound reached; the steady state is measured from +{ends:.0f}s "
+                        f"for {steady:.0f}s")
+                elif t >= max_warm_up:
+                    end = now
+                    log(f"  soak +{t:.0f}s: the bounds were not all reached within {max_warm_up:.0f}s; stopping")
+            if now >= next_sample:
+                r = rss_mb(self.pid)
+                if r is not None:
+                    self.samples.append((t, r))
+                w.grew(database_bytes(self.db), t)
+                next_sample += 1.0
+            while next_chat <= now:
+                n += 1
+                tweet = x.add_tweet(f"anyone tried the acme speaker? day {n}", author=f"chat{n}",
+                                    followers=100 + n % 500)
+                w.posted(tweet["text"], t)
+                next_chat += 1.0 / self.chatter_per_s
+            if now >= next_storm and (end is None or now < end - 12):
+                k = len(storms)
+                storm = Storm(f"S{k:03d}Q", "burst" if k % 2 == 0 else "steady", time.time())
+                root = x.add_tweet(f"@acme charged me twice for my router and refuses to refund, case {storm.token}",
+                                   author=f"victim{k}", followers=800)
+                w.posted(root["text"], t)
+                storm.parents.append(root["id"])
+                storms.append(storm)
+                if storm.kind == "burst":
+                    for i in range(THRESHOLD):
+                        self._react(storm, i, t)
+                    storm.crossed_at = time.time()
+                next_storm += self.storm_every
+            for s in storms:
+                if s.kind == "steady" and s.reactions < 2 * THRESHOLD and time.time() - s.root_at >= s.reactions / 4.0:
+                    self._react(s, s.reactions, t)  # four reactions a second
+                    if s.reactions == THRESHOLD:
+                        s.crossed_at = time.time()
+            _match_alerts(self.slack, storms)
+            if now >= next_log:
+                log(f"  soak +{t:.0f}s: RSS {self.samples[-1][1] if self.samples else 0:.1f} MB, {len(x.tweets)} "
+                    f"tweets, {len(storms)} storms, {sum(1 for s in storms if s.alert_at)} alerted")
+                next_log += 15
+            time.sleep(0.05)
+        driven = time.monotonic() - started
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(s.alert_at is None for s in storms):
+            _match_alerts(self.slack, storms)
+            time.sleep(0.1)
+        return driven
 
-def _react(x: XApi, storm: Storm, i: int) -> None:
-    """A reply to the root (naming the brand, as most do) or a repost of it."""
-    root = storm.parents[0]
-    if i % 3 == 2:
-        x.add_tweet(f"@victim @acme this is outrageous, same here ({i})", author=f"r{storm.token}{i}",
-                    followers=150, replied_to=root)
-    else:
-        x.add_tweet("", author=f"r{storm.token}{i}", followers=200, retweeted=root)
-    storm.reactions += 1
+    def _react(self, storm: Storm, i: int, t: float) -> None:
+        """A reply to the root (naming the brand, as most do) or a repost of it."""
+        root = storm.parents[0]
+        if i % 3 == 2:
+            tweet = self.x.add_tweet(f"@victim @acme this is outrageous, same here ({i})", author=f"r{storm.token}{i}",
+                                     followers=150, replied_to=root)
+        else:
+            tweet = self.x.add_tweet("", author=f"r{storm.token}{i}", followers=200, retweeted=root)
+        self.w.posted(tweet["text"], t)
+        storm.reactions += 1
 
 
 def _match_alerts(slack: SlackStandIn, storms: list[Storm]) -> None:
@@ -179,10 +295,38 @@ def _slope(points: list[tuple[float, float]]) -> float:
     return sum((a - mx) * (b - my) for a, b in zip(xs, ys, strict=True)) / den * 60
 
 
-def _figures(seconds: float, samples: list[tuple[float, float]], storms: list[Storm], tweets: int
-             ) -> dict[str, Any]:
-    warm = [p for p in samples if p[0] >= seconds * 0.25]
-    half = [p for p in samples if p[0] >= seconds * 0.5]
+def memory_figures(samples: list[tuple[float, float]], steady_from: float | None) -> dict[str, Any]:
+    """RSS during the warm-up (from ``STARTED_S`` in, once the daemon is up and polling) and in the steady
+    state (from ``steady_from``).
+
+    The steady-state figures are None when the warm-up never ended or left less than a minute.
+    """
+    if not samples:
+        return {"rss_first_mb": None, "rss_warm_up_end_mb": None, "steady_s": 0.0, "rss_start_mb": None,
+                "rss_end_mb": None, "rss_max_mb": None, "rss_slope_mb_per_min": None,
+                "rss_slope_second_half_mb_per_min": None, "rss_max_all_mb": None}
+    first = next((p for p in samples if p[0] >= STARTED_S), samples[-1])
+    steady = [p for p in samples if steady_from is not None and p[0] >= steady_from]
+    span = steady[-1][0] - steady[0][0] if steady else 0.0
+    warm = [p for p in samples if steady_from is None or p[0] < steady_from]
+    ok = span >= MIN_STEADY_S
+    half = [p for p in steady if p[0] >= steady[0][0] + span / 2] if ok else []
+    half_ok = span / 2 >= MIN_STEADY_S
+    return {
+        "rss_first_mb": round(first[1], 1),
+        "rss_warm_up_end_mb": round(warm[-1][1], 1) if warm else None,
+        "steady_s": round(span, 1) if ok else 0.0,
+        "rss_start_mb": round(steady[0][1], 1) if ok else None,
+        "rss_end_mb": round(steady[-1][1], 1) if ok else None,
+        "rss_max_mb": round(max(p[1] for p in steady), 1) if ok else None,
+        "rss_slope_mb_per_min": round(_slope(steady), 3) if ok else None,
+        "rss_slope_second_half_mb_per_min": round(_slope(half), 3) if ok and half_ok else None,
+        "rss_max_all_mb": round(max(p[1] for p in samples), 1),
+    }
+
+
+def _figures(seconds: float, chatter_per_s: float, w: WarmUp, samples: list[tuple[float, float]],
+             storms: list[Storm], tweets: int, db_mb: float) -> dict[str, Any]:
     lat: dict[str, Any] = {}
     for kind in ("burst", "steady"):
         mine = [s for s in storms if s.kind == kind]
@@ -193,11 +337,6 @@ def _figures(seconds: float, samples: list[tuple[float, float]], storms: list[St
                      "from_root_median_s": round(statistics.median(
                          [s.alert_at - s.root_at for s in mine if s.alert_at]), 2) if any(
                          s.alert_at for s in mine) else None}
-    return {
-        "seconds": seconds, "tweets": tweets,
-        "rss_start_mb": round(warm[0][1], 1) if warm else None,
-        "rss_end_mb": round(samples[-1][1], 1) if samples else None,
-        "rss_max_mb": round(max(p[1] for p in samples), 1) if samples else None,
-        "rss_slope_mb_per_min": round(_slope(half), 2),
-        "latency": lat,
-    }
+    return {"seconds": round(seconds, 1), "tweets": tweets, "chatter_per_s": chatter_per_s,
+            "database_mb": round(db_mb, 1), "warm_up": w.figures(),
+            **memory_figures(samples, w.ends_at()), "latency": lat}

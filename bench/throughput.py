@@ -1,8 +1,10 @@
 """Pipeline throughput: ``monitor replay`` on a simulated file, next to VADER alone on the same texts.
 
 The replay runs as its own process (the real command), so its peak RSS is its own; VADER runs here
-on the very texts the replay scores (``Mention.full_text``), before and after the replay, so a
-machine that got busier in between shows as two different VADER figures.
+on the very texts the replay scores (``Mention.full_text``), before and after the replays, so a
+machine that got busier in between shows as two different VADER figures. The replay runs twice: as
+it does by default (texts scored ahead by a worker on each spare core) and in one process
+(``--workers 0``), which is the like-for-like comparison with single-threaded VADER.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.records import Mention
+from monitor.scoreahead import default_workers
 from monitor.simulate import SimSettings, Simulation, write_config
 
 _SUMMARY = re.compile(r"replayed (\d+) mentions .* in ([\d.]+)s, (\d+)/s: .*?(\d+) alerts")
@@ -83,13 +86,14 @@ def vader_alone(texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def run_replay(corpus: Corpus, out: Path) -> dict[str, Any]:
-    """``monitor replay`` as a subprocess: its own summary, wall time and peak RSS (wait4)."""
+def run_replay(corpus: Corpus, out: Path, workers: int | None = None) -> dict[str, Any]:
+    """``monitor replay`` as a subprocess: its own summary, wall time and peak RSS (wait4; the largest of
+    the replay and its scoring workers). ``workers``: its --workers (None: its default)."""
     db = out / "replay.db"
     for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         p.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "monitor", "replay", str(corpus.path), "--config", str(corpus.config),
-           "--database", str(db)]
+           "--database", str(db)] + ([] if workers is None else ["--workers", str(workers)])
     log("replaying: " + " ".join(cmd[1:]))
     started = time.monotonic()
     with open(out / "replay-decisions.jsonl", "wb") as decisions:
@@ -113,7 +117,9 @@ def run_replay(corpus: Corpus, out: Path) -> dict[str, Any]:
     for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         p.unlink(missing_ok=True)
     return {"mentions": mentions, "seconds": seconds, "rate": mentions / seconds, "wall": wall,
-            "alerts": int(m.group(4)), "peak_rss_mb": usage.ru_maxrss / 1024, "summary": summary}
+            "alerts": int(m.group(4)), "peak_rss_mb": usage.ru_maxrss / 1024, "summary": summary,
+            "workers": default_workers() if workers is None else workers,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime}
 
 
 def throughput(out: Path, mentions: int) -> dict[str, Any]:
@@ -121,11 +127,14 @@ def throughput(out: Path, mentions: int) -> dict[str, Any]:
     log("reading the texts for VADER alone ...")
     texts = texts_of(corpus.path)
     unique = len(set(texts))
-    log(f"VADER alone on {len(texts)} texts (before the replay) ...")
+    log(f"VADER alone on {len(texts)} texts (before the replays) ...")
     before = vader_alone(texts)
     replay = run_replay(corpus, out)
-    log(f"VADER alone on {len(texts)} texts (after the replay) ...")
+    log("the same replay scoring in its own process (--workers 0) ...")
+    alone = run_replay(corpus, out, workers=0)
+    log(f"VADER alone on {len(texts)} texts (after the replays) ...")
     after = vader_alone(texts)
     vader = (before + after) / 2
     return {"mentions": corpus.mentions, "unique_texts": unique, "vader_before": before, "vader_after": after,
-            "vader": vader, "replay": replay, "ratio": replay["rate"] / vader}
+            "vader": vader, "replay": replay, "ratio": replay["rate"] / vader,
+            "replay_one_process": alone, "ratio_one_process": alone["rate"] / vader}

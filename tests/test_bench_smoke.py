@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench/ is a folder of the repository, not an installed package
 
 from bench.__main__ import table  # noqa: E402
-from bench.soak import _slope  # noqa: E402
+from bench.soak import WINDOW_S, WarmUp, _slope, memory_figures, soak  # noqa: E402
 from bench.throughput import throughput  # noqa: E402
 
 
@@ -21,10 +21,54 @@ def test_throughput_replays_a_simulated_file_next_to_vader_alone(tmp_path: Path)
     assert t["replay"]["mentions"] == t["mentions"] >= 3000
     assert t["vader"] > 0 and 0 < t["ratio"] < 10
     assert t["replay"]["peak_rss_mb"] > 10
+    assert t["replay_one_process"]["mentions"] == t["mentions"] and t["replay_one_process"]["workers"] == 0
     out = table({"throughput": t})
-    assert "Pipeline throughput" in out and "VADER alone" in out and "peak RSS" in out
+    assert "Pipeline throughput" in out and "VADER alone" in out and "peak RSS" in out and "--workers 0" in out
 
 
 def test_the_soak_slope_is_in_megabytes_a_minute() -> None:
     assert _slope([(0.0, 100.0), (30.0, 100.5), (60.0, 101.0)]) == pytest.approx(1.0)
     assert _slope([(0.0, 80.0), (60.0, 80.0), (120.0, 80.0)]) == 0.0
+
+
+def test_the_soak_measures_memory_only_after_its_warm_up() -> None:
+    # A daemon that grows 0.5 MB a second while its caches fill, then stays flat with some noise.
+    samples = [(float(t), 60 + 0.5 * min(t, 150) + (0.1 if t % 2 else 0.0)) for t in range(1, 451)]
+    m = memory_figures(samples, steady_from=150.0)
+    assert m["rss_first_mb"] == 65.0 and m["rss_warm_up_end_mb"] == 134.6
+    assert m["rss_start_mb"] == 135.0 and m["rss_max_mb"] == 135.1 and m["steady_s"] == 300.0
+    assert abs(m["rss_slope_mb_per_min"]) < 0.01 and abs(m["rss_slope_second_half_mb_per_min"]) < 0.01
+    assert memory_figures(samples, steady_from=420.0)["rss_slope_mb_per_min"] is None  # 30 s: noise, not a figure
+
+
+def test_the_warm_up_lasts_until_the_score_cache_the_page_cache_and_the_window_are_full() -> None:
+    w = WarmUp(score_cache=3, page_cache=1000, settle=30.0)
+    for t, text in enumerate(["a", "b", "a", "b", "c"]):
+        w.posted(text, float(t))
+    w.grew(999, 5.0)
+    assert w.texts_full_at == 4.0 and w.ends_at() is None  # a repeated text is scored once, from the cache
+    w.grew(1000, 6.0)
+    assert w.ends_at() == WINDOW_S + 30.0
+    w.grew(5000, 500.0)  # reached once: later growth changes nothing
+    assert w.pages_full_at == 6.0
+
+
+def test_the_soak_row_says_whether_a_steady_state_was_measured() -> None:
+    base = {"seconds": 600.0, "tweets": 90_000, "chatter_per_s": 150.0, "database_mb": 120.0,
+            "warm_up": WarmUp(8192, 2 * 2**20, 30.0, texts_full_at=55.0, pages_full_at=8.0).figures(),
+            "latency": {k: {"storms": 1, "alerted": 1, "median_s": 1.0, "max_s": 1.0, "from_root_median_s": 1.0}
+                        for k in ("burst", "steady")}}
+    samples = [(float(t), 100.0) for t in range(1, 601)]
+    steady = table({"soak": {**base, **memory_figures(samples, 150.0)}})
+    assert "steady state over 7.5 min" in steady and "+0.000 MB/min (+0.000 in its second half)" in steady
+    assert "warm-up, first 2.5 min (excluded above)" in steady and "score cache 8,192 texts full at 55 s" in steady
+    short = table({"soak": {**base, **memory_figures(samples, None)}})
+    assert "warm-up only" in short and "no steady state reached, so no slope" in short
+
+
+@pytest.mark.slow
+def test_a_short_soak_reports_its_warm_up_and_no_slope(tmp_path: Path) -> None:
+    s = soak(20.0, storm_every=10.0, chatter_per_s=20.0, warm_up=False, out=tmp_path)
+    assert s["tweets"] >= 300 and s["rss_first_mb"] > 10 and s["rss_slope_mb_per_min"] is None
+    assert s["warm_up"]["score_cache_full_s"] is None and 0 < s["warm_up"]["distinct_texts"] < 8192
+    assert "warm-up only" in table({"soak": s})

@@ -18,6 +18,7 @@ It honours ``query`` (terms, "phrases", OR, -exclusions, parentheses, @mentions,
 from __future__ import annotations
 
 import base64
+import bisect
 import itertools
 import json
 import re
@@ -72,6 +73,10 @@ class XApi(StandIn):
         self.reset = int(time.time()) + 900
         self.tweets: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
+        # Indexes, so a soak adding tens of thousands of tweets and authors stays cheap to serve:
+        # user id by lowercased username, and every tweet (numeric id, id) in numeric order.
+        self._by_name: dict[str, str] = {}
+        self._order: list[tuple[int, str]] = []
         self._failures: list[Response] = []
         self._good_before_failing = 0
         self._ids = itertools.count(1_580_000_000_000_000_000, 1_000)
@@ -87,8 +92,9 @@ class XApi(StandIn):
         with self._lock:
             for u in (body.get("includes") or {}).get("users") or []:
                 self.users[u["id"]] = dict(u)
+                self._by_name.setdefault(u["username"].lower(), u["id"])
             for t in list((body.get("includes") or {}).get("tweets") or []) + list(body.get("data") or []):
-                self.tweets[t["id"]] = dict(t)
+                self._put(dict(t))
 
     def add_user(
         self,
@@ -100,10 +106,11 @@ class XApi(StandIn):
         verified: bool = False,
     ) -> dict[str, Any]:
         with self._lock:
-            for u in self.users.values():
-                if u["username"].lower() == username.lower():
-                    u["public_metrics"]["followers_count"] = followers
-                    return u
+            known = self._by_name.get(username.lower())
+            if known is not None:
+                u = self.users[known]
+                u.setdefault("public_metrics", {})["followers_count"] = followers
+                return u
             uid = str(next(self._user_ids))
             user = {
                 "id": uid,
@@ -120,6 +127,7 @@ class XApi(StandIn):
                 },
             }
             self.users[uid] = user
+            self._by_name[username.lower()] = uid
             return user
 
     def add_tweet(
@@ -188,8 +196,13 @@ class XApi(StandIn):
                 tweet["referenced_tweets"] = refs
             if entities:
                 tweet["entities"] = entities
-            self.tweets[tid] = tweet
+            self._put(tweet)
             return tweet
+
+    def _put(self, tweet: dict[str, Any]) -> None:
+        if tweet["id"] not in self.tweets:
+            bisect.insort(self._order, (int(tweet["id"]), tweet["id"]))
+        self.tweets[tweet["id"]] = tweet
 
     def set_metrics(self, tweet_id: str, **metrics: int) -> None:
         with self._lock:
@@ -268,15 +281,9 @@ class XApi(StandIn):
         since, until = int(q.get("since_id") or 0), int(q.get("until_id") or 0)
         if q.get("next_token"):
             until = int(base64.urlsafe_b64decode(q["next_token"].encode()).decode())
-        hits = sorted(
-            (
-                t
-                for t in self.tweets.values()
-                if int(t["id"]) > since and (not until or int(t["id"]) < until) and match(t)
-            ),
-            key=lambda t: int(t["id"]),
-            reverse=True,
-        )
+        lo = bisect.bisect_right(self._order, since, key=_numeric)
+        hi = bisect.bisect_left(self._order, until, key=_numeric) if until else len(self._order)
+        hits = [t for t in (self.tweets[tid] for _, tid in reversed(self._order[lo:hi])) if match(t)]
         page, more = hits[:size], len(hits) > size
         if not page:
             return self._json(200, {"meta": {"result_count": 0}})
@@ -317,6 +324,10 @@ class XApi(StandIn):
             meta["next_token"] = base64.urlsafe_b64encode(page[-1]["id"].encode()).decode()
         body["meta"] = meta
         return self._json(200, body)
+
+
+def _numeric(entry: tuple[int, str]) -> int:
+    return entry[0]
 
 
 def _pick(obj: dict[str, Any], base: tuple[str, ...], fields: set[str]) -> dict[str, Any]:
