@@ -233,7 +233,7 @@ class Detector:
     def evaluate(self, now: datetime) -> list[Decision]:
         decisions: list[Decision] = []
         dirty, self._dirty = self._dirty, set()
-        for key in dirty:
+        for key in sorted(dirty):  # a stable order: replays reproduce their decisions row for row
             c = self.cascades.get(key)
             if c is not None and c.dirty:
                 c.dirty = False
