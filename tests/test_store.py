@@ -16,7 +16,7 @@ import pytest
 
 from monitor.errors import StoreError
 from monitor.records import Author, Mention
-from monitor.store import SCHEMA_VERSION, MentionRow, Store
+from monitor.store import SCHEMA_VERSION, MentionRow, Store, _chunks
 
 NOW = datetime(2026, 11, 2, 10, tzinfo=UTC)
 
@@ -126,3 +126,16 @@ def test_retention_prunes_old_mentions_but_never_half_a_live_cascade(tmp_path: P
     deleted = store.prune(NOW - timedelta(days=30))
     assert deleted["mentions"] == 1 and deleted["cascades"] == 1
     assert sorted(m.id for m in store.iter_mentions()) == ["x:2", "x:3"]
+
+
+def test_lookups_of_any_size_find_exactly_what_is_stored_with_few_distinct_statements(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    stored = [mention(i) for i in range(0, 1400, 2)]
+    store.write_mentions([row(m) for m in stored], now=NOW)
+    ids = [m.id for m in stored]
+    for n in (1, 2, 3, 5, 17, 100, 333, 500, 501, 1199, 1400):
+        asked = [mention(i).id for i in range(n)]
+        assert set(store.tracked(asked)) == set(asked) & set(ids)
+    # Each IN list comes padded to a power of two: SQLite caches one statement per width, not per length.
+    widths = {len(chunk) for n in range(1, 1200) for chunk in _chunks([str(i) for i in range(n)], 500)}
+    assert widths == {1, 2, 4, 8, 16, 32, 64, 128, 256, 500}
