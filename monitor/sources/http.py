@@ -23,19 +23,18 @@ import asyncio
 import contextlib
 import contextvars
 import email.utils
-import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from monitor.clock import Clock, SystemClock
 from monitor.config import BlogSettings
-from monitor.errors import SourceError
+from monitor.sources.body import BoundedDecoder, FetchError, ResponseTooLarge, drain, safe_url
 
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = 6 * 3600.0  # a server cannot park us for longer than this
@@ -43,33 +42,12 @@ DEFAULT_429_WAIT = 60.0  # a 429 without Retry-After still means "slow down"
 _REDIRECTS = {301, 302, 303, 307, 308}
 _LEASED: contextvars.ContextVar[bool] = contextvars.ContextVar("monitor_http_leased", default=False)
 T = TypeVar("T")
+__all__ = ["FetchError", "FetchResult", "HttpFetcher", "ResponseTooLarge", "origin_of", "parse_retry_after",
+           "safe_url"]
 ACCEPT_FEEDS = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
-
-
-class FetchError(SourceError):
-    """A fetch failed. ``url`` is safe to show (no credentials); ``status`` is None for network errors."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        url: str,
-        status: int | None = None,
-        retry_after: float | None = None,
-        retryable: bool = True,
-        parked: bool = False,
-    ):
-        super().__init__(f"{message} ({safe_url(url)})", retryable=retryable, retry_after=retry_after)
-        self.url = safe_url(url)
-        self.status = status
-        self.parked = parked  # refused locally because the origin asked us to wait
-
-
-class ResponseTooLarge(FetchError):
-    """The body (raw or decompressed) went past the size cap; reading stopped there."""
 
 
 @dataclass(slots=True)
@@ -86,17 +64,6 @@ class FetchResult:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
-
-
-def safe_url(url: str) -> str:
-    """The URL without user:password@ (which may hold a secret)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if "@" in parts.netloc:
-        return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, ""))
-    return url
 
 
 def origin_of(url: str) -> str:
@@ -122,85 +89,6 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return min(max(0.0, (when - now).total_seconds()), MAX_RETRY_AFTER)
-
-
-class _BoundedDecoder:
-    """Content-Encoding undone chunk by chunk, never producing more than ``cap`` bytes in total."""
-
-    def __init__(self, encoding: str, cap: int, url: str):
-        self.kind = encoding
-        self.cap = cap
-        self.url = url
-        self.produced = 0
-        self._d: zlib._Decompress | None = None
-        self._first = True
-        if encoding in ("gzip", "x-gzip"):
-            self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            self._d = zlib.decompressobj(zlib.MAX_WBITS)
-        elif encoding not in ("", "identity"):
-            raise FetchError(
-                f"unsupported Content-Encoding {encoding!r} (we ask for gzip or deflate)", url=url
-            )
-
-    def feed(self, data: bytes) -> bytes:
-        if self._d is None:
-            return self._count(data)
-        try:
-            return self._inflate(data)
-        except zlib.error as exc:
-            if self.kind == "deflate" and self._first:
-                # "deflate" is often sent as a raw stream without the zlib header.
-                self._d = zlib.decompressobj(-zlib.MAX_WBITS)
-                self._first = False
-                try:
-                    return self._inflate(data)
-                except zlib.error as exc2:
-                    raise FetchError(f"body is not valid {self.kind}: {exc2}", url=self.url) from None
-            raise FetchError(f"body is not valid {self.kind}: {exc}", url=self.url) from None
-
-    def flush(self) -> bytes:
-        if self._d is None:
-            return b""
-        try:
-            return self._count(self._d.flush())
-        except zlib.error as exc:
-            raise FetchError(f"body is not valid {self.kind}: {exc}", url=self.url) from None
-
-    def _inflate(self, data: bytes) -> bytes:
-        assert self._d is not None
-        out: list[bytes] = []
-        while data:
-            # max_length keeps each step within the cap; 0 would mean "unlimited", never pass it.
-            room = self.cap - self.produced + 1
-            out.append(self._count(self._d.decompress(data, room)))
-            self._first = False
-            data = self._d.unconsumed_tail
-            if self._d.eof:
-                rest = self._d.unused_data
-                if rest and self.kind in ("gzip", "x-gzip") and rest[:2] == b"\x1f\x8b":
-                    self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)  # a multi-member gzip
-                    data = rest
-                else:
-                    break
-        return b"".join(out)
-
-    def _count(self, piece: bytes) -> bytes:
-        self.produced += len(piece)
-        if self.produced > self.cap:
-            raise ResponseTooLarge(
-                f"body larger than the {self.cap}-byte cap once decompressed; refused", url=self.url
-            )
-        return piece
-
-
-async def _drain(resp: httpx.Response, limit: int = 65536) -> None:
-    """Read a small body to its end; past ``limit`` give up (the connection is then closed)."""
-    seen = 0
-    async for chunk in resp.aiter_raw():
-        seen += len(chunk)
-        if seen > limit:
-            break
 
 
 @dataclass(slots=True)
@@ -424,7 +312,7 @@ class HttpFetcher:
     async def _read(self, resp: httpx.Response, url: str, cap: int) -> FetchResult | str:
         status = resp.status_code
         if status in _REDIRECTS or status == 304 or status >= 400:
-            await _drain(resp)  # an unread body would close the connection instead of pooling it
+            await drain(resp)  # an unread body would close the connection instead of pooling it
         if status in _REDIRECTS:
             location = resp.headers.get("location")
             if not location:
@@ -450,7 +338,7 @@ class HttpFetcher:
             raise ResponseTooLarge(
                 f"Content-Length {length} is over the {cap}-byte cap; not read", url=url, status=status
             )
-        decoder = _BoundedDecoder(resp.headers.get("content-encoding", "").strip().lower(), cap, url)
+        decoder = BoundedDecoder(resp.headers.get("content-encoding", "").strip().lower(), cap, url)
         parts: list[bytes] = []
         raw = 0
         async for chunk in resp.aiter_raw():
