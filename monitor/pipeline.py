@@ -169,7 +169,7 @@ class Pipeline:
                 "SELECT record, sentiment, id = root_id FROM mentions WHERE root_id = ? ORDER BY observed_at, rowid",
                 (root_id,)).fetchall()
             for record, sentiment, is_root in rows:
-                m = Mention.from_json(json.loads(record))
+                m = Mention.from_text(record)
                 if is_root:
                     self.detector.add_root(m, watchlist, self.scorer.score(m.full_text),
                                            {"level": level, "alerted_size": alerted_size, "vips": vips})

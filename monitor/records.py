@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from monitor import jsontext
 from monitor.errors import RecordError
 
 KINDS = ("post", "reply", "repost", "quote", "comment")
@@ -62,6 +63,9 @@ class Mention:
     title: str | None = None
     metrics: dict[str, int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The JSON text this record was read from (a replay line, a stored row), written back as is: a
+    # replay stores a million of them, and encoding each again cost more than the insert.
+    raw: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_reaction(self) -> bool:
@@ -93,6 +97,17 @@ class Mention:
             out["metrics"] = dict(self.metrics)
         out.update(self.extra)
         return out
+
+    def json_text(self) -> str:
+        """The record as JSON text: the text it was read from, if any, else encoded afresh."""
+        return self.raw if self.raw is not None else jsontext.dumps(self.to_json())
+
+    @classmethod
+    def from_text(cls, text: str) -> Mention:
+        """A mention from one JSON text (a line). Raises json.JSONDecodeError or RecordError."""
+        m = cls.from_json(jsontext.loads(text))
+        m.raw = text
+        return m
 
     @classmethod
     def from_json(cls, obj: Any) -> Mention:

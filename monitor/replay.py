@@ -7,12 +7,13 @@ Nothing is delivered; each alert decision is handed to ``emit``.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
@@ -28,6 +29,11 @@ log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 COMMIT_EVERY = 20_000  # mentions a replay writes per commit
+# A replay keeps hundreds of thousands of small objects alive (open cascades, the reorder buffer), and
+# the collector's default first threshold (700 allocations) walked the young ones so often that it
+# took a sixth of a replay's time. Objects here rarely form cycles; collecting every 50,000 keeps
+# memory the same (measured on a simulated week).
+GC_EVERY = 50_000
 
 
 @dataclass
@@ -62,7 +68,7 @@ def read_records(stream: IO[str], summary: ReplaySummary, warn: Callable[[str], 
         if not line or line.startswith("#"):
             continue
         try:
-            yield Mention.from_json(json.loads(line))
+            yield Mention.from_text(line)
         except (json.JSONDecodeError, RecordError) as exc:
             summary.bad_lines += 1
             if summary.bad_lines <= 20:
@@ -109,8 +115,19 @@ def run_replay(records: Iterable[Mention], pipeline: Pipeline, clock: SimulatedC
     replay keeps what was committed; the rest is rolled back.
     """
     summary = summary or ReplaySummary()
-    with _Grouped(pipeline.store, commit_every) as group:
+    with _collect_every(GC_EVERY), _Grouped(pipeline.store, commit_every) as group:
         return _replay(records, pipeline, clock, emit, summary, progress, batch_size, progress_every, group)
+
+
+@contextmanager
+def _collect_every(allocations: int) -> Iterator[None]:
+    """The garbage collector's first threshold at ``allocations`` for a while, then as it was."""
+    old = gc.get_threshold()
+    gc.set_threshold(allocations, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 class _Grouped:

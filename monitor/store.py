@@ -267,7 +267,7 @@ class Store:
                         r.mention.author.followers, format_time(r.mention.created_at),
                         format_time(r.mention.observed_at), r.sentiment, r.complaint,
                         None if r.specific is None else int(r.specific), r.category,
-                        json.dumps(r.mention.to_json(), ensure_ascii=False),
+                        r.mention.json_text(),
                     )
                     for r in rows
                 ],
@@ -287,7 +287,7 @@ class Store:
             conn.executemany(
                 "INSERT INTO orphans (key, mention_id, observed_at, record) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT DO NOTHING",
-                [(key, m.id, format_time(m.observed_at), json.dumps(m.to_json(), ensure_ascii=False))
+                [(key, m.id, format_time(m.observed_at), m.json_text())
                  for key, m in orphans])
 
     def take_orphans(self, keys: Iterable[str]) -> list[Mention]:
@@ -302,7 +302,7 @@ class Store:
             for chunk in _chunks(list(found), 500):
                 conn.execute(f"DELETE FROM orphans WHERE mention_id IN ({','.join('?' * len(chunk))})", chunk)
         ordered = sorted(found.items(), key=lambda kv: (kv[1][0], kv[0]))
-        return [Mention.from_json(json.loads(record)) for _, (_, record) in ordered]
+        return [Mention.from_text(record) for _, (_, record) in ordered]
 
     def _refresh(self, conn: sqlite3.Connection, mention: Mention) -> None:
         # Seeing a mention again updates what can change (metrics, follower count), never its identity.
@@ -330,7 +330,7 @@ class Store:
         for record, wls in self.conn.execute(sql, args):
             if watchlist and watchlist not in wls.split(","):
                 continue
-            yield Mention.from_json(json.loads(record))
+            yield Mention.from_text(record)
 
     def prune(self, before: datetime) -> dict[str, int]:
         """Delete what is older than the retention cutoff; returns rows deleted per table.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,15 @@ def test_replay_prints_one_json_alert_line_per_decision(sample: Path, cfg: Path,
         assert {"at", "kind", "level", "watchlist", "root_id", "reactions", "score", "reason"} <= set(a)
         assert a["kind"] in ("cascade", "spike") and a["level"] in ("new", "update")
     assert "replayed 1964 mentions" in done.stderr
+
+
+def test_a_replayed_line_is_stored_as_that_very_line(sample: Path, cfg: Path, tmp_path: Path) -> None:
+    db = tmp_path / "keep.db"
+    assert monitor("replay", str(sample), "--config", str(cfg), "--database", str(db)).returncode == 0
+    lines = {json.loads(line)["id"]: line.strip() for line in sample.read_text().splitlines() if line.strip()}
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT id, record FROM mentions").fetchall()
+    assert stored and all(record == lines[mid] for mid, record in stored)
 
 
 def test_export_piped_into_replay_reproduces_the_alerts(sample: Path, cfg: Path, tmp_path: Path) -> None:

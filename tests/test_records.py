@@ -93,3 +93,22 @@ def test_any_valid_record_survives_a_json_round_trip(record: dict) -> None:
     assert Mention.from_json(once).to_json() == once
     assert once["text"] == record["text"] and once["id"] == record["id"]
     assert once.get("extra_field") == record.get("extra_field")
+
+
+def test_a_record_read_from_text_is_written_back_as_that_very_text() -> None:
+    line = json.dumps({**RECORD, "lang": "en"}, indent=None)
+    m = Mention.from_text(line)
+    assert m.json_text() == line
+    assert m == Mention.from_json(json.loads(line))  # the text it came from is not part of its identity
+
+
+def test_a_record_built_in_code_is_encoded_afresh() -> None:
+    m = Mention.from_json(RECORD)
+    assert m.raw is None and json.loads(m.json_text()) == RECORD
+
+
+def test_a_bad_line_raises_a_json_error_or_names_the_field() -> None:
+    with pytest.raises(json.JSONDecodeError):
+        Mention.from_text('{"id": "x:1",')
+    with pytest.raises(RecordError, match="kind"):
+        Mention.from_text(json.dumps({**RECORD, "kind": "retweet"}))

@@ -4,6 +4,7 @@ mention. Data: the simulated day in ../shared/fixtures/events/day-sample.jsonl."
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import sqlite3
@@ -124,9 +125,11 @@ def test_a_replay_that_fails_keeps_what_it_committed_and_rolls_back_the_rest(tmp
     store = Store(tmp_path / "replay.db")
     clock = SimulatedClock()
     pipeline = Pipeline(config, store, clock, deliver=False)
+    collector = gc.get_threshold()
     with pytest.raises(OSError, match="disk went away"):
         run_replay(records(), pipeline, clock, lambda d: None, summary=ReplaySummary(), batch_size=5,
                    commit_every=10)
     store.close()
     with sqlite3.connect(tmp_path / "replay.db") as conn:
         assert conn.execute("SELECT count(*) FROM mentions").fetchone()[0] == 30
+    assert gc.get_threshold() == collector  # the replay's own collector setting does not outlive it
