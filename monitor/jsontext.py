@@ -1,11 +1,10 @@
-"""JSON text on the hot path: orjson where it can, the standard library where it cannot.
+"""JSON text on the hot path: orjson to read where it can, the standard library otherwise.
 
-A replay decodes every line and the store encodes every record; orjson does each in a third of the
-time of ``json``. Where orjson refuses what ``json`` takes (NaN, lone surrogates, keys that are not
-strings), the standard library decides, so what is accepted and what is an error are as with ``json``
-alone, and an error is ``json``'s own ``JSONDecodeError``. One difference is kept: orjson reads an
-integer beyond 64 bits as a float (no field of a record holds one; a follower count that large is
-refused as not an integer).
+A replay decodes every line; orjson does it in a third of the time of ``json``. Where orjson refuses
+what ``json`` takes (NaN, infinities, lone surrogates), the standard library decides, so what is
+accepted and what is an error are as with ``json`` alone, and an error is ``json``'s own
+``JSONDecodeError``. One difference is kept: orjson reads an integer beyond 64 bits as a float (no
+field of a record holds one; a follower count that large is refused as not an integer).
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ def loads(text: str | bytes) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON text, non-ASCII kept as is."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """JSON text, non-ASCII kept as is. The standard library's: orjson writes NaN and infinities as null,
+    and what a replay stores is the text it read, so writing is off its hot path."""
+    return json.dumps(value, ensure_ascii=False)

@@ -117,54 +117,58 @@ class Mention:
         """
         if not isinstance(obj, dict):
             raise RecordError(f"a mention must be a JSON object, not {type(obj).__name__}")
-        mid = _req_str(obj, "id")
+        get = obj.get  # this runs for every line of a replay: checks are written for the common case
+        mid, kind, source = get("id"), get("kind"), get("source")
+        if type(mid) is not str or not mid:
+            mid = _req_str(obj, "id")
         if ":" not in mid:
             raise RecordError(f"id {mid!r} must be source-prefixed, like 'x:123'")
-        kind = _req_str(obj, "kind")
         if kind not in KINDS:
+            kind = _req_str(obj, "kind")
             raise RecordError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
-        parent_id = obj.get("parent_id")
-        if parent_id is not None and not isinstance(parent_id, str):
+        if type(source) is not str or not source:
+            source = _req_str(obj, "source")
+        parent_id = get("parent_id")
+        if parent_id is not None and type(parent_id) is not str:
             raise RecordError("parent_id must be a string or null")
-        author = obj.get("author")
-        if not isinstance(author, dict):
+        author = get("author")
+        if type(author) is not dict:
             raise RecordError("author must be an object with id and handle")
         followers = author.get("followers")
-        if followers is not None and (not isinstance(followers, int) or isinstance(followers, bool)):
+        if followers is not None and type(followers) is not int:
             raise RecordError("author.followers must be an integer")
-        links = obj.get("links") or []
-        if not isinstance(links, list) or not all(isinstance(u, str) for u in links):
+        links = get("links") or []
+        if type(links) is not list or (links and not all(isinstance(u, str) for u in links)):
             raise RecordError("links must be a list of URLs")
-        metrics = obj.get("metrics")
+        metrics = get("metrics")
         if metrics is not None:
-            if not isinstance(metrics, dict):
+            if type(metrics) is not dict:
                 raise RecordError("metrics must be an object")
             metrics = {k: int(v) for k, v in metrics.items() if isinstance(v, (int, float))}
-        created = parse_time(_req_str(obj, "created_at"), "created_at")
-        observed_raw = obj.get("observed_at")
+        created_raw = get("created_at")
+        if type(created_raw) is not str or not created_raw:
+            created_raw = _req_str(obj, "created_at")
+        created = parse_time(created_raw, "created_at")
+        observed_raw = get("observed_at")
         observed = parse_time(observed_raw, "observed_at") if observed_raw else created
+        author_id, handle = author.get("id"), author.get("handle")
         return cls(
-            id=mid,
-            source=_req_str(obj, "source"),
-            kind=kind,
-            parent_id=parent_id,
-            url=obj.get("url"),
-            author=Author(
-                id=str(author.get("id") or author.get("handle") or ""),
-                handle=str(author.get("handle") or author.get("id") or ""),
-                name=author.get("name"),
-                followers=followers,
-                description=author.get("description"),
-                extra={} if _AUTHOR_KNOWN.issuperset(author) else {
-                    k: v for k, v in author.items() if k not in _AUTHOR_KNOWN},
+            mid, source, kind, parent_id, get("url"),
+            Author(
+                author_id if type(author_id) is str and author_id else str(author_id or handle or ""),
+                handle if type(handle) is str and handle else str(handle or author_id or ""),
+                author.get("name"),
+                followers,
+                author.get("description"),
+                {} if _AUTHOR_KNOWN.issuperset(author) else {k: v for k, v in author.items() if k not in _AUTHOR_KNOWN},
             ),
-            text=obj.get("text") or "",
-            links=list(links),
-            created_at=created,
-            observed_at=observed,
-            title=obj.get("title"),
-            metrics=metrics,
-            extra={} if _KNOWN.issuperset(obj) else {k: v for k, v in obj.items() if k not in _KNOWN},
+            get("text") or "",
+            links.copy(),
+            created,
+            observed,
+            get("title"),
+            metrics,
+            {} if _KNOWN.issuperset(obj) else {k: v for k, v in obj.items() if k not in _KNOWN},
         )
 
 

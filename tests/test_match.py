@@ -73,3 +73,22 @@ def test_a_term_surrounded_by_non_word_characters_always_matches(term, before, a
 @given(term=words, prefix=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_", min_size=1, max_size=5))
 def test_a_term_glued_to_word_characters_never_matches(term: str, prefix: str) -> None:
     assert matcher(terms=[term]).watchlists_for(f"{prefix}{term} and {term}{prefix}") == ()
+
+
+TERMS = ["acme", "acme router", "@acme", "#acme", '"acme support"', "globex", "hooli", "Ｈｏｏｌｉ phone", "ünï"]
+TEXT_WORDS = ["acme", "Acme", "ACME", "@acme", "#acme", "router", "support", "globex", "hooli", "phone",
+              "ＨＯＯＬＩ", "Ünï", "acmeville", "the", "is", "down"]
+
+
+@given(lists=st.lists(st.tuples(st.lists(st.sampled_from(TERMS), min_size=1, max_size=3),
+                                st.lists(st.sampled_from(TERMS), max_size=1)), min_size=1, max_size=4),
+       words=st.lists(st.sampled_from(TEXT_WORDS), max_size=8), seps=st.sampled_from([" ", "  ", "\n", ", "]))
+def test_the_word_prefilter_never_changes_which_watch_lists_match(lists, words, seps) -> None:
+    # Watch-lists sharing words between their terms and exclusions: the answer is always that of
+    # searching every watch-list's own patterns.
+    m = Matcher([Watchlist(name=f"w{i}", terms=terms, exclude=exclude) for i, (terms, exclude) in enumerate(lists)])
+    text = seps.join(words)
+    norm = normalise(text)
+    expected = tuple(w.name for w in m.watchlists if w.include is not None and w.include.search(norm)
+                     and not (w.exclude is not None and w.exclude.search(norm)))
+    assert m.watchlists_for(text) == expected
