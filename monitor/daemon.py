@@ -158,7 +158,7 @@ class Daemon:
             if recent < HOT_REACTIONS:
                 continue
             hot.add(f"poll:x:{c.watchlist}")
-            if c.root.get("source") in ("rss", "comments"):
+            if c.root_mention.source in ("rss", "comments"):
                 hot.add("poll:comments:threads")
         hot &= {f"poll:{k}" for k in self.sources}
         if hot == self.hot or self.scheduler is None:

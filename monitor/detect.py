@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.complaint import ComplaintScore
 from monitor.config import DetectionSettings, Watchlist
 from monitor.projection import Activity, Kernel, Projection, ProjectionSettings, effective_reach, project
 from monitor.records import Mention, canonical_url, format_time
@@ -51,9 +52,9 @@ class Cascade:
 
     root_id: str
     watchlist: str
-    root: dict[str, Any]              # the root as shown in alerts
+    root_mention: RootFields          # what alerts show of the root (see ``root``)
     root_at: datetime
-    complaint: dict[str, Any]
+    root_complaint: ComplaintScore
     is_complaint: bool
     root_vip: bool
     activity: Activity
@@ -74,6 +75,17 @@ class Cascade:
     @property
     def size(self) -> int:
         return self.activity.count
+
+    @property
+    def root(self) -> dict[str, Any]:
+        """The root as shown in alerts. Built when asked: most cascades never are."""
+        return self.root_mention.view()
+
+    @property
+    def complaint(self) -> dict[str, Any]:
+        cs = self.root_complaint
+        return {"probability": round(cs.probability, 3), "category": cs.category, "specific": cs.specific,
+                "cues": list(cs.cues)}
 
     def seconds(self, at: datetime) -> float:
         return (at - self.root_at).total_seconds()
@@ -141,10 +153,8 @@ class Detector:
         handle = m.author.handle.lstrip("@").lower()
         cs = scores.complaint
         c = Cascade(
-            root_id=m.id, watchlist=watchlist, root=_root_view(m, scores.sentiment), root_at=m.created_at,
-            complaint={"probability": round(cs.probability, 3), "category": cs.category,
-                       "specific": cs.specific, "cues": list(cs.cues)},
-            is_complaint=cs.is_complaint, root_vip=handle in self._vips.get(watchlist, ()),
+            root_id=m.id, watchlist=watchlist, root_mention=RootFields.of(m, scores.sentiment), root_at=m.created_at,
+            root_complaint=cs, is_complaint=cs.is_complaint, root_vip=handle in self._vips.get(watchlist, ()),
             activity=Activity(),
             last_at=m.created_at,
         )
@@ -336,6 +346,7 @@ class Detector:
                   p: Projection) -> Decision:
         end = c.seconds(now)
         neg, neu, pos = c.sentiment
+        root = c.root
         fields = {
             "reactions": c.size, "score": c.complaint["probability"], "projected": round(p.projected, 1),
             "projected_low": round(p.projected_low, 1), "rate": round(p.rate, 2),
@@ -343,8 +354,8 @@ class Detector:
             "branching": round(p.branching, 3), "reach": c.reach, "threshold": threshold,
             "share_of_threshold": round(c.size / threshold, 3), "age_minutes": round(end / 60, 1),
             "channels": sorted(c.channels), "vip": c.root_vip or bool(c.vips), "vips": sorted(c.vips),
-            "root": c.root, "complaint": c.complaint,
-            "sentiment": {"root": c.root.get("sentiment"), "negative": neg, "neutral": neu, "positive": pos},
+            "root": root, "complaint": c.complaint,
+            "sentiment": {"root": root.get("sentiment"), "negative": neg, "neutral": neu, "positive": pos},
             "growth": c.activity.histogram(end, GROWTH_BUCKET.total_seconds(), GROWTH_BUCKETS),
             "growth_bucket": window_text(GROWTH_BUCKET.total_seconds()),
             "top_reactions": list(c.top),
@@ -376,8 +387,8 @@ class Detector:
         out: dict[str, Any] = {"id": mention_id, "text": text[:280]}
         c = self.cascades.get((mention_id, watchlist))
         if c is not None:
-            author = c.root.get("author") or {}
-            out.update(author=author.get("handle"), followers=author.get("followers"), url=c.root.get("url"))
+            r = c.root_mention
+            out.update(author=r.handle, followers=r.followers, url=r.url)
         return out
 
     def _forget(self, now: datetime) -> None:
@@ -403,11 +414,31 @@ def _size_text(c: Cascade, p: Projection) -> str:
     return f"{c.size} reactions" if p.projected <= c.size else f"{c.size} reactions (projected {p.projected:.0f})"
 
 
-def _root_view(m: Mention, sentiment: float) -> dict[str, Any]:
-    view: dict[str, Any] = {"id": m.id, "source": m.source, "url": m.url, "text": m.text[:1000],
-                            "author": {"handle": m.author.handle, "name": m.author.name,
-                                       "followers": m.author.followers},
-                            "created_at": format_time(m.created_at), "sentiment": round(sentiment, 3)}
-    if m.title:
-        view["title"] = m.title
-    return view
+@dataclass(frozen=True, slots=True)
+class RootFields:
+    """What a cascade keeps of its root mention: a week's replay holds hundreds of thousands."""
+
+    id: str
+    source: str
+    url: str | None
+    text: str
+    handle: str
+    name: str | None
+    followers: int | None
+    created_at: datetime
+    sentiment: float
+    title: str | None
+
+    @classmethod
+    def of(cls, m: Mention, sentiment: float) -> RootFields:
+        a = m.author
+        return cls(m.id, m.source, m.url, m.text[:1000], a.handle, a.name, a.followers, m.created_at, sentiment,
+                   m.title)
+
+    def view(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "source": self.source, "url": self.url, "text": self.text,
+                               "author": {"handle": self.handle, "name": self.name, "followers": self.followers},
+                               "created_at": format_time(self.created_at), "sentiment": round(self.sentiment, 3)}
+        if self.title:
+            out["title"] = self.title
+        return out

@@ -112,10 +112,20 @@ class Pipeline:
                  for x in linked if x.root_id == x.mention.id for wl in x.watchlists]
         conn.executemany("INSERT INTO cascades (root_id, watchlist, opened_at) VALUES (?, ?, ?)"
                          " ON CONFLICT DO NOTHING", roots)
+        # One update per cascade a batch grows, not per reaction: a storm's batch is mostly one cascade.
+        grown: dict[tuple[str, str], list[Any]] = {}
+        for x in linked:
+            if x.root_id != x.mention.id:
+                for wl in x.watchlists:
+                    g = grown.get((x.root_id, wl))
+                    if g is None:
+                        grown[(x.root_id, wl)] = [1, x.mention.observed_at]
+                    else:
+                        g[0] += 1
+                        g[1] = x.mention.observed_at  # the last in the batch, as one update each would leave
         conn.executemany(
-            "UPDATE cascades SET reactions = reactions + 1, last_reaction_at = ? WHERE root_id = ? AND watchlist = ?",
-            [(format_time(x.mention.observed_at), x.root_id, wl)
-             for x in linked if x.root_id != x.mention.id for wl in x.watchlists])
+            "UPDATE cascades SET reactions = reactions + ?, last_reaction_at = ? WHERE root_id = ? AND watchlist = ?",
+            [(n, format_time(at), root_id, wl) for (root_id, wl), (n, at) in grown.items()])
 
     def take_stored(self) -> dict[str, int]:
         """Mentions stored, by source, since the last call (for the ingest metric)."""

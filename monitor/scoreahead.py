@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -70,8 +70,10 @@ class ScoreAhead(Scorer):
         self._seen = 0
         self._queued: list[tuple[str, bool]] = []
         self._inflight: deque[tuple[list[tuple[str, bool]], Future[Any]]] = deque()
-        self._ready: dict[tuple[str, bool], _Result] = {}  # (text, explained) -> its scores
-        self._sent: dict[tuple[str, bool], None] = {}
+        # Both forget their oldest first. OrderedDict, not dict: a dict's oldest key, after many removed
+        # before it, takes a walk over their empty slots to find (that walk was a fifth of a replay).
+        self._ready: OrderedDict[tuple[str, bool], _Result] = OrderedDict()  # (text, explained) -> scores
+        self._sent: OrderedDict[tuple[str, bool], None] = OrderedDict()
         self.ahead = self.here = 0  # texts scored by the workers, and here
 
     def see(self, m: Mention) -> None:
@@ -88,7 +90,7 @@ class ScoreAhead(Scorer):
             return
         self._sent[key] = None
         if len(self._sent) > SEEN:
-            del self._sent[next(iter(self._sent))]  # the oldest: dicts keep insertion order
+            self._sent.popitem(last=False)
         self._queued.append(key)
         if len(self._queued) >= CHUNK:
             self._submit()
@@ -146,7 +148,7 @@ class ScoreAhead(Scorer):
             ready = self._ready
             ready.update(zip(chunk, results, strict=True))
             while len(ready) > KEEP:
-                del ready[next(iter(ready))]  # the oldest: dicts keep insertion order
+                ready.popitem(last=False)
 
     def __enter__(self) -> ScoreAhead:
         return self

@@ -10,6 +10,7 @@ commit half a batch behind our back.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -145,6 +146,12 @@ class Tracked:
     watchlists: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=1024)
+def _watchlists(column: str) -> tuple[str, ...]:
+    """The watch-lists column ("acme,globex") as names; a handful of distinct values, read for every lookup."""
+    return tuple(w for w in column.split(",") if w)
+
+
 @dataclass(slots=True)
 class MentionRow:
     """A mention ready to store, with what the pipeline worked out about it."""
@@ -240,7 +247,7 @@ class Store:
             for mid, root, wls in self.conn.execute(
                 f"SELECT id, root_id, watchlists FROM mentions WHERE id IN ({marks})", chunk
             ):
-                out[mid] = Tracked(root, tuple(w for w in wls.split(",") if w))
+                out[mid] = Tracked(root, _watchlists(wls))
         return out
 
     def mentions_by_url(self, urls: Iterable[str]) -> dict[str, str]:

@@ -93,6 +93,23 @@ def test_scores_worked_out_ahead_are_those_scored_here_and_a_root_gets_its_cues(
     assert ahead.ahead > 1000
 
 
+def test_what_is_remembered_ahead_is_bounded_and_the_oldest_is_forgotten_first(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"START_AFTER": 0, "CHUNK": 10, "SEEN": 30, "KEEP": 20}.items():
+        monkeypatch.setattr(scoreahead, name, value)
+    mentions = [_mention(n, f"acme text number {n}") for n in range(100)]
+    with ScoreAhead(workers=1) as ahead:
+        for m in mentions:
+            ahead.see(m)
+        for _, fut in list(ahead._inflight):
+            fut.result(timeout=60)
+        ahead._collect()
+        keys = [(m.full_text, True) for m in mentions]
+        assert list(ahead._sent) == keys[-30:]
+        assert list(ahead._ready) == keys[-20:]
+        assert ahead.score(mentions[-1].full_text) == Scorer().score(mentions[-1].full_text) and ahead.ahead == 1
+
+
 def test_a_worker_that_cannot_start_leaves_the_scoring_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(chunk: list[tuple[str, bool]]) -> list[object]:
         raise RuntimeError("worker gone")
