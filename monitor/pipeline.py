@@ -75,7 +75,9 @@ class Pipeline:
         linked: list[Linked] = []
         scores: list[Scores] = []
         with self.store.transaction() as conn:
-            self.store.write_mentions([], seen_again, {k: v for k, v in (cursors or {}).items() if v}, now=now)
+            moved = {k: v for k, v in (cursors or {}).items() if v}
+            if seen_again or moved:
+                self.store.write_mentions([], seen_again, moved, now=now)
             pending = [m for m in unique if m.id not in known]
             # Newly tracked mentions may adopt orphans waiting for them, which may adopt more.
             for _ in range(50):
@@ -88,7 +90,8 @@ class Pipeline:
                                 s.complaint.specific, s.complaint.category, x.canonical_url)
                      for x, s in zip(step, step_scores, strict=True)], now=now)
                 self._touch_cascades(conn, step)
-                self.store.save_orphans(orphans)
+                if orphans:
+                    self.store.save_orphans(orphans)
                 linked += step
                 scores += step_scores
                 pending = self.store.take_orphans(Linker.adoption_keys(step)) if step else []
@@ -110,8 +113,9 @@ class Pipeline:
     def _touch_cascades(conn: Any, linked: list[Linked]) -> None:
         roots = [(x.root_id, wl, format_time(x.mention.observed_at))
                  for x in linked if x.root_id == x.mention.id for wl in x.watchlists]
-        conn.executemany("INSERT INTO cascades (root_id, watchlist, opened_at) VALUES (?, ?, ?)"
-                         " ON CONFLICT DO NOTHING", roots)
+        if roots:
+            conn.executemany("INSERT INTO cascades (root_id, watchlist, opened_at) VALUES (?, ?, ?)"
+                             " ON CONFLICT DO NOTHING", roots)
         # One update per cascade a batch grows, not per reaction: a storm's batch is mostly one cascade.
         grown: dict[tuple[str, str], list[Any]] = {}
         for x in linked:
@@ -123,9 +127,11 @@ class Pipeline:
                     else:
                         g[0] += 1
                         g[1] = x.mention.observed_at  # the last in the batch, as one update each would leave
-        conn.executemany(
-            "UPDATE cascades SET reactions = reactions + ?, last_reaction_at = ? WHERE root_id = ? AND watchlist = ?",
-            [(n, format_time(at), root_id, wl) for (root_id, wl), (n, at) in grown.items()])
+        if grown:
+            conn.executemany(
+                "UPDATE cascades SET reactions = reactions + ?, last_reaction_at = ?"
+                " WHERE root_id = ? AND watchlist = ?",
+                [(n, format_time(at), root_id, wl) for (root_id, wl), (n, at) in grown.items()])
 
     def take_stored(self) -> dict[str, int]:
         """Mentions stored, by source, since the last call (for the ingest metric)."""

@@ -12,6 +12,7 @@ import heapq
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -79,22 +80,40 @@ def in_observed_order(records: Iterable[Mention], summary: ReplaySummary, buffer
                       ) -> Iterator[Mention]:
     """Records sorted by observed_at through a bounded reorder buffer (memory stays flat).
 
-    A record older than one already released is replayed at once and counted as late.
+    A record older than one already released is replayed at once and counted as late. While records
+    come in order (an export always does), the buffer is a queue; the first one out of order turns
+    it into a heap. Either releases the earliest record, the first read among equal times.
     """
-    heap: list[tuple[datetime, int, Mention]] = []
+    queue: deque[tuple[datetime, int, Mention]] = deque()
+    heap: list[tuple[datetime, int, Mention]] | None = None
     released: datetime | None = None
+    newest: datetime | None = None
     for seq, m in enumerate(records):
-        heapq.heappush(heap, (m.observed_at, seq, m))
-        if len(heap) > buffer:
+        entry = (m.observed_at, seq, m)
+        if heap is None and (newest is None or entry[0] >= newest):
+            newest = entry[0]
+            queue.append(entry)
+            if len(queue) <= buffer:
+                continue
+            t, _, out = queue.popleft()
+        else:
+            if heap is None:
+                heap = list(queue)  # sorted already: a valid heap
+                queue.clear()
+            heapq.heappush(heap, entry)
+            if len(heap) <= buffer:
+                continue
             t, _, out = heapq.heappop(heap)
-            if released is not None and t < released:
-                summary.late += 1
-            released = t if released is None or t > released else released
-            yield out
-    while heap:
-        t, _, out = heapq.heappop(heap)
         if released is not None and t < released:
             summary.late += 1
+        released = t if released is None or t > released else released
+        yield out
+    rest = heap if heap is not None else queue
+    while rest:
+        t, _, out = heapq.heappop(heap) if heap is not None else queue.popleft()
+        if released is not None and t < released:
+            summary.late += 1
+        released = t if released is None or t > released else released
         yield out
 
 

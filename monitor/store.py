@@ -262,27 +262,27 @@ class Store:
                        cursors: dict[str, dict[str, Any]] | None = None, *, now: datetime) -> None:
         """Store new mentions, refresh the metrics of ones seen again, and move cursors: atomically."""
         with self.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO mentions (id, source, kind, parent_id, root_id, watchlists, url, author_id,"
-                " author_handle, followers, created_at, observed_at, sentiment, complaint, specific,"
-                " category, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT(id) DO NOTHING",
-                [
-                    (
-                        r.mention.id, r.mention.source, r.mention.kind, r.mention.parent_id, r.root_id,
-                        ",".join(r.watchlists), r.mention.url, r.mention.author.id, r.mention.author.handle,
-                        r.mention.author.followers, format_time(r.mention.created_at),
-                        format_time(r.mention.observed_at), r.sentiment, r.complaint,
-                        None if r.specific is None else int(r.specific), r.category,
-                        r.mention.json_text(),
-                    )
-                    for r in rows
-                ],
-            )
-            conn.executemany(
-                "INSERT INTO urls (url, mention_id) VALUES (?, ?) ON CONFLICT(url) DO NOTHING",
-                [(r.canonical_url, r.mention.id) for r in rows if r.canonical_url],
-            )
+            if rows:
+                conn.executemany(
+                    "INSERT INTO mentions (id, source, kind, parent_id, root_id, watchlists, url, author_id,"
+                    " author_handle, followers, created_at, observed_at, sentiment, complaint, specific,"
+                    " category, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT(id) DO NOTHING",
+                    [
+                        (
+                            r.mention.id, r.mention.source, r.mention.kind, r.mention.parent_id, r.root_id,
+                            ",".join(r.watchlists), r.mention.url, r.mention.author.id, r.mention.author.handle,
+                            r.mention.author.followers, format_time(r.mention.created_at),
+                            format_time(r.mention.observed_at), r.sentiment, r.complaint,
+                            None if r.specific is None else int(r.specific), r.category,
+                            r.mention.json_text(),
+                        )
+                        for r in rows
+                    ],
+                )
+            urls = [(r.canonical_url, r.mention.id) for r in rows if r.canonical_url]
+            if urls:
+                conn.executemany("INSERT INTO urls (url, mention_id) VALUES (?, ?) ON CONFLICT(url) DO NOTHING", urls)
             for m in seen_again:
                 self._refresh(conn, m)
             for key, value in (cursors or {}).items():
