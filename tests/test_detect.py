@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.clock import SimulatedClock
 from monitor.complaint import ComplaintScore
@@ -224,6 +226,26 @@ def test_a_quiet_cascade_is_forgotten_after_the_detection_window() -> None:
     assert ("root", "acme") in run.d.cascades
     run.d.evaluate(T0 + timedelta(hours=49))
     assert ("root", "acme") not in run.d.cascades
+
+
+@given(roots=st.lists(st.integers(0, 600), min_size=1, max_size=12),
+       reactions=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 3000)), max_size=12))
+def test_every_cascade_is_forgotten_at_its_own_window_end_whatever_order_roots_come_in(
+        roots: list[int], reactions: list[tuple[int, int]]) -> None:
+    d, window = detector(), DetectionSettings().window
+    last: dict[str, datetime] = {}
+    for i, minute in enumerate(roots):  # roots come in any order: a replay's files are only roughly sorted
+        d.add_root(mention(f"root{i}", minute), "acme", COMPLAINT)
+        last[f"root{i}"] = T0 + timedelta(minutes=minute)
+    for i, (which, minute) in enumerate(sorted(reactions, key=lambda r: r[1])):
+        rid = f"root{which % len(roots)}"
+        r = mention(f"r{i}", minute, parent=rid, kind="reply")
+        d.add_reaction(r, rid, "acme", COMPLAINT)
+        last[rid] = max(last[rid], r.created_at)
+    for hours in range(47, 52):
+        now = T0 + timedelta(hours=hours, minutes=7)
+        d.evaluate(now)
+        assert {k[0] for k in d.cascades} == {rid for rid, at in last.items() if at + window >= now}
 
 
 # -- cascades through the pipeline: comments and cross-source links by canonical URL ---------------
