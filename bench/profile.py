@@ -34,7 +34,7 @@ STAGES = {  # stage -> (file suffix, function name) whose cumulative time stands
 def profile_replay(path: Path, config_path: Path, out: Path) -> dict[str, Any]:
     config = load_config(config_path)
     with tempfile.TemporaryDirectory(prefix="monitor-bench-prof-") as tmp:
-        store = Store(Path(tmp) / "p.db")
+        store = Store(Path(tmp) / "p.db", durable=False)  # as monitor replay opens it
         clock = SimulatedClock()
         pipeline = Pipeline(config, store, clock, deliver=False)
         summary = ReplaySummary()

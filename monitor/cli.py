@@ -80,7 +80,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(decision_line(d), flush=True)  # type: ignore[arg-type]
 
     try:
-        store = Store(db_path)
+        store = Store(db_path, durable=False)  # a backtest: run it again rather than fsync every commit
         clock = SimulatedClock()
         with ScoreAhead(args.workers) as scorer:
             pipeline = Pipeline(config, store, clock, scorer=scorer, deliver=False)

@@ -26,8 +26,6 @@ by the pipeline, so a restart never sends a second ``new`` for the same cascade.
 
 from __future__ import annotations
 
-import heapq
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -35,6 +33,7 @@ from typing import Any
 
 from monitor.complaint import ComplaintScore
 from monitor.config import DetectionSettings, Watchlist
+from monitor.deadlines import Deadlines
 from monitor.projection import Activity, Kernel, Projection, ProjectionSettings, effective_reach, project
 from monitor.records import Mention, canonical_url, format_time
 from monitor.scoring import Scores
@@ -130,12 +129,7 @@ class Detector:
         self.spikes: dict[str, SpikeTracker] = {}    # every complaint post, per watch-list
         self.outages: dict[str, SpikeTracker] = {}   # only those of category "outage"
         self._dirty: set[tuple[str, str]] = set()
-        # (earliest possible expiry, key) of every open cascade. Roots mostly arrive in time order, so
-        # their first expiries go to a queue while they come in order; the rest (and every cascade
-        # that outlives its first expiry) to a heap: at a million mentions a week the heap alone cost
-        # a twentieth of a replay.
-        self._expiry_queue: deque[tuple[datetime, tuple[str, str]]] = deque()
-        self._expiry: list[tuple[datetime, tuple[str, str]]] = []
+        self._expiry: Deadlines[tuple[str, str]] = Deadlines()  # each open cascade at its earliest expiry
         self._channel_sets: dict[tuple[frozenset[str], str], frozenset[str]] = {}
         self.reconfigure(watchlists, settings)
 
@@ -176,11 +170,7 @@ class Detector:
             c.noted = c.noted | {"restored"}
         self.cascades[key] = c
         self._dirty.add(key)
-        expiry = (m.created_at + self.settings.window, key)
-        if not self._expiry_queue or expiry[0] >= self._expiry_queue[-1][0]:
-            self._expiry_queue.append(expiry)
-        else:
-            heapq.heappush(self._expiry, expiry)
+        self._expiry.add(m.created_at + self.settings.window, key)
         if cs.is_complaint and m.kind == "post":  # replies, reposts, comments answer something: not independent
             link = canonical_url(m.links[0]) if m.links else None
             every, outage = self._volume(watchlist)
@@ -404,9 +394,7 @@ class Detector:
     def _forget(self, now: datetime) -> None:
         """Drop cascades with no activity for ``detection.window``; amortised O(1) per cascade."""
         window = self.settings.window
-        queue, heap = self._expiry_queue, self._expiry
-        while (queue and queue[0][0] < now) or (heap and heap[0][0] < now):
-            _, key = queue.popleft() if queue and queue[0][0] < now else heapq.heappop(heap)
+        for key in self._expiry.due(now):
             c = self.cascades.get(key)
             if c is None:
                 continue
@@ -415,7 +403,7 @@ class Detector:
                 del self.cascades[key]
                 self._dirty.discard(key)
             else:
-                heapq.heappush(self._expiry, (last + window, key))
+                self._expiry.add(last + window, key)
 
     def open_cascades(self) -> Iterable[Cascade]:
         return self.cascades.values()

@@ -85,7 +85,7 @@ WRITER = textwrap.dedent("""
     from monitor.records import Author, Mention
     from monitor.store import MentionRow, Store
     now = datetime(2026, 11, 2, tzinfo=UTC)
-    store = Store(sys.argv[1])
+    store = Store(sys.argv[1], durable=sys.argv[2] == "durable")
     for batch in range(1, 100000):
         rows = [MentionRow(Mention(f"x:{batch}-{i}", "x", "post", None, None, Author("1", "a"), "acme " * 50,
                                    [], now, now), f"x:{batch}-{i}", ("acme",)) for i in range(200)]
@@ -94,9 +94,10 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_kill_9_mid_write_leaves_no_corruption_and_no_half_batch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durability", ["durable", "not durable (a replay's)"])
+def test_kill_9_mid_write_leaves_no_corruption_and_no_half_batch(tmp_path: Path, durability: str) -> None:
     db = tmp_path / "m.db"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db), durability], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     for _ in range(5):
         proc.stdout.readline()
@@ -108,6 +109,11 @@ def test_kill_9_mid_write_leaves_no_corruption_and_no_half_batch(tmp_path: Path)
     batch = store.get_cursor("x:acme")["batch"]  # type: ignore[index]
     assert batch >= 5
     assert store.count("mentions") == 200 * batch
+
+
+def test_only_a_store_opened_not_durable_skips_syncing_to_disk(tmp_path: Path) -> None:
+    assert Store(tmp_path / "a.db").conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert Store(tmp_path / "b.db", durable=False).conn.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
 
 
 def test_retention_prunes_old_mentions_but_never_half_a_live_cascade(tmp_path: Path) -> None:
