@@ -191,6 +191,7 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._depth = 0
+        self._waiting: set[str] | None = None  # see _orphan_keys
         if not read_only:
             self._migrate()
         elif self.schema_version() != SCHEMA_VERSION:
@@ -222,6 +223,7 @@ class Store:
             except BaseException:
                 self._depth = 0
                 self.conn.execute("ROLLBACK")
+                self._waiting = None  # what was rolled back may have been read into it
                 raise
             self._depth = 0
             self.conn.execute("COMMIT")
@@ -293,18 +295,33 @@ class Store:
 
     def save_orphans(self, orphans: Iterable[tuple[str, Mention]]) -> None:
         """Keep reactions to something not tracked (yet), under each key that could adopt them."""
+        rows = [(key, m.id, format_time(m.observed_at), m.json_text()) for key, m in orphans]
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO orphans (key, mention_id, observed_at, record) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                [(key, m.id, format_time(m.observed_at), m.json_text())
-                 for key, m in orphans])
+                " ON CONFLICT DO NOTHING", rows)
+            self._orphan_keys().update(r[0] for r in rows)
+
+    def _orphan_keys(self) -> set[str]:
+        """Every key an orphan waits under, and maybe some no longer used (read once, then kept here).
+
+        Each batch asks for the orphans of a thousand keys, and almost never finds one: the set answers
+        without a query. It may hold too much (a rolled-back save, a taken orphan), never too little;
+        pruning reads it again.
+        """
+        if self._waiting is None:
+            self._waiting = {key for (key,) in self.conn.execute("SELECT DISTINCT key FROM orphans")}
+        return self._waiting
 
     def take_orphans(self, keys: Iterable[str]) -> list[Mention]:
         """Remove and return, in observed order, the orphans waiting under any of ``keys``."""
+        waiting = self._orphan_keys()
+        asked = [k for k in set(keys) if k in waiting]
+        if not asked:
+            return []
         found: dict[str, tuple[str, str]] = {}
         with self.transaction() as conn:
-            for chunk in _chunks(list(set(keys)), 500):
+            for chunk in _chunks(asked, 500):
                 marks = ",".join("?" * len(chunk))
                 for mid, observed, record in conn.execute(
                         f"SELECT mention_id, observed_at, record FROM orphans WHERE key IN ({marks})", chunk):
@@ -371,6 +388,7 @@ class Store:
                 "cascades": conn.execute(f"DELETE FROM cascades WHERE root_id IN ({old})", (cutoff,)).rowcount,
                 "orphans": conn.execute("DELETE FROM orphans WHERE observed_at < ?", (cutoff,)).rowcount,
             }
+            self._waiting = None  # read again when next asked: pruned keys go
         return deleted
 
     def count(self, table: str) -> int:

@@ -116,6 +116,27 @@ def test_only_a_store_opened_not_durable_skips_syncing_to_disk(tmp_path: Path) -
     assert Store(tmp_path / "b.db", durable=False).conn.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
 
 
+def test_orphans_are_found_under_their_keys_after_a_restart_a_rollback_and_a_prune(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    store = Store(tmp_path / "m.db")
+    old, young = mention(1), mention(2)
+    old.observed_at = NOW - timedelta(days=40)
+    store.save_orphans([("parent:x:9", old), ("parent:x:8", young)])
+    store.close()
+    store = Store(tmp_path / "m.db")  # a restart: the keys are read from the table
+    with pytest.raises(RuntimeError), store.transaction():
+        assert [m.id for m in store.take_orphans(["parent:x:9", "parent:x:7"])] == ["x:1"]
+        raise RuntimeError("the batch failed")  # its take is rolled back: the orphan waits on
+    assert store.count("orphans") == 2
+    store.prune(NOW - timedelta(days=30))  # and goes with retention
+    assert store.take_orphans(["parent:x:9"]) == []
+    assert [m.id for m in store.take_orphans(["parent:x:8", "parent:x:9"])] == ["x:2"]
+    assert store.take_orphans(["parent:x:8"]) == []  # taken once
+    store.save_orphans([("url:https://blog.example.org/p", mention(3))])
+    assert [m.id for m in store.take_orphans(["url:https://blog.example.org/p"])] == ["x:3"]
+
+
 def test_retention_prunes_old_mentions_but_never_half_a_live_cascade(tmp_path: Path) -> None:
     from datetime import timedelta
 
