@@ -184,16 +184,18 @@ class Detector:
         if c is None:
             return
         at = min(m.created_at, m.observed_at)
-        followers = max(0, m.author.followers or 0)
+        author = m.author
+        followers = max(0, author.followers or 0)
         direct = m.parent_id is None or m.parent_id == root_id  # a post linking the root answers it directly
-        c.activity.add(c.seconds(at), effective_reach(m.author.followers, self._projection), direct)
-        handle = m.author.handle.lstrip("@").lower()
+        c.activity.add((at - c.root_at).total_seconds(), effective_reach(author.followers, self._projection), direct)
+        handle = author.handle.lstrip("@").lower()
         if handle not in c.participants:
             c.participants[handle] = followers
             c.reach += followers
             if handle in self._vips.get(watchlist, ()):
                 c.vips = c.vips | {handle}
-        c.channels = self._plus(c.channels, m.source)
+        if m.source not in c.channels:
+            c.channels = self._plus(c.channels, m.source)
         c.sentiment[0 if scores.sentiment <= -0.05 else 2 if scores.sentiment >= 0.05 else 1] += 1
         if len(c.top) < 3 or followers > c.top[-1]["followers"]:
             c.top.append({"id": m.id, "kind": m.kind, "text": m.full_text[:280], "author": m.author.handle,

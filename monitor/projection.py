@@ -135,7 +135,10 @@ class Activity:
 
     def add(self, seconds: float, reach: float, direct: bool = True) -> None:
         seconds = max(0.0, seconds)
-        b = self.buckets.setdefault(int(seconds // BUCKET), [0.0, 0.0, 0.0, 0.0])
+        i = int(seconds // BUCKET)
+        b = self.buckets.get(i)
+        if b is None:
+            b = self.buckets[i] = [0.0, 0.0, 0.0, 0.0]
         b[0 if direct else 1] += 1
         b[2] += reach
         b[3] += reach * seconds
