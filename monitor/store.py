@@ -303,12 +303,8 @@ class Store:
             self._orphan_keys().update(r[0] for r in rows)
 
     def _orphan_keys(self) -> set[str]:
-        """Every key an orphan waits under, and maybe some no longer used (read once, then kept here).
-
-        Each batch asks for the orphans of a thousand keys, and almost never finds one: the set answers
-        without a query. It may hold too much (a rolled-back save, a taken orphan), never too little;
-        pruning reads it again.
-        """
+        """Every key an orphan waits under, maybe more (never fewer): read once, again after a prune or a
+        rollback. A batch asks after hundreds of keys and almost never finds one: this answers without a query."""
         if self._waiting is None:
             self._waiting = {key for (key,) in self.conn.execute("SELECT DISTINCT key FROM orphans")}
         return self._waiting
