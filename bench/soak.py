@@ -21,11 +21,11 @@ until each bound is reached, as observed from outside the daemon:
   full at the latest once the database has grown past it.
 
 Then ``settle`` seconds more, and only then are ``seconds`` of steady state measured: the RSS there
-and its least-squares slope are the figures; the warm-up's growth is reported apart, as such. Two
-things keep settling for minutes with nothing outside the daemon to watch: SQLite's cache of 128
-prepared statements (each length of store.py's ``IN (...)`` lists is a statement of its own; up to
-about 10 MB) and the allocator's free lists. So the slope is also given over the second half of the
-steady state: one that falls there is settling; one that does not is growth.
+and its least-squares slope are the figures; the warm-up's growth is reported apart, as such. Some
+things keep settling for minutes with nothing outside the daemon to watch: SQLite's prepared
+statements (store.py pads its ``IN (...)`` lists to a few widths, so there are few) and the
+allocator's free lists. So the slope is also given over the second half of the steady state: one
+that falls there is settling; one that does not is growth.
 """
 
 from __future__ import annotations

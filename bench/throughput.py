@@ -71,7 +71,7 @@ def simulated_file(out: Path, mentions: int, *, seed: int = 1, brands: int = 8, 
 
 def texts_of(path: Path) -> list[str]:
     with open(path, encoding="utf-8") as f:
-        return [Mention.from_json(json.loads(line)).full_text for line in f if line.strip()]
+        return [Mention.from_text(line).full_text for line in f if line.strip()]
 
 
 def vader_alone(texts: list[str]) -> float:

@@ -55,7 +55,6 @@ class Cascade:
     root_mention: RootFields          # what alerts show of the root (see ``root``)
     root_at: datetime
     root_complaint: ComplaintScore
-    is_complaint: bool
     root_vip: bool
     activity: Activity
     participants: dict[str, int] = field(default_factory=dict)   # handle -> followers
@@ -80,6 +79,10 @@ class Cascade:
     def root(self) -> dict[str, Any]:
         """The root as shown in alerts. Built when asked: most cascades never are."""
         return self.root_mention.view()
+
+    @property
+    def is_complaint(self) -> bool:
+        return self.root_complaint.is_complaint
 
     @property
     def complaint(self) -> dict[str, Any]:
@@ -154,7 +157,7 @@ class Detector:
         cs = scores.complaint
         c = Cascade(
             root_id=m.id, watchlist=watchlist, root_mention=RootFields.of(m, scores.sentiment), root_at=m.created_at,
-            root_complaint=cs, is_complaint=cs.is_complaint, root_vip=handle in self._vips.get(watchlist, ()),
+            root_complaint=cs, root_vip=handle in self._vips.get(watchlist, ()),
             activity=Activity(),
             last_at=m.created_at,
         )
@@ -348,15 +351,15 @@ class Detector:
                   p: Projection) -> Decision:
         end = c.seconds(now)
         neg, neu, pos = c.sentiment
-        root = c.root
+        root, complaint = c.root, c.complaint
         fields = {
-            "reactions": c.size, "score": c.complaint["probability"], "projected": round(p.projected, 1),
+            "reactions": c.size, "score": complaint["probability"], "projected": round(p.projected, 1),
             "projected_low": round(p.projected_low, 1), "rate": round(p.rate, 2),
             "acceleration": round(p.acceleration, 2), "infectiousness": float(f"{p.infectiousness:.3g}"),
             "branching": round(p.branching, 3), "reach": c.reach, "threshold": threshold,
             "share_of_threshold": round(c.size / threshold, 3), "age_minutes": round(end / 60, 1),
             "channels": sorted(c.channels), "vip": c.root_vip or bool(c.vips), "vips": sorted(c.vips),
-            "root": root, "complaint": c.complaint,
+            "root": root, "complaint": complaint,
             "sentiment": {"root": root.get("sentiment"), "negative": neg, "neutral": neu, "positive": pos},
             "growth": c.activity.histogram(end, GROWTH_BUCKET.total_seconds(), GROWTH_BUCKETS),
             "growth_bucket": window_text(GROWTH_BUCKET.total_seconds()),

@@ -88,33 +88,33 @@ def in_observed_order(records: Iterable[Mention], summary: ReplaySummary, buffer
     heap: list[tuple[datetime, int, Mention]] | None = None
     released: datetime | None = None
     newest: datetime | None = None
+
+    def release(entry: tuple[datetime, int, Mention]) -> Mention:
+        nonlocal released
+        t, _, m = entry
+        if released is not None and t < released:
+            summary.late += 1
+        released = t if released is None or t > released else released
+        return m
+
     for seq, m in enumerate(records):
         entry = (m.observed_at, seq, m)
         if heap is None and (newest is None or entry[0] >= newest):
             newest = entry[0]
             queue.append(entry)
-            if len(queue) <= buffer:
-                continue
-            t, _, out = queue.popleft()
-        else:
-            if heap is None:
-                heap = list(queue)  # sorted already: a valid heap
-                queue.clear()
-            heapq.heappush(heap, entry)
-            if len(heap) <= buffer:
-                continue
-            t, _, out = heapq.heappop(heap)
-        if released is not None and t < released:
-            summary.late += 1
-        released = t if released is None or t > released else released
-        yield out
-    rest = heap if heap is not None else queue
-    while rest:
-        t, _, out = heapq.heappop(heap) if heap is not None else queue.popleft()
-        if released is not None and t < released:
-            summary.late += 1
-        released = t if released is None or t > released else released
-        yield out
+            if len(queue) > buffer:
+                yield release(queue.popleft())
+            continue
+        if heap is None:
+            heap = list(queue)  # sorted already: a valid heap
+            queue.clear()
+        heapq.heappush(heap, entry)
+        if len(heap) > buffer:
+            yield release(heapq.heappop(heap))
+    while queue:
+        yield release(queue.popleft())
+    while heap:
+        yield release(heapq.heappop(heap))
 
 
 def _tick_after(t: datetime, every: timedelta) -> datetime:
