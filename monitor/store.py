@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
+from monitor import indexes
 from monitor.errors import StoreError
 from monitor.records import Mention, format_time
 
@@ -242,6 +243,8 @@ class Store:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {step + 1}")
+        with self.transaction() as conn:
+            indexes.restore(conn, MIGRATIONS)  # those a replay killed before its end left out
 
     # -- mentions ---------------------------------------------------------------------------
     def tracked(self, ids: Iterable[str]) -> dict[str, Tracked]:
@@ -337,10 +340,8 @@ class Store:
             record["metrics"] = dict(mention.metrics)
         if mention.author.followers is not None:
             record.setdefault("author", {})["followers"] = mention.author.followers
-        conn.execute(
-            "UPDATE mentions SET record = ?, followers = coalesce(?, followers) WHERE id = ?",
-            (json.dumps(record, ensure_ascii=False), mention.author.followers, mention.id),
-        )
+        conn.execute("UPDATE mentions SET record = ?, followers = coalesce(?, followers) WHERE id = ?",
+                     (json.dumps(record, ensure_ascii=False), mention.author.followers, mention.id))
 
     def iter_mentions(self, since: datetime | None = None, watchlist: str | None = None) -> Iterator[Mention]:
         """Stored mentions in observed_at order, as records."""
@@ -401,11 +402,9 @@ class Store:
 
     @staticmethod
     def _put_cursor(conn: sqlite3.Connection, key: str, value: dict[str, Any], now: datetime) -> None:
-        conn.execute(
-            "INSERT INTO cursors (source_key, value, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT(source_key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            (key, json.dumps(value, sort_keys=True), format_time(now)),
-        )
+        conn.execute("INSERT INTO cursors (source_key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(source_key)"
+                     " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                     (key, json.dumps(value, sort_keys=True), format_time(now)))
 
     def record_health(self, key: str, *, now: datetime, ok: bool, items: int = 0, error: str | None = None,
                       paused_until: datetime | None = None, detail: dict[str, Any] | None = None) -> None:
