@@ -52,7 +52,8 @@ class Pipeline:
         self.detector = Detector(config.watchlists, config.settings.detection)
         # Scoring is a pure function of the text and the costliest stage; reposts ("RT @a: ...") and
         # templated replies repeat texts heavily (70% of a simulated week), so recent scores are kept.
-        self._score = functools.lru_cache(maxsize=SCORE_CACHE)(self.scorer.score)
+        score = self.scorer.score  # the cache's key positional: keyword arguments made keys cost 1% of a replay
+        self._score = functools.lru_cache(maxsize=SCORE_CACHE)(lambda text, explain: score(text, explain=explain))
         self.counts: dict[str, int] = {}
         self._stored: dict[str, int] = {}       # mentions stored by source since take_stored()
         self._restore()
@@ -84,7 +85,7 @@ class Pipeline:
                 if not pending:
                     break
                 step, orphans = self.linker.link(pending)
-                step_scores = [self._score(x.mention.full_text, explain=x.root_id == x.mention.id) for x in step]
+                step_scores = [self._score(x.mention.full_text, x.root_id == x.mention.id) for x in step]
                 self.store.write_mentions(
                     [MentionRow(x.mention, x.root_id, x.watchlists, s.sentiment, s.complaint.probability,
                                 s.complaint.specific, s.complaint.category, x.canonical_url)
