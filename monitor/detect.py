@@ -31,9 +31,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.complaint import ComplaintScore
 from monitor.config import DetectionSettings, Watchlist
 from monitor.deadlines import Deadlines
+from monitor.opencascade import Cascade, Pending, RootFields
 from monitor.projection import Activity, Kernel, Projection, ProjectionSettings, effective_reach, project
 from monitor.records import Mention, canonical_url, format_time
 from monitor.scoring import Scores
@@ -42,56 +42,6 @@ from monitor.spikes import Spike, SpikeSettings, SpikeTracker, episode_id, windo
 GROWTH_BUCKET = timedelta(minutes=10)
 GROWTH_BUCKETS = 12
 WATCH_SHARE = 0.5  # a complaint projected past this share of the threshold is worth a note
-
-
-@dataclass(slots=True)
-class Cascade:
-    """One open cascade. A week holds hundreds of thousands, most of which never get a reaction, so
-    the small sets are frozensets, replaced when they change: an empty one costs nothing, an empty set
-    216 bytes each."""
-
-    root_id: str
-    watchlist: str
-    root_mention: RootFields          # what alerts show of the root (see ``root``)
-    root_at: datetime
-    root_complaint: ComplaintScore
-    root_vip: bool
-    activity: Activity
-    participants: dict[str, int] = field(default_factory=dict)   # handle -> followers
-    reach: int = 0
-    channels: frozenset[str] = frozenset()
-    vips: frozenset[str] = frozenset()                           # VIP handles among the participants
-    sentiment: list[int] = field(default_factory=lambda: [0, 0, 0])  # negative, neutral, positive reactions
-    top: list[dict[str, Any]] = field(default_factory=list)      # the three reactions with most followers
-    last_at: datetime | None = None
-    level: str | None = None
-    alerted_size: int = 0
-    last_alert_at: datetime | None = None
-    vips_announced: frozenset[str] = frozenset()
-    noted: frozenset[str] = frozenset()                          # suppression names already recorded
-    dirty: bool = True
-
-    @property
-    def size(self) -> int:
-        return self.activity.count
-
-    @property
-    def root(self) -> dict[str, Any]:
-        """The root as shown in alerts. Built when asked: most cascades never are."""
-        return self.root_mention.view()
-
-    @property
-    def is_complaint(self) -> bool:
-        return self.root_complaint.is_complaint
-
-    @property
-    def complaint(self) -> dict[str, Any]:
-        cs = self.root_complaint
-        return {"probability": round(cs.probability, 3), "category": cs.category, "specific": cs.specific,
-                "cues": list(cs.cues)}
-
-    def seconds(self, at: datetime) -> float:
-        return (at - self.root_at).total_seconds()
 
 
 @dataclass(slots=True)
@@ -128,7 +78,8 @@ def spike_settings(s: DetectionSettings) -> SpikeSettings:
 
 class Detector:
     def __init__(self, watchlists: Mapping[str, Watchlist], settings: DetectionSettings):
-        self.cascades: dict[tuple[str, str], Cascade] = {}
+        self.cascades: dict[tuple[str, str], Cascade] = {}   # open cascades with reactions
+        self._pending: dict[tuple[str, str], Pending] = {}    # open ones without (see monitor/opencascade.py)
         self.spikes: dict[str, SpikeTracker] = {}    # every complaint post, per watch-list
         self.outages: dict[str, SpikeTracker] = {}   # only those of category "outage"
         self._dirty: set[tuple[str, str]] = set()
@@ -151,28 +102,22 @@ class Detector:
     def add_root(self, m: Mention, watchlist: str, scores: Scores, alert_state: dict[str, Any] | None = None
                  ) -> None:
         key = (m.id, watchlist)
-        if key in self.cascades:
+        if key in self.cascades or key in self._pending:
             return
-        handle = m.author.handle.lstrip("@").lower()
         cs = scores.complaint
-        c = Cascade(
-            root_id=m.id, watchlist=watchlist, root_mention=RootFields.of(m, scores.sentiment), root_at=m.created_at,
-            root_complaint=cs, root_vip=handle in self._vips.get(watchlist, ()),
-            activity=Activity(),
-            last_at=m.created_at,
-        )
-        c.participants[handle] = max(0, m.author.followers or 0)
-        c.reach = c.participants[handle]
-        c.channels = self._plus(c.channels, m.source)
-        if c.root_vip:
-            c.vips = c.vips | {handle}
+        vips = self._vips.get(watchlist, ())
+        vip = bool(vips) and m.author.handle.lstrip("@").lower() in vips
+        pending = Pending(RootFields.of(m, scores.sentiment), cs, vip)
         if alert_state:
+            c = self._open(key, pending)
             c.level = alert_state.get("level")
             c.alerted_size = alert_state.get("alerted_size") or 0
             c.vips_announced = frozenset(filter(None, (alert_state.get("vips") or "").split(",")))
             c.noted = c.noted | {"restored"}
-        self.cascades[key] = c
-        self._dirty.add(key)
+        else:
+            # Not in _dirty: with no reaction yet there is nothing to judge (min_reactions >= 1); the
+            # first reaction puts it there. Most roots never get one (see monitor/opencascade.py).
+            self._pending[key] = pending
         self._expiry.add(m.created_at + self.settings.window, key)
         if cs.is_complaint and m.kind == "post":  # replies, reposts, comments answer something: not independent
             link = canonical_url(m.links[0]) if m.links else None
@@ -181,11 +126,33 @@ class Detector:
             if cs.category == "outage":
                 outage.add(m.created_at, m.id, m.full_text, link)
 
+    def _open(self, key: tuple[str, str], p: Pending) -> Cascade:
+        """The cascade of root ``p``, built (at its first reaction, or restored with alert state)."""
+        r, handle = p.root, p.root.handle.lstrip("@").lower()
+        c = Cascade(root_id=key[0], watchlist=key[1], root_mention=r, root_at=r.created_at, root_complaint=p.complaint,
+                    root_vip=p.vip, activity=Activity(), last_at=r.created_at)
+        c.participants[handle] = c.reach = max(0, r.followers or 0)
+        c.channels = self._plus(c.channels, r.source)
+        if p.vip:
+            c.vips = frozenset((handle,))
+        self.cascades[key] = c
+        return c
+
+    def is_open(self, key: tuple[str, str]) -> bool:
+        """Whether cascade ``(root_id, watch-list)`` is watched, with or without reactions."""
+        return key in self.cascades or key in self._pending
+
+    def open_count(self) -> int:
+        return len(self.cascades) + len(self._pending)
+
     def add_reaction(self, m: Mention, root_id: str, watchlist: str, scores: Scores) -> None:
         key = (root_id, watchlist)
         c = self.cascades.get(key)
         if c is None:
-            return
+            pending = self._pending.pop(key, None)
+            if pending is None:
+                return
+            c = self._open(key, pending)
         at = min(m.created_at, m.observed_at)
         author = m.author
         followers = max(0, author.followers or 0)
@@ -233,7 +200,7 @@ class Detector:
             for tracker in self._volume(name):
                 tracker.known_since(observed_from)
         for mention_id, name, at, category in roots:
-            if name not in self.watchlists or (mention_id, name) in self.cascades:
+            if name not in self.watchlists or self.is_open((mention_id, name)):
                 continue
             every, outage = self._volume(name)
             every.count_history(at)
@@ -390,9 +357,9 @@ class Detector:
     def _example(self, watchlist: str, mention_id: str, text: str) -> dict[str, Any]:
         """A spike's example complaint, with its author and link while its cascade is still open."""
         out: dict[str, Any] = {"id": mention_id, "text": text[:280]}
-        c = self.cascades.get((mention_id, watchlist))
-        if c is not None:
-            r = c.root_mention
+        c, p = self.cascades.get((mention_id, watchlist)), self._pending.get((mention_id, watchlist))
+        r = c.root_mention if c is not None else p.root if p is not None else None
+        if r is not None:
             out.update(author=r.handle, followers=r.followers, url=r.url)
         return out
 
@@ -402,6 +369,7 @@ class Detector:
         for key in self._expiry.due(now):
             c = self.cascades.get(key)
             if c is None:
+                self._pending.pop(key, None)  # its one deadline: created + window
                 continue
             last = c.last_at or c.root_at
             if last + window < now:
@@ -416,34 +384,3 @@ class Detector:
 
 def _size_text(c: Cascade, p: Projection) -> str:
     return f"{c.size} reactions" if p.projected <= c.size else f"{c.size} reactions (projected {p.projected:.0f})"
-
-
-@dataclass(slots=True)
-class RootFields:
-    """What a cascade keeps of its root mention: a week's replay holds hundreds of thousands. Not frozen:
-    a frozen dataclass sets each field through object.__setattr__, four times the cost of building it."""
-
-    id: str
-    source: str
-    url: str | None
-    text: str
-    handle: str
-    name: str | None
-    followers: int | None
-    created_at: datetime
-    sentiment: float
-    title: str | None
-
-    @classmethod
-    def of(cls, m: Mention, sentiment: float) -> RootFields:
-        a = m.author
-        return cls(m.id, m.source, m.url, m.text[:1000], a.handle, a.name, a.followers, m.created_at, sentiment,
-                   m.title)
-
-    def view(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "source": self.source, "url": self.url, "text": self.text,
-                               "author": {"handle": self.handle, "name": self.name, "followers": self.followers},
-                               "created_at": format_time(self.created_at), "sentiment": round(self.sentiment, 3)}
-        if self.title:
-            out["title"] = self.title
-        return out

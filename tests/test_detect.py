@@ -223,9 +223,9 @@ def test_every_decision_has_a_known_name_and_a_reason() -> None:
 def test_a_quiet_cascade_is_forgotten_after_the_detection_window() -> None:
     run = Run(detector(), mention("root", 0)).react([1, 2])
     run.d.evaluate(T0 + timedelta(hours=47))
-    assert ("root", "acme") in run.d.cascades
+    assert run.d.is_open(("root", "acme"))
     run.d.evaluate(T0 + timedelta(hours=49))
-    assert ("root", "acme") not in run.d.cascades
+    assert not run.d.is_open(("root", "acme"))
 
 
 @given(roots=st.lists(st.integers(0, 600), min_size=1, max_size=12),
@@ -245,7 +245,8 @@ def test_every_cascade_is_forgotten_at_its_own_window_end_whatever_order_roots_c
     for hours in range(47, 52):
         now = T0 + timedelta(hours=hours, minutes=7)
         d.evaluate(now)
-        assert {k[0] for k in d.cascades} == {rid for rid, at in last.items() if at + window >= now}
+        assert {rid for rid in last if d.is_open((rid, "acme"))} == {rid for rid, at in last.items() if at + window >= now}
+        assert d.open_count() == len({rid for rid, at in last.items() if at + window >= now})
 
 
 # -- cascades through the pipeline: comments and cross-source links by canonical URL ---------------
@@ -293,3 +294,13 @@ def test_cascades_judged_in_one_tick_are_decided_in_a_stable_order() -> None:
             d.add_reaction(r, root.id, "acme", Scores(-0.3, COMPLAINT.complaint))
     decided = [x.root_id for x in d.evaluate(T0 + timedelta(minutes=2)) if x.name == "first_alert"]
     assert decided == sorted(r.id for r in roots)
+
+
+def test_a_root_is_watched_before_its_first_reaction_and_its_cascade_is_built_at_that_reaction() -> None:
+    d = detector()
+    d.add_root(mention("root", 0, handle="alice", followers=1000), "acme", COMPLAINT)
+    assert d.is_open(("root", "acme")) and d.open_count() == 1
+    assert d.evaluate(T0 + timedelta(minutes=1)) == [] and ("root", "acme") not in d.cascades
+    d.add_reaction(mention("r1", 2, parent="root", kind="reply", handle="bob", followers=10), "root", "acme", COMPLAINT)
+    c = d.cascades[("root", "acme")]
+    assert (c.size, c.reach, c.root_at, c.is_complaint) == (1, 1010, T0, True) and d.open_count() == 1
