@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor.indexes import schema_indexes
+from monitor.store import MIGRATIONS
 from tests.conftest import write_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +56,9 @@ def test_a_replayed_line_is_stored_as_that_very_line(sample: Path, cfg: Path, tm
     lines = {json.loads(line)["id"]: line.strip() for line in sample.read_text().splitlines() if line.strip()}
     with sqlite3.connect(db) as conn:
         stored = conn.execute("SELECT id, record FROM mentions").fetchall()
+        built = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
     assert stored and all(record == lines[mid] for mid, record in stored)
+    assert built == set(schema_indexes(tuple(MIGRATIONS)))  # the ones left out during the replay are built at its end
 
 
 def test_export_piped_into_replay_reproduces_the_alerts(sample: Path, cfg: Path, tmp_path: Path) -> None:
