@@ -222,6 +222,16 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PLAIN_URL = re.compile(r"https?://([a-z0-9.-]+)(/[^?#\s]*)?")
 
 
+_X_POST = re.compile(r"https://(?:x|twitter|mobile\.twitter)\.com/(?:\w+|i/web)/status/(\d+)")
+
+
+def x_post_id(canonical: str) -> str | None:
+    """The id (``x:<number>``) of the X post a canonical URL is the address of, else None. X serves a
+    post under any account's path, so the number alone says which post it is."""
+    found = _X_POST.fullmatch(canonical)
+    return f"x:{found.group(1)}" if found else None
+
+
 def canonical_url(url: str) -> str:
     """The form under which two links to the same page compare equal.
 

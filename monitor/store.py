@@ -25,7 +25,7 @@ import sqlite_utils
 
 from monitor import indexes
 from monitor.errors import StoreError
-from monitor.records import Mention, format_time
+from monitor.records import Mention, format_time, x_post_id
 
 SCHEMA_VERSION = 2
 
@@ -252,16 +252,16 @@ class Store:
         out: dict[str, Tracked] = {}
         for chunk in _chunks(list(set(ids)), 500):
             marks = ",".join("?" * len(chunk))
-            for mid, root, wls in self.conn.execute(
-                f"SELECT id, root_id, watchlists FROM mentions WHERE id IN ({marks})", chunk
-            ):
-                out[mid] = Tracked(root, _watchlists(wls))
+            sql = f"SELECT id, root_id, watchlists FROM mentions WHERE id IN ({marks})"
+            out.update((mid, Tracked(root, _watchlists(wls))) for mid, root, wls in self.conn.execute(sql, chunk))
         return out
 
     def mentions_by_url(self, urls: Iterable[str]) -> dict[str, str]:
-        """Canonical URL -> id of the tracked mention published at that URL."""
-        out: dict[str, str] = {}
-        for chunk in _chunks(list(set(urls)), 500):
+        """Canonical URL -> id of the tracked mention published at that URL. An X post's URL names its id,
+        which is answered without a lookup (and may not be tracked: ask ``tracked``)."""
+        wanted = set(urls)
+        out = {url: post for url in wanted if (post := x_post_id(url))}
+        for chunk in _chunks([url for url in wanted if url not in out], 500):
             marks = ",".join("?" * len(chunk))
             out.update(self.conn.execute(f"SELECT url, mention_id FROM urls WHERE url IN ({marks})", chunk))
         return out
@@ -288,7 +288,8 @@ class Store:
                         for r in rows
                     ],
                 )
-            urls = [(r.canonical_url, r.mention.id) for r in rows if r.canonical_url]
+            # An X post's own URL names its id (mentions_by_url): a row for each cost a twentieth of a replay.
+            urls = [(u, r.mention.id) for r in rows if (u := r.canonical_url) and x_post_id(u) != r.mention.id]
             if urls:
                 conn.executemany("INSERT INTO urls (url, mention_id) VALUES (?, ?) ON CONFLICT(url) DO NOTHING", urls)
             for m in seen_again:

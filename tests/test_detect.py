@@ -5,6 +5,7 @@ pin down the decisions, not the classifier."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -281,6 +282,23 @@ def test_a_blog_post_its_comments_and_tweets_linking_it_are_one_cascade_with_one
     assert c.reach == 5 * 100  # five distinct sharers with 100 followers; unknown counts add nothing
     assert [d.name for d in decisions] == ["first_alert"] and decisions[0].fields["channels"] == ["comments",
                                                                                                     "rss", "x"]
+
+
+def test_a_blog_post_linking_a_tracked_tweet_joins_its_cascade_under_any_form_of_its_address(pipe: Pipeline) -> None:
+    tweet = replace(mention("x:555", 0, handle="Alice"), url="https://x.com/Alice/status/555")
+    pipe.ingest([tweet])
+    links = ["https://twitter.com/alice/status/555?s=20", "https://x.com/i/web/status/555",
+             "https://mobile.twitter.com/someone/status/555/"]
+    posts = [Mention(id=f"rss:{i}", source="rss", kind="post", parent_id=None, url=f"https://blog.example.org/{i}",
+                     author=Author("jo", "jo"), text="look at this", links=[link],
+                     created_at=T0 + timedelta(minutes=i + 1), observed_at=T0 + timedelta(minutes=i + 1))
+             for i, link in enumerate(links)]
+    result = pipe.ingest(posts)
+    assert [(x.root_id, x.via) for x in result.tracked] == [("x:555", "link")] * 3
+    assert pipe.detector.cascades[("x:555", "acme")].size == 3
+    # An X post's own address names its id: the urls table keeps only the blog posts'.
+    stored = {u for (u,) in pipe.store.conn.execute("SELECT url FROM urls")}
+    assert stored == {f"https://blog.example.org/{i}" for i in range(3)}
 
 
 def test_cascades_judged_in_one_tick_are_decided_in_a_stable_order() -> None:

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.errors import RecordError
-from monitor.records import Mention, canonical_url, format_time
+from monitor.records import Mention, canonical_url, format_time, x_post_id
 
 RECORD = {
     "id": "x:1460323737035677698", "source": "x", "kind": "reply", "parent_id": "x:1460323737035677000",
@@ -112,3 +112,18 @@ def test_a_bad_line_raises_a_json_error_or_names_the_field() -> None:
         Mention.from_text('{"id": "x:1",')
     with pytest.raises(RecordError, match="kind"):
         Mention.from_text(json.dumps({**RECORD, "kind": "retweet"}))
+
+
+@pytest.mark.parametrize(("url", "post"), [
+    ("https://x.com/acme/status/1234", "x:1234"),
+    ("https://twitter.com/SomeOne_1/status/99", "x:99"),
+    ("https://mobile.twitter.com/a/status/7", "x:7"),
+    ("https://x.com/i/web/status/42", "x:42"),
+    ("https://x.com/acme/status/1234/photo/1", None),   # a page of its own, not the post's address
+    ("https://x.com/acme", None),
+    ("https://x.com/acme/status/abc", None),
+    ("https://blog.example.org/acme/status/1", None),
+    ("https://nitter.net/acme/status/1", None),
+])
+def test_an_x_posts_address_names_its_id_under_any_account(url: str, post: str | None) -> None:
+    assert x_post_id(canonical_url(url)) == post
