@@ -102,7 +102,7 @@ class Detector:
     def add_root(self, m: Mention, watchlist: str, scores: Scores, alert_state: dict[str, Any] | None = None
                  ) -> None:
         key = (m.id, watchlist)
-        if key in self.cascades or key in self._pending:
+        if self.is_open(key):
             return
         cs = scores.complaint
         vips = self._vips.get(watchlist, ())

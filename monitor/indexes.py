@@ -1,7 +1,7 @@
 """Secondary indexes: left out while a replay fills an empty database, built once at its end.
 
 Kept up row by row, the indexes on ``mentions(root_id)`` and ``mentions(observed_at)`` took about a
-tenth of a million-mention replay (inserts into two growing B-trees, one of them in random order);
+twentieth of a million-mention replay (inserts into two growing B-trees, one of them in random order);
 built once from the finished table they take under two seconds. Nothing a replay asks while it runs
 uses them: it looks mentions up by id. A replay killed before its end leaves them out, so a store
 opened for writing puts back every index of the schema that its database lacks (``restore``).
@@ -39,15 +39,20 @@ def schema_indexes(migrations: tuple[str, ...]) -> dict[str, tuple[str, str]]:
         conn.close()
 
 
+def missing(conn: sqlite3.Connection, migrations: Sequence[str]) -> dict[str, str]:
+    """Name -> CREATE INDEX statement of each index of the schema that the database lacks."""
+    present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    return {name: sql for name, (_, sql) in schema_indexes(tuple(migrations)).items() if name not in present}
+
+
 def restore(conn: sqlite3.Connection, migrations: Sequence[str]) -> list[str]:
     """Create every index of the schema that the database lacks; return their names (call it inside a
     transaction)."""
-    present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    missing = {name: sql for name, (_, sql) in schema_indexes(tuple(migrations)).items() if name not in present}
-    for name, sql in missing.items():
+    lacking = missing(conn, migrations)
+    for name, sql in lacking.items():
         log.info("building index %s", name)
         conn.execute(sql)
-    return list(missing)
+    return list(lacking)
 
 
 @contextmanager

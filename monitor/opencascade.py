@@ -27,7 +27,7 @@ class Pending(NamedTuple):
 
 @dataclass(slots=True)
 class Cascade:
-    """One open cascade. A week holds hundreds of thousands, most of which never get a reaction, so
+    """One open cascade with a reaction (or restored with its alert state). Most have only a few, so
     the small sets are frozensets, replaced when they change: an empty one costs nothing, an empty set
     216 bytes each."""
 

@@ -243,8 +243,9 @@ class Store:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {step + 1}")
-        with self.transaction() as conn:
-            indexes.restore(conn, MIGRATIONS)  # those a replay killed before its end left out
+        if indexes.missing(self.conn, MIGRATIONS):  # left out by a replay killed before its end
+            with self.transaction() as conn:
+                indexes.restore(conn, MIGRATIONS)
 
     # -- mentions ---------------------------------------------------------------------------
     def tracked(self, ids: Iterable[str]) -> dict[str, Tracked]:
