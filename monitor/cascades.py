@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.match import Matcher
-from monitor.records import Mention, canonical_url
+from monitor.records import Mention, canonical_url, x_post_id
 from monitor.store import Store, Tracked
 
 
@@ -122,8 +122,10 @@ def parents_first(batch: Sequence[Mention]) -> list[Mention]:
 
 
 def orphan_keys(m: Mention) -> list[str]:
-    """Where an untracked reaction waits: its parent's id, or the URLs it links to."""
+    """Where an untracked reaction waits: its parent's id, or the URLs it links to. A link to an X post
+    waits under the post's id, as a reply does: the post's address may be written in several forms."""
     if m.parent_id:
         return [f"parent:{m.parent_id}"]
     own = canonical_url(m.url) if m.url else None
-    return [f"url:{c}" for c in {canonical_url(u) for u in m.links} if c != own]
+    return [f"parent:{post}" if (post := x_post_id(c)) else f"url:{c}"
+            for c in {canonical_url(u) for u in m.links} if c != own]

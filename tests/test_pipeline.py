@@ -121,6 +121,16 @@ def test_a_tweet_sharing_a_blog_post_seen_before_the_post_joins_its_cascade_when
     assert p.store.tracked(["x:2"])["x:2"].root_id == "rss:1"
 
 
+def test_a_blog_post_linking_a_tweet_seen_before_the_tweet_joins_its_cascade_under_any_form_of_its_address(
+        config: Config) -> None:
+    p = pipeline(config)
+    blog = post(2, "look at what this customer went through", source="rss", url="https://blog.example.org/p",
+                links=["https://twitter.com/user1/status/1?s=20"])
+    assert p.ingest([blog]).new == 0  # the tweet is not tracked yet: it waits
+    assert p.ingest([post(1, COMPLAINT)]).new == 2  # at x.com/u1/status/1
+    assert p.store.tracked(["rss:2"])["rss:2"].root_id == "x:1"
+
+
 def test_a_reply_seen_before_its_parent_is_adopted_with_its_own_replies(config: Config) -> None:
     p = pipeline(config)
     p.ingest([post(3, "so true", kind="reply", parent="x:2", minutes=2)])
