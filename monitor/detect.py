@@ -357,7 +357,8 @@ class Detector:
     def _example(self, watchlist: str, mention_id: str, text: str) -> dict[str, Any]:
         """A spike's example complaint, with its author and link while its cascade is still open."""
         out: dict[str, Any] = {"id": mention_id, "text": text[:280]}
-        c, p = self.cascades.get((mention_id, watchlist)), self._pending.get((mention_id, watchlist))
+        key = (mention_id, watchlist)
+        c, p = self.cascades.get(key), self._pending.get(key)
         r = c.root_mention if c is not None else p.root if p is not None else None
         if r is not None:
             out.update(author=r.handle, followers=r.followers, url=r.url)
@@ -377,9 +378,6 @@ class Detector:
                 self._dirty.discard(key)
             else:
                 self._expiry.add(last + window, key)
-
-    def open_cascades(self) -> Iterable[Cascade]:
-        return self.cascades.values()
 
 
 def _size_text(c: Cascade, p: Projection) -> str:

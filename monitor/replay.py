@@ -189,7 +189,7 @@ class _Grouped:
 def _replay(records: Iterable[Mention], pipeline: Pipeline, clock: SimulatedClock,
             emit: Callable[[Decision], None], summary: ReplaySummary,
             progress: Callable[[ReplaySummary], None] | None, batch_size: int, progress_every: float,
-            group: _Grouped) -> ReplaySummary:
+            group: _Grouped) -> None:
     every = pipeline.config.settings.detection.every
     started = last_progress = time.monotonic()
     batch: list[Mention] = []
@@ -232,4 +232,3 @@ def _replay(records: Iterable[Mention], pipeline: Pipeline, clock: SimulatedCloc
     flush()
     if next_tick is not None:
         detect(next_tick)
-    return summary

@@ -164,6 +164,18 @@ def test_an_outage_that_outlasts_a_restart_gets_no_second_spike_alert(config: Co
     assert not [d for d in again.detect() if d.kind == "spike" and d.level == "new"]
 
 
+def test_a_spikes_examples_show_the_author_and_link_of_reports_nobody_reacted_to(config: Config) -> None:
+    clock = SimulatedClock(T0)
+    p = pipeline(config, clock)
+    reports = {m.id: m for m in outage_reports(100, 12, minutes=0)}
+    p.ingest(list(reports.values()))
+    clock.set(T0 + timedelta(minutes=8))
+    [spike] = p.detect()
+    examples = spike.fields["examples"]
+    assert examples and all(e["author"] == reports[e["id"]].author.handle and e["url"] == reports[e["id"]].url
+                            and e["followers"] == reports[e["id"]].author.followers for e in examples)
+
+
 def test_a_restart_keeps_the_complaint_baseline_of_past_weeks(config: Config) -> None:
     clock = SimulatedClock(T0)
     p = pipeline(config, clock)
