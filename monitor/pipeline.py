@@ -101,14 +101,16 @@ class Pipeline:
                 pending = self.store.take_orphans(Linker.adoption_keys(step)) if step else []
         for x in linked:
             self._stored[x.mention.source] = self._stored.get(x.mention.source, 0) + 1
+        reacted: set[tuple[str, str]] = set()
         for x, s in zip(linked, scores, strict=True):
             for wl in x.watchlists:
                 if x.root_id == x.mention.id:
                     self.detector.add_root(x.mention, wl, s)
                 else:
-                    if self.detector.is_open((x.root_id, wl)):
-                        self.grown.add((x.root_id, wl))
+                    reacted.add((x.root_id, wl))
                     self.detector.add_reaction(x.mention, x.root_id, wl, s)
+        # Asked after the loop: a root polled with its first reactions may come after them in ``linked``.
+        self.grown |= {key for key in reacted if key in self.detector.cascades}
         result = IngestResult(len(mentions), len(linked), len(seen_again),
                               max(0, len(unique) - len(linked) - len(seen_again)), linked)
         for name in ("new", "updated", "dropped"):

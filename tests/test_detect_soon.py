@@ -263,3 +263,15 @@ def test_a_suppression_recorded_before_a_restart_is_not_recorded_again_at_the_fi
     p.store.close()
     again = pipeline(config, clock)
     assert again.restored == 1 and again.detect() == []
+
+
+def test_a_root_polled_together_with_its_first_reactions_counts_as_a_grown_cascade(config: Config) -> None:
+    p = pipeline(config, SimulatedClock(T0))
+    p.ingest([reply(3, 1), reply(2, 1), root()])  # newest first, as X returns them
+    assert p.grown == {("x:1", "acme")}
+    p.detect()
+    assert p.grown == set()
+    p.ingest([Mention(id="x:9", source="x", kind="post", parent_id=None, url="https://x.com/u9/status/9",
+                      author=Author("9", "user9", followers=100), text="anyone tried the acme speaker?", links=[],
+                      created_at=T0, observed_at=T0)])
+    assert p.grown == set()  # a new root without reactions: nothing to judge yet
