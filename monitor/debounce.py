@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 
 class Debounced:
+    """``action`` run through ``run()`` (the tick) or ``delay`` seconds after ``poke()`` (a poll)."""
+
     def __init__(self, action: Callable[[], Awaitable[None]], delay: float, clock: Clock):
         self.action = action
         self.delay = max(0.0, delay)
@@ -34,6 +36,11 @@ class Debounced:
     def due(self) -> bool:
         """A poked pass is waiting for its delay (or for a pass in progress)."""
         return self._timer is not None
+
+    @property
+    def idle(self) -> bool:
+        """No pass is waiting or under way."""
+        return self._timer is None and not self._lock.locked()
 
     def poke(self) -> None:
         """Ask for a pass within ``delay`` seconds; a pass already asked for covers this call too.

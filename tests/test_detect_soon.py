@@ -51,7 +51,7 @@ async def settle(d: Debounced) -> None:
     """Let the event loop run until no pass is waiting or under way."""
     for _ in range(1000):
         await asyncio.sleep(0)
-        if not d.due and not d._lock.locked():
+        if d.idle:
             return
     raise AssertionError("a debounced pass never finished")
 
