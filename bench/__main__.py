@@ -33,6 +33,10 @@ def _at(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.0f} s"
 
 
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f} s"
+
+
 def _half(s: dict[str, Any]) -> str:
     half = s.get("rss_slope_second_half_mb_per_min")
     return "" if half is None else f" ({half:+.3f} in its second half)"
@@ -95,14 +99,19 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
                         f"{s['rss_first_mb']} -> {s['rss_warm_up_end_mb']} MB",
                         f"RSS from 10 s in; it lasts until every bound is reached: {bounds}"))
         lat = s["latency"]
-        b, st = lat["burst"], lat["steady"]
-        out.append(("Alert latency, burst storm", f"{b['median_s']} s median",
-                    f"threshold crossed at once on the X stand-in -> Slack stand-in; max {b['max_s']} s; "
-                    f"{b['alerted']}/{b['storms']} alerted; X polled every 1s, detection every 1s, "
-                    f"{s['chatter_per_s']:g} chatter tweets/s"))
-        out.append(("Alert latency, steady storm", f"{st['median_s']} s median",
-                    f"4 reactions/s; negative = alerted before the threshold was crossed (projection); "
-                    f"{st['alerted']}/{st['storms']} alerted; {st['from_root_median_s']} s after the root"))
+        for kind, label, how in (("burst", "burst storm", "threshold crossed at once"),
+                                 ("steady", "steady storm", "4 reactions/s, the projection may alert early")):
+            k = lat[kind]
+            out.append((f"Alert latency, {label}", f"{_s(k['median_s'])} median",
+                        f"from the X stand-in serving the poll after which the cascade could alert to the Slack "
+                        f"stand-in accepting the post; max {_s(k['max_s'])}; judged {_s(k.get('judged_median_s'))}, "
+                        f"delivered {_s(k.get('delivered_median_s'))} (medians); {k['alerted']}/{k['storms']} "
+                        f"alerted, {k.get('measured', 0)} measured; {how}"))
+            out.append(("  from the crossing reaction's posting", f"{_s(k.get('posted_median_s'))} median",
+                        f"the threshold-th reaction posted -> Slack (adds the wait for the next poll; negative: "
+                        f"alerted before it); {_s(k['from_root_median_s'])} after the root; X polled every 1 s, "
+                        f"detection.every 30 s and detection.debounce 2 s (the defaults), "
+                        f"{s['chatter_per_s']:g} chatter tweets/s"))
     if "detection" in r:
         d = r["detection"]
         b = d.get("baseline") or {}

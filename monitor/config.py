@@ -205,6 +205,7 @@ class SlackSettings(_Strict):
 
 class DetectionSettings(_Strict):
     every: Duration = timedelta(seconds=30)
+    debounce: Duration = timedelta(seconds=2)        # a pass this soon after a poll grows a cascade
     window: Duration = timedelta(hours=48)
     spike_window: Duration = timedelta(minutes=30)
     spike_min_complaints: int = Field(8, ge=1)
