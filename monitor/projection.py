@@ -27,16 +27,34 @@ estimate, its spread the Poisson uncertainty of the two rates plus a model error
 the mixture gives a point estimate, a lower bound at ``confidence``, and the probability that the
 final size passes any threshold: ``storm_probability(threshold)``, what alerts are decided on.
 
-Events are kept in one-minute buckets, so the work per estimate is bounded by the cascade's age in
-minutes and the size of the grid, not by its number of reactions.
+Events are kept in one-minute buckets (for rates and the growth chart) and in coarse bins that widen
+with age (for the estimate), so an estimate costs the grid times about 80 bins, whatever the
+cascade's age or number of reactions.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from dataclasses import dataclass, field
 
 BUCKET = 60.0  # seconds per bucket of events
+
+
+def _edges() -> tuple[float, ...]:
+    """Edges (seconds) of the coarse bins the projection works on: a minute wide for the first ten
+    minutes, wider as the cascade ages (two hours wide past a day), so an estimate costs the same at
+    two days as at two hours. The last bin is open."""
+    out, t = [0.0], 0.0
+    for width, until in ((1, 10), (2, 30), (5, 60), (10, 120), (15, 240), (30, 480), (60, 1440), (120, 2880),
+                         (360, 10080)):
+        while t < until:
+            t += width
+            out.append(t * 60.0)
+    return tuple(out)
+
+
+EDGES = _edges()
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +189,7 @@ class Activity:
     """
 
     buckets: dict[int, list[float]] = field(default_factory=dict)
+    bins: dict[int, list[float]] = field(default_factory=dict)  # the same, in the coarse bins of EDGES
     count: int = 0
     deep: int = 0
     flat: int = 0          # direct ones whose generation is hidden (see ``add``)
@@ -189,6 +208,13 @@ class Activity:
         b[0 if direct else 1] += 1
         b[2] += reach
         b[3] += reach * seconds
+        j = bisect.bisect_right(EDGES, seconds) - 1
+        c = self.bins.get(j)
+        if c is None:
+            c = self.bins[j] = [0.0, 0.0, 0.0, 0.0]
+        c[0 if direct else 1] += 1
+        c[2] += reach
+        c[3] += reach * seconds
         self.count += 1
         self.deep += not direct
         self.reach_sum += reach
@@ -224,10 +250,11 @@ def _kernel_prior(settings: ProjectionSettings, flat_share: float) -> list[float
 
 
 @functools.lru_cache(maxsize=64)
-def _log_density(kernel: Kernel) -> tuple[float, ...]:
-    """log pdf at the middle of every one-minute bucket up to the horizon (the last one repeats beyond)."""
-    n = int(kernel.horizon // BUCKET) + 1
-    return tuple(math.log(max(kernel.pdf(min((i + 0.5) * BUCKET, kernel.horizon)), 1e-300)) for i in range(n))
+def _edge_cdf(kernel: Kernel) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The kernel's cdf at every edge of the coarse bins, and the log of each whole bin's mass."""
+    cdf = tuple(kernel.cdf(e) for e in EDGES)
+    log_mass = tuple(math.log(hi - lo) if hi > lo else -700.0 for lo, hi in zip(cdf, cdf[1:], strict=False))
+    return cdf, log_mass
 
 
 def project(a: Activity, t: float, settings: ProjectionSettings) -> Projection:
@@ -257,15 +284,23 @@ def project(a: Activity, t: float, settings: ProjectionSettings) -> Projection:
     temper = min(1.0, settings.evidence / direct) if direct else 0.0
     kernels = kernel_grid(settings)
     priors = _kernel_prior(settings, a.flat / direct if direct else 0.0)
-    timed = [(i, b[0]) for i, b in a.buckets.items() if b[0]]
+    # The direct reactions' timing, binned: each bin's share of the kernel's mass up to t (the bin t falls
+    # in ends at t), so the likelihood is the multinomial one of the binned counts.
+    # A reaction at t itself falls in the last bin, which ends a second after it.
+    end = t + 1.0
+    last = bisect.bisect_right(EDGES, end) - 1
+    timed = [(j if j < last else last, b[0]) for j, b in a.bins.items() if b[0]]
     scores = []
     for kern, log_prior in zip(kernels, priors, strict=True):
-        table = _log_density(kern)
-        last = len(table) - 1
-        cdf_t = kern.cdf(t)
+        cdf, log_masses = _edge_cdf(kern)
+        cdf_t = kern.cdf(end)
         ll = 0.0
-        for i, c in timed:
-            ll += c * table[i if i < last else last]
+        for j, c in timed:
+            if j < last:
+                ll += c * log_masses[j]
+            else:
+                mass = cdf_t - cdf[j]
+                ll += c * math.log(mass) if mass > 0 else -700.0 * c
         log_mass = math.log(cdf_t) if cdf_t > 0 else -700.0
         scores.append(temper * (ll - direct * log_mass) + alpha * log_mass + log_prior)
     top = max(scores)
@@ -280,7 +315,7 @@ def project(a: Activity, t: float, settings: ProjectionSettings) -> Projection:
     kept = 0.0
     for kern, w in zip(kernels, weights, strict=True):
         w /= total
-        if w < 1e-3:
+        if w < 1e-2:  # a kernel this unlikely moves the estimate by less than its own noise
             continue
         kept += w
         cdf_t = kern.cdf(t)
@@ -316,7 +351,7 @@ def _exposure(a: Activity, t: float, kernel: Kernel) -> tuple[float, float]:
     s0, horizon, norm = kernel.s0, kernel.horizon, kernel._norm
     head, tail_exp, tail_div = kernel.theta / (1 + kernel.theta), -kernel.theta, 1 + kernel.theta
     exposure = remaining = 0.0
-    for _, _, reach, weighted in a.buckets.values():
+    for _, _, reach, weighted in a.bins.values():
         if reach <= 0:
             continue
         at = weighted / reach
