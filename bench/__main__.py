@@ -2,7 +2,7 @@
 
     python -m bench            # a million mentions, 1,000 feeds, a soak (3 minutes measured), 4 simulated weeks
     python -m bench --quick    # smaller sizes, about two minutes: a fast check
-    python -m bench --only throughput,poll   # some sections (throughput, profile, poll, soak, detection)
+    python -m bench --only throughput,poll   # some sections (throughput, profile, poll, soak, detection, volume)
 
 Progress goes to stderr; the table to stdout, and with everything measured to bench/out/bench.json.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import OUT
 
-SECTIONS = ("throughput", "profile", "poll", "soak", "detection")
+SECTIONS = ("throughput", "profile", "poll", "soak", "detection", "volume")
 
 
 def log(msg: str) -> None:
@@ -125,6 +125,19 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             ("  outages alerted", f"{d['outages'] - d['outages_missed']} / {d['outages']}",
              f"delay median {d['outage_delay_median_min']} min, max {d['outage_delay_max_min']} min"),
         ]
+    if "volume" in r:
+        v = r["volume"]
+        d, b = v["all"]["detector"], v["all"]["baseline"]
+        worst, w = max(((k, f["detector"]["false_per_week"]) for k, f in v["families"].items()), key=lambda kw: kw[1])
+        out += [
+            ("Volume spikes: incidents alerted", f"{d['alerted']} / {d['incidents']}",
+             f"{len(v['families'])} families of overdispersed volume, seeds {v['seeds']}; baseline (an hour above "
+             f"mean + 4 SD of 14 days): {b['alerted']} / {b['incidents']}"),
+            ("  false spike alerts per watch-list-week", str(d["false_per_week"]),
+             f"baseline {b['false_per_week']}; the most in one family: {w} ({worst})"),
+            ("  delay, median / max (min)", f"{d['delay_median_min']} / {d['delay_max_min']}",
+             f"baseline {b['delay_median_min']} / {b['delay_max_min']}"),
+        ]
     return out
 
 
@@ -179,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
 
         log(f"detection quality over {weeks} simulated week(s) (bench/detection.py) ...")
         r["detection"] = detection_figures(range(1, weeks + 1))
+    if "volume" in only:
+        from bench.volume import FAMILIES, REPORT_SEEDS, run
+
+        log("volume spikes on overdispersed volume (bench/volume.py) ...")
+        r["volume"] = run(list(FAMILIES), REPORT_SEEDS[:1] if args.quick else REPORT_SEEDS, 1 if args.quick else 4)
     r["seconds"] = time.monotonic() - started
     (OUT / "bench.json").write_text(json.dumps(r, indent=1, default=str))
     print(table(r))

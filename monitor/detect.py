@@ -364,16 +364,17 @@ class Detector:
         b = sp.baseline
         fields = {
             "reactions": sp.observed, "observed": sp.observed, "baseline": round(sp.expected, 2),
+            "dispersion": float(f"{b.dispersion:.3g}"),
             "baseline_median_per_hour": b.median, "mad": round(1.4826 * b.mad * window / 3600, 2),
             "baseline_basis": b.basis, "window": window_text(window), "p_value": float(f"{sp.p_value:.3g}"),
             "score": round(sp.observed / max(sp.expected, 1e-9), 2), "rate": round(sp.observed * 3600 / window, 2),
-            "threshold": max(self._spike.min_complaints, int(self._spike.ratio * sp.expected) + 1),
+            "threshold": sp.threshold,
             "started_at": format_time(sp.start), "top_terms": sp.top_terms, "scope": scope,
             "examples": [self._example(wl.name, i, t) for i, t in sp.examples],
         }
         rid = episode_id(wl.name, sp.start)
         reason = (f"{sp.observed} {scope} in {window_text(window)} against about {sp.expected:.1f} expected "
-                  f"({b.basis} baseline, p = {sp.p_value:.1g})")
+                  f"({b.basis} baseline, dispersion {b.dispersion:.2g}, p = {sp.p_value:.1g})")
         if not wl.alert.spike:
             return Decision("suppressed_spike_disabled", now, "spike", None, wl.name, rid,
                             reason + "; spike alerts are off for this watch-list", fields)
