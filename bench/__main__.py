@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import OUT
 
-SECTIONS = ("throughput", "profile", "poll", "soak", "detection", "volume")
+SECTIONS = ("throughput", "classifier", "profile", "poll", "soak", "detection", "volume")
 
 
 def log(msg: str) -> None:
@@ -64,6 +64,13 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
              f"over {_n(rp['mentions'])} mentions (reorder buffer 50,000); in one process "
              f"{one['peak_rss_mb']:.0f} MB"),
         ]
+    if "classifier" in r:
+        for name, c in r["classifier"].items():
+            out.append((f"Complaint classifier, {name}", f"{_n(c['classifier_per_s'])} texts/s",
+                        f"{c['classifier_us']:.0f} us a text without cues "
+                        f"({c['classifier_explained_us']:.0f} us with); "
+                        f"VADER alone {c['vader_us']:.0f} us; VADER + classifier {c['ratio_both_to_vader']:.2f} of "
+                        f"VADER alone; {c['texts']:,} texts"))
     if "profile" in r:
         p = r["profile"]
         stages = ", ".join(f"{k} {v:.0%}" for k, v in sorted(p["stages"].items(), key=lambda kv: -kv[1]))
@@ -168,6 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     r: dict[str, Any] = {"quick": args.quick, "python": platform.python_version(), "machine": platform.machine()}
+    if "classifier" in only:
+        from bench.classifier import speed as classifier_speed
+        from bench.classifier import text_sets
+
+        log("complaint classifier speed (bench/classifier.py) ...")
+        r["classifier"] = {name: classifier_speed(texts, repeat=2 if args.quick else 5)
+                           for name, texts in text_sets().items()}
     if "throughput" in only or "profile" in only:
         from bench.throughput import simulated_file, throughput
 

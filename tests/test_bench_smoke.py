@@ -76,3 +76,13 @@ def test_a_short_soak_reports_its_warm_up_and_no_slope(tmp_path: Path) -> None:
     burst = s["latency"]["burst"]
     assert burst["measured"] == burst["alerted"] == 1  # the crossing reaction found, served before the post
     assert 0 < burst["judged_median_s"] <= burst["median_s"]
+
+
+def test_the_classifier_speed_is_measured_next_to_vader_alone_on_the_same_texts() -> None:
+    from bench.classifier import simulated_texts, speed
+
+    c = speed(simulated_texts(40), repeat=1)
+    assert c["texts"] == 40 and c["vader_per_s"] > 0 and c["classifier_per_s"] > 0
+    assert 0 < c["ratio_both_to_vader"] < 1  # VADER and the classifier together are slower than VADER alone
+    out = table({"classifier": {"simulated mentions": c}})
+    assert "Complaint classifier, simulated mentions" in out and "of VADER alone" in out
