@@ -74,14 +74,18 @@ def first_alerts(weeks: Sequence[Week]) -> list[dict[str, Any]]:
 
 
 def zoo_figures(families: Iterable[str] = FAMILIES, *, which: str = "report", weeks: int = 6,
-                brands: int = BRANDS, threshold: int = 300) -> dict[str, Any]:
-    """Per family: ``score_weeks`` figures (detector and tuned baseline) over the same seeds."""
+                brands: int = BRANDS, threshold: int = 300,
+                keep: dict[str, list[Week]] | None = None) -> dict[str, Any]:
+    """Per family: ``score_weeks`` figures (detector and tuned baseline) over the same seeds. ``keep``:
+    a dict that receives each family's replayed weeks (truth and alert lines), for further tables."""
     seeds = seeds_of(which, weeks)
     scorer = Scorer()
     out: dict[str, Any] = {"set": which, "seeds": seeds, "families": {}}
     for fam in families:
         started = time.monotonic()
         ws = family_weeks(fam, seeds, brands=brands, threshold=threshold, scorer=scorer)
+        if keep is not None:
+            keep[fam] = ws
         f = score_weeks(ws, threshold)
         f["late"] = f["caught"] - f["before_threshold"]
         f["p_storm_given"] = sum(r["p_storm"] is not None for r in first_alerts(ws))

@@ -72,3 +72,23 @@ def test_a_short_soak_reports_its_warm_up_and_no_slope(tmp_path: Path) -> None:
     assert s["tweets"] >= 300 and s["rss_first_mb"] > 10 and s["rss_slope_mb_per_min"] is None
     assert s["warm_up"]["score_cache_full_s"] is None and 0 < s["warm_up"]["distinct_texts"] < 8192
     assert "warm-up only" in table({"soak": s})
+
+
+def test_the_zoo_bench_reports_each_family_next_to_its_baseline_on_seeds_kept_for_reporting() -> None:
+    from bench.detection import Week
+    from bench.zoo import REPORT_SEEDS, TUNING_SEEDS, first_alerts, seeds_of, zoo_figures
+    from bench.zoo import table as zoo_table
+
+    assert not set(TUNING_SEEDS) & set(REPORT_SEEDS)
+    assert seeds_of("report", 3) == [9001, 9002, 9003] and seeds_of("tuning", 2) == [1, 2]
+    weeks: dict[str, list[Week]] = {}
+    z = zoo_figures(["hawkes"], which="tuning", weeks=1, keep=weeks)
+    f = z["families"]["hawkes"]
+    assert f["storms"] >= 1 and f["caught"] >= 1 and f["late"] == f["caught"] - f["before_threshold"]
+    assert f["baseline"]["n"] >= 5 and f["watchlist_weeks"] == 2.0
+    out = zoo_table(z)
+    assert out.splitlines()[2].startswith("hawkes ") and "tuning seeds 1-1" in out
+    # What a calibration table needs: each alerted cascade's first alert, and whether it became a storm.
+    rows = first_alerts(weeks["hawkes"])
+    assert rows and {"p_storm", "storm", "final_size", "reactions", "label"} <= set(rows[0])
+    assert sum(r["storm"] for r in rows) == f["caught"]
