@@ -14,6 +14,8 @@ family here keeps the simulator's output format, brands, watch-lists, ground tru
   blogs and comments every 30-60, and a share of posts reaching the search index up to an hour late.
 - ``dense``: like the other generator: many more cascades, most with a reaction or two, and few
   distinct texts (a handful of fillings per template, replies without handles).
+- ``empirical``: notable cascades on the clock of real retweet cascades (the tuning half of
+  ../shared/fixtures/cascades/), at the sizes the original law would give them.
 
 Every family but ``branching`` adds two hard negatives: complaints that stop just under the threshold
 and fast bursts that die. ``docs/simulator.md`` gives each family's parameters and why it is there.
@@ -27,6 +29,7 @@ import functools
 import math
 import random
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from monitor.branching import MEDIAN_FOLLOWERS, Spread
@@ -34,6 +37,8 @@ from monitor.simtext import fill
 from monitor.simulate import SimSettings, Simulation
 
 DAY = 86400.0
+# Real retweet cascades (SEISMIC's data, via TiDeH): see ../shared/fixtures/README.md.
+REAL_CASCADES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "cascades"
 
 
 # -- followers -----------------------------------------------------------------------------------
@@ -113,6 +118,38 @@ class HawkesLaw(Spread):
 
     def keeps(self, rng: random.Random, at: float) -> bool:
         return rng.random() < daily_rhythm(self.day_start + at)
+
+
+@functools.cache
+def real_cascades(half: str = "tuning") -> tuple[tuple[int, tuple[float, ...]], ...]:
+    """The real retweet cascades of one half of the fixture set: (root's followers, retweet times in
+    seconds). ``tuning``: the files at even positions of the sorted list, the only ones any choice may
+    look at; ``held_out``: the odd ones, for measuring only. Empty when the fixtures are not there."""
+    files = sorted(REAL_CASCADES.glob("RT*.txt"))
+    out = []
+    for f in files[0::2] if half == "tuning" else files[1::2]:
+        lines = [ln.split() for ln in f.read_text().splitlines()[1:] if ln.strip()]
+        out.append((int(float(lines[0][1])), tuple(float(ln[0]) for ln in lines[1:])))
+    return tuple(out)
+
+
+@dataclass
+class EmpiricalLaw(Spread):
+    """Reactions at the times of a real retweet cascade: the root gets ``root_offspring`` reactions on
+    average, each at a time drawn from the cascade's own (plus up to a minute), and reactions get none
+    (a real cascade's data say who retweeted when, not from whom; on X every repost names the root)."""
+
+    times: tuple[float, ...] = ()
+    real_root_followers: int = 0
+
+    def offspring(self, is_root: bool, followers: int, age: float) -> float:
+        return self.root_offspring if is_root else 0.0
+
+    def delay(self, rng: random.Random) -> float:
+        return rng.choice(self.times) + rng.uniform(0, 60)
+
+    def root_followers(self, followers: int) -> int:
+        return max(self.real_root_followers, followers)
 
 
 # -- families ------------------------------------------------------------------------------------
@@ -248,8 +285,30 @@ def _polled(rng: random.Random, at: int, every: float, *, tail: float) -> float:
     return lag
 
 
+class Empirical(Simulation):
+    """Notable cascades on the clock of real retweet cascades (the tuning half of the fixtures), at the
+    sizes the original law would give them: slow, long growth (half the final size after hours)."""
+
+    family = "empirical"
+
+    def __init__(self, settings: SimSettings):
+        super().__init__(settings)
+        self.templates = real_cascades("tuning")
+        if not self.templates:
+            raise ValueError(f"the empirical family needs the real cascades in {REAL_CASCADES}")
+        self.reaction_shares = (0.8, 0.93)
+        self.reposts_cite_root = True
+
+    def _law(self, root_offspring: float, ratio: float) -> Spread:
+        followers, times = self.rng.choice(self.templates)
+        # The same expected final size as the original law's cascade (root_offspring / (1 - ratio)).
+        return EmpiricalLaw(root_offspring / (1 - ratio), 0.0, lifetime=7 * DAY, times=times,
+                            real_root_followers=followers)
+
+
 FAMILIES: dict[str, type[Simulation]] = {
     "branching": Simulation, "seismic": Seismic, "hawkes": Hawkes, "delayed": Delayed, "dense": Dense,
+    "empirical": Empirical,
 }
 
 
@@ -267,5 +326,5 @@ def simulation(family: str, settings: SimSettings) -> Simulation:
     return cls(settings)
 
 
-__all__ = ["FAMILIES", "HawkesLaw", "SeismicLaw", "daily_rhythm", "mean_followers", "pareto_followers",
-           "simulation"]
+__all__ = ["FAMILIES", "EmpiricalLaw", "HawkesLaw", "SeismicLaw", "daily_rhythm", "mean_followers", "pareto_followers",
+           "real_cascades", "simulation"]

@@ -17,7 +17,7 @@ import pytest
 
 from monitor.records import Mention
 from monitor.simulate import SimSettings, Simulation, main
-from monitor.zoo import FAMILIES, daily_rhythm, mean_followers, pareto_followers, simulation
+from monitor.zoo import FAMILIES, daily_rhythm, mean_followers, pareto_followers, real_cascades, simulation
 
 # The original simulator's two days of seed 7, two brands (git main before the zoo, run once).
 ORIGINAL_RECORDS_SHA256 = "91d339adf84453b9e2582d6f168fbfacf8acbefb01a2b300b1f4b497ca59a858"
@@ -49,8 +49,13 @@ def test_the_branching_family_is_the_original_simulator_bit_for_bit() -> None:
         assert hashlib.sha256(truth).hexdigest() == ORIGINAL_TRUTH_SHA256
 
 
+NEEDS_FIXTURES = {"empirical"}
+
+
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_every_family_makes_a_week_of_valid_records_with_storms_and_hard_negatives(family: str) -> None:
+    if family in NEEDS_FIXTURES and not real_cascades():
+        pytest.skip("the real cascades of ../shared/fixtures/cascades/ are not here")
     records, truth = week(family)
     assert 15_000 < len(records) == truth["mentions"] < 60_000
     observed = [r["observed_at"] for r in records]
@@ -136,6 +141,22 @@ def test_the_dense_family_has_more_cascades_and_fewer_distinct_texts() -> None:
 
     (cascades, distinct), (cascades0, distinct0) = figures(week("dense")[0]), figures(week("branching")[0])
     assert cascades > 1.2 * cascades0 and distinct < 0.6 * distinct0
+
+
+def test_the_empirical_family_grows_on_the_clock_of_real_retweet_cascades() -> None:
+    """Data: SEISMIC's retweet cascades (Zhao et al., KDD 2015) in ../shared/fixtures/cascades/, MIT;
+    only the tuning half (files at even positions) is used."""
+    if not real_cascades():
+        pytest.skip("the real cascades of ../shared/fixtures/cascades/ are not here")
+    assert len(real_cascades("tuning")) == len(real_cascades("held_out")) == 15
+    assert not set(real_cascades("tuning")) & set(real_cascades("held_out"))
+    _, truth = week("empirical")
+    big = [c for c in truth["cascades"] if c["final_size"] >= 300 and c["label"] != "fast_burst"]
+    within_hour = statistics.median(sum(t < 3600 for t in c["reactions"]) / len(c["reactions"]) for c in big)
+    _, original = week("branching")
+    big0 = [c for c in original["cascades"] if c["final_size"] >= 300]
+    within_hour0 = statistics.median(sum(t < 3600 for t in c["reactions"]) / len(c["reactions"]) for c in big0)
+    assert within_hour < 0.5 < within_hour0  # real cascades: about a third of the final size in the first hour
 
 
 def test_the_simulator_command_takes_a_family_and_refuses_an_unknown_one(tmp_path: Any, capsys: Any) -> None:
