@@ -1,8 +1,9 @@
 """``make bench``: every performance figure in one table, each a ratio or a side-by-side measurement.
 
-    python -m bench            # a million mentions, 1,000 feeds, a soak (3 minutes measured), 4 simulated weeks
+    python -m bench            # a million mentions, 1,000 feeds, a soak (3 minutes measured), 4 simulated weeks,
+                               # and per family of the zoo 6 weeks (report seeds) and 250,000 mentions replayed
     python -m bench --quick    # smaller sizes, about two minutes: a fast check
-    python -m bench --only throughput,poll   # some sections (throughput, profile, poll, soak, detection, volume)
+    python -m bench --only throughput,poll   # some sections (throughput, classifier, profile, poll, soak, detection, volume, zoo)
 
 Progress goes to stderr; the table to stdout, and with everything measured to bench/out/bench.json.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from bench import OUT
 
-SECTIONS = ("throughput", "classifier", "profile", "poll", "soak", "detection", "volume")
+SECTIONS = ("throughput", "classifier", "profile", "poll", "soak", "detection", "volume", "zoo")
 
 
 def log(msg: str) -> None:
@@ -145,6 +146,22 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             ("  delay, median / max (min)", f"{d['delay_median_min']} / {d['delay_max_min']}",
              f"baseline {b['delay_median_min']} / {b['delay_max_min']}"),
         ]
+    if "zoo" in r:
+        z, tp = r["zoo"]["detection"], r["zoo"].get("throughput") or {}
+        for fam, f in z["families"].items():
+            b = f["baseline"] or {}
+            b_late = b["caught"] - b["before_threshold"] if b else "-"
+            speed = ""
+            if fam in tp:
+                t = tp[fam]
+                speed = (f"; replay {_n(t['replay']['rate'])}/s, VADER alone {_n(t['vader'])}/s: "
+                         f"ratio {t['ratio']:.2f} ({_n(t['mentions'])} mentions)")
+            out.append((f"Zoo, {fam}: storms caught (late)", f"{f['caught']} / {f['storms']} ({f['late']})",
+                        f"baseline (K={b.get('n')}) {b.get('caught')} / {f['storms']} ({b_late}); false/wl-week "
+                        f"{f['false_per_watchlist_week']} (most {f['max_false_in_one_watchlist_week']}), baseline "
+                        f"{b.get('false_per_watchlist_week')}; share at first alert {f['median_earliness']}, baseline "
+                        f"{b.get('median_earliness')}; outages {f['outages'] - f['outages_missed']}/{f['outages']}"
+                        + speed))
     return out
 
 
@@ -164,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--soak", type=float, help="soak seconds measured in the steady state, after a warm-up that "
                     "fills the daemon's bounded caches (default 180); --quick: 40 in all, warm-up only")
     ap.add_argument("--weeks", type=int, help="simulated weeks for detection quality (default 4; --quick 1)")
+    ap.add_argument("--zoo-weeks", type=int, help="report-seed weeks per family of the zoo (default 6; --quick 1)")
+    ap.add_argument("--zoo-mentions", type=int,
+                    help="mentions replayed per family of the zoo (default 250,000; --quick 20,000)")
     args = ap.parse_args(argv)
     only = set(args.only.split(",")) if args.only else set(SECTIONS)
     unknown = only - set(SECTIONS)
@@ -211,9 +231,23 @@ def main(argv: list[str] | None = None) -> int:
 
         log("volume spikes on overdispersed volume (bench/volume.py) ...")
         r["volume"] = run(list(FAMILIES), REPORT_SEEDS[:1] if args.quick else REPORT_SEEDS, 1 if args.quick else 4)
+    if "zoo" in only:
+        from bench.zoo import zoo_figures, zoo_throughput
+
+        zoo_weeks = args.zoo_weeks or (1 if args.quick else 6)
+        log(f"detection per family of the zoo, {zoo_weeks} report-seed week(s) each (bench/zoo.py) ...")
+        r["zoo"] = {"detection": zoo_figures(weeks=zoo_weeks)}
+        zoo_mentions = args.zoo_mentions or (20_000 if args.quick else 250_000)
+        log(f"replay throughput per family of the zoo, about {zoo_mentions} mentions each ...")
+        r["zoo"]["throughput"] = zoo_throughput(OUT, zoo_mentions)
     r["seconds"] = time.monotonic() - started
     (OUT / "bench.json").write_text(json.dumps(r, indent=1, default=str))
     print(table(r))
+    if "zoo" in r:
+        from bench.zoo import table as zoo_table
+
+        print()
+        print(zoo_table(r["zoo"]["detection"], r["zoo"]["throughput"]))
     print(f"({'quick check: not the figures; ' if args.quick else ''}{r['seconds']:.0f}s on "
           f"{platform.python_implementation()} {r['python']}; details in {OUT / 'bench.json'})")
     return 0

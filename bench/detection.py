@@ -15,7 +15,9 @@ The baseline alerts when a complaint cascade (same complaint classifier) gets N 
 trailing hour, with N chosen in hindsight as the smallest giving no more false alerts than the
 detector's cascade alerts.
 
-    python -m bench.detection [--weeks 4] [--first-seed 1] [--brands 2] [--mentions N] [--json]
+    python -m bench.detection [--weeks 4] [--first-seed 1] [--brands 2] [--mentions N] [--family F] [--json]
+
+Per family of the zoo (monitor/zoo.py), on tuning or report seeds: ``python -m bench.zoo``.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from monitor.pipeline import Pipeline
 from monitor.records import Mention, parse_time
 from monitor.replay import ReplaySummary, run_replay
 from monitor.scoring import Scorer
-from monitor.simulate import SimSettings, Simulation, Truth, write_config
+from monitor.simulate import SimSettings, Truth, write_config
 from monitor.store import Store
+from monitor.zoo import simulation
 
 HOUR = 3600
 
@@ -53,12 +56,16 @@ class Week:
     is_complaint: dict[str, bool]        # classifier verdict on each listed cascade's root
     summary: ReplaySummary
     decisions: Counter[str] = field(default_factory=Counter)
+    family: str = "branching"
 
 
 def replay_week(seed: int, *, days: float = 7, brands: int = 2, mentions: int | None = None,
-                threshold: int = 300, scorer: Scorer | None = None) -> Week:
-    """Simulate one week and replay it through the real pipeline; keep alerts and truth."""
-    sim = Simulation(SimSettings(days=days, seed=seed, brands=brands, mentions=mentions, threshold=threshold))
+                threshold: int = 300, scorer: Scorer | None = None, family: str = "branching") -> Week:
+    """Simulate one week of ``family`` (monitor/zoo.py) and replay it through the real pipeline; keep
+    every alert line as emitted (all its fields, ``p_storm`` among them when the detector gives it)
+    and the truth."""
+    sim = simulation(family, SimSettings(days=days, seed=seed, brands=brands, mentions=mentions,
+                                         threshold=threshold))
     alerts: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
         cfg = load_config(write_config(Path(tmp), sim.brands, sim.vips, threshold, database=f"{tmp}/bench.db"))
@@ -78,7 +85,7 @@ def replay_week(seed: int, *, days: float = 7, brands: int = 2, mentions: int | 
         verdict = {i: sc.score(Mention.from_json(json.loads(t)).full_text).complaint.is_complaint
                    for i, t in texts.items()}
         store.close()
-    return Week(seed, sim.truth, alerts, verdict, summary, Counter(summary.decisions))
+    return Week(seed, sim.truth, alerts, verdict, summary, Counter(summary.decisions), family)
 
 
 def _threshold_for(c: dict[str, Any], threshold: int) -> int:
@@ -185,11 +192,11 @@ def score_weeks(weeks: list[Week], threshold: int = 300) -> dict[str, Any]:
 
 
 def detection_figures(seeds: Iterable[int] = range(1, 5), *, brands: int = 2, days: float = 7,
-                      mentions: int | None = None, threshold: int = 300) -> dict[str, Any]:
+                      mentions: int | None = None, threshold: int = 300, family: str = "branching") -> dict[str, Any]:
     """Run the benchmark and return its figures as a dict (what ``make bench`` prints)."""
     scorer = Scorer()
-    weeks = [replay_week(s, days=days, brands=brands, mentions=mentions, threshold=threshold, scorer=scorer)
-             for s in seeds]
+    weeks = [replay_week(s, days=days, brands=brands, mentions=mentions, threshold=threshold, scorer=scorer,
+                         family=family) for s in seeds]
     return score_weeks(weeks, threshold)
 
 
@@ -223,11 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--brands", type=int, default=2)
     ap.add_argument("--mentions", type=int, help="about this many mentions per week")
     ap.add_argument("--threshold", type=int, default=300)
+    ap.add_argument("--family", default="branching", help="generative family (docs/simulator.md)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)
     started = time.monotonic()
     f = detection_figures(range(args.first_seed, args.first_seed + args.weeks), brands=args.brands,
-                          mentions=args.mentions, threshold=args.threshold)
+                          mentions=args.mentions, threshold=args.threshold, family=args.family)
     print(json.dumps(f, indent=1, default=str) if args.json else table(f))
     print(f"({time.monotonic() - started:.0f}s; missed storms: {f['missed'] or 'none'})")
     return 0

@@ -51,6 +51,22 @@ class Spread:
     def kappa(self) -> float:
         return self.ratio / _mean_weight(round(self.beta, 1))
 
+    def offspring(self, is_root: bool, followers: int, age: float) -> float:
+        """Mean reactions to one mention (the root, or a reaction ``age`` seconds after the root)."""
+        if is_root:
+            return self.root_offspring
+        return self.kappa() * (max(1, followers) / MEDIAN_FOLLOWERS) ** self.beta
+
+    def keeps(self, rng: random.Random, at: float) -> bool:
+        """Whether a reaction drawn for ``at`` (seconds after the simulation's start) happens: always,
+        here; a law whose intensity varies with the time of day thins its reactions."""
+        return True
+
+    def root_followers(self, followers: int) -> int:
+        """The root author's followers, given the ones drawn for it: unchanged, here; a law whose
+        offspring are proportional to followers picks the root's to match its offspring."""
+        return followers
+
     def delay(self, rng: random.Random) -> float:
         """A power-law reaction delay (constant density to s0, then ~ s^-(1+theta)), below the lifetime."""
         if self.lognormal is not None:

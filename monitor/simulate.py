@@ -17,6 +17,8 @@ a detector cannot fit one set of numbers. The ground truth names every notable c
 final size, and every outage with its start.
 
     python -m monitor.simulate --days 7 --seed 1 --out week.jsonl --truth truth.json --config-dir cfg/
+
+This is the ``branching`` family; ``--family NAME`` picks another of monitor/zoo.py (docs/simulator.md).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from monitor.branching import MEDIAN_FOLLOWERS, Spread, followers, poisson, random_spread
+from monitor.branching import Spread, followers, poisson, random_spread
 from monitor.records import format_time
 from monitor.simtext import (
     COMPLAINT,
@@ -69,6 +71,10 @@ class SimSettings:
     hard_negatives_per_week: float = 4.0
     outages_per_week: float = 1.0
     vip_posts_per_week: float = 0.7
+    # Hard negatives the zoo's families add (monitor/zoo.py); none in the original law, whose weeks
+    # stay as they were: complaints that stop just under the threshold, and fast bursts that die.
+    just_under_per_week: float = 0.0
+    fast_bursts_per_week: float = 0.0
 
 
 @dataclass
@@ -89,7 +95,12 @@ class Truth:
 # -- texts ---------------------------------------------------------------------------------------
 # -- the simulation ------------------------------------------------------------------------------
 class Simulation:
-    """Iterate ``records()`` for mention records in observed order; ``truth`` is complete afterwards."""
+    """Iterate ``records()`` for mention records in observed order; ``truth`` is complete afterwards.
+
+    This is the ``branching`` family; monitor/zoo.py holds the others, each overriding the hooks below
+    (laws, followers, texts, observation lag)."""
+
+    family = "branching"
 
     def __init__(self, settings: SimSettings):
         self.s = settings
@@ -106,6 +117,9 @@ class Simulation:
         # A chatter root brings about 1.6 mentions with it; notable cascades add about a tenth.
         self.scale = per_day / 1500.0
         self.chatter_per_hour = per_day * 0.9 / 1.6 / 24
+        # What a family (monitor/zoo.py) may change; these values are the original simulator's.
+        self.reaction_shares = (0.55, 0.85)  # a reaction is a repost below the first, a reply below the second
+        self.reposts_cite_root = False       # True: a repost of a repost names the original, as on X
 
     # ids and records
     def _id(self) -> int:
@@ -118,11 +132,8 @@ class Simulation:
         num = self._id()
         prefix = {"x": "x", "rss": "rss", "comments": "comment"}[source]
         handle = handle or f"u{num % 10**9}"
-        # Sources are polled: X every 2 minutes, blogs and their comments every 10, each poll
-        # seeing everything posted since the last one, a few seconds late.
-        every = 120 if source == "x" else 600
         at = round(at)
-        lag = math.ceil(at / every) * every - at + self.rng.uniform(1, 15)
+        lag = self._lag(source, at)
         created = self.s.start + timedelta(seconds=at)
         author: dict[str, Any] = {"id": handle, "handle": handle}
         if n is not None:
@@ -138,6 +149,31 @@ class Simulation:
                     "observed_at": format_time(created + timedelta(seconds=round(lag)))})
         return rec
 
+    def _lag(self, source: str, at: int) -> float:
+        """Seconds from a mention's posting to its being observed."""
+        # Sources are polled: X every 2 minutes, blogs and their comments every 10, each poll
+        # seeing everything posted since the last one, a few seconds late.
+        every = 120 if source == "x" else 600
+        return math.ceil(at / every) * every - at + self.rng.uniform(1, 15)
+
+    def _followers(self) -> int:
+        return followers(self.rng)
+
+    def _fill(self, pool: tuple[str, ...], brand: str, user: str = "") -> str:
+        """A text from one of ``pool``'s templates."""
+        return fill(self.rng.choice(pool), self.rng, brand, user)
+
+    # the laws of cascades: a family overrides these (monitor/zoo.py)
+    def _law(self, root_offspring: float, ratio: float) -> Spread:
+        """A notable cascade's law, from its root's mean offspring and its reactions' mean offspring."""
+        return random_spread(self.rng, root_offspring, ratio)
+
+    def _chatter_law(self) -> Spread:
+        return Spread(self.rng.expovariate(1 / 0.45), 0.15, lifetime=12 * 3600, max_size=200)
+
+    def _outage_law(self) -> Spread:
+        return Spread(self.rng.uniform(0, 1.5), 0.1, lifetime=4 * 3600)
+
     def _emit(self, rec: dict[str, Any]) -> float:
         """Queue a record for output in observed order; return when it is observed (seconds)."""
         at = (datetime.fromisoformat(rec["observed_at"].replace("Z", "+00:00")) - self.s.start).total_seconds()
@@ -149,6 +185,8 @@ class Simulation:
                 handle: str | None = None, blog: bool = False, label: str | None = None) -> dict[str, Any]:
         """Generate a root and every reaction it ever gets; return its truth entry."""
         rng = self.rng
+        if n is not None and handle is None:
+            n = spread.root_followers(n)
         if blog:
             slug = f"post-{self._seq % 100000}"
             host = f"blog{rng.randint(0, 40)}.example.org"
@@ -160,20 +198,20 @@ class Simulation:
         self._emit(root)
         times: list[float] = []  # when each reaction was observed, seconds after the root was posted
         queue: list[tuple[float, dict[str, Any], int, str | None]] = [(at, root, n or 0, root["url"] if blog else None)]
-        kappa = spread.kappa()
         if spread.vip_at is not None and spread.vip_at < spread.lifetime:
             vip = rng.choice(self.vips[brand])
-            q = self._record("x", "quote", at + spread.vip_at, fill(rng.choice(QUOTE[tone]), rng, brand),
+            q = self._record("x", "quote", at + spread.vip_at, self._fill(QUOTE[tone], brand),
                              parent=root["id"], n=rng.randint(80_000, 400_000), handle=vip)
             times.append(self._emit(q) - at)
             queue.append((at + spread.vip_at, q, q["author"]["followers"], None))
         while queue and len(times) < spread.max_size:
             t_parent, parent, pn, blog_url = queue.pop()
-            is_root = parent is root
-            mean = spread.root_offspring if is_root else kappa * (max(1, pn) / MEDIAN_FOLLOWERS) ** spread.beta
+            mean = spread.offspring(parent is root, pn, t_parent - at)
             for _ in range(poisson(rng, mean)):
                 delay = spread.delay(rng)
                 if t_parent + delay - at > spread.lifetime or len(times) >= spread.max_size:
+                    continue
+                if not spread.keeps(rng, t_parent + delay):
                     continue
                 child = self._reaction(brand, tone, t_parent + delay, parent, blog_url, root)
                 times.append(self._emit(child) - at)
@@ -189,23 +227,24 @@ class Simulation:
     def _reaction(self, brand: str, tone: str, at: float, parent_rec: dict[str, Any], blog_url: str | None,
                   root: dict[str, Any]) -> dict[str, Any]:
         rng = self.rng
-        n = followers(rng)
+        n = self._followers()
         parent, phandle = parent_rec["id"], parent_rec["author"]["handle"]
         if blog_url is not None:  # reacting to a blog post: a comment there, or a post on X linking it
             if rng.random() < 0.3:
-                return self._record("comments", "comment", at, fill(rng.choice(QUOTE[tone]), rng, brand),
+                return self._record("comments", "comment", at, self._fill(QUOTE[tone], brand),
                                     parent=parent, n=None, url=f"{blog_url}#comment-{self._seq % 10**6}")
             link = blog_url + rng.choice(("", "?utm_source=twitter", "#top"))
             return self._record("x", "post", at, f"{rng.choice(('Read this:', 'wow', 'ouch', ''))} "
                                 f"{root.get('title', '')} {link}".strip(), n=n, links=[link])
         r = rng.random()
-        if r < 0.55:
+        if r < self.reaction_shares[0]:
+            if self.reposts_cite_root and root["source"] == "x":
+                parent_rec, parent, phandle = root, root["id"], root["author"]["handle"]
             text = parent_rec["text"] if parent_rec["kind"] != "repost" else parent_rec["text"].split(": ", 1)[-1]
             return self._record("x", "repost", at, f"RT @{phandle}: {text[:200]}", parent=parent, n=n)
-        if r < 0.85:
-            return self._record("x", "reply", at, fill(rng.choice(REPLY[tone]), rng, brand, phandle),
-                                parent=parent, n=n)
-        return self._record("x", "quote", at, fill(rng.choice(QUOTE[tone]), rng, brand), parent=parent, n=n)
+        if r < self.reaction_shares[1]:
+            return self._record("x", "reply", at, self._fill(REPLY[tone], brand, phandle), parent=parent, n=n)
+        return self._record("x", "quote", at, self._fill(QUOTE[tone], brand), parent=parent, n=n)
 
     # what happens in a week
     def _plan(self) -> list[tuple[float, str, str]]:
@@ -216,7 +255,8 @@ class Simulation:
         plan: list[tuple[float, str, str]] = []
         rates = (("storm", s.storms_per_week), ("near_miss", s.near_misses_per_week),
                  ("hard_negative", s.hard_negatives_per_week), ("outage", s.outages_per_week),
-                 ("vip_post", s.vip_posts_per_week))
+                 ("vip_post", s.vip_posts_per_week), ("just_under", s.just_under_per_week),
+                 ("fast_burst", s.fast_bursts_per_week))
         for brand in self.brands:
             for what, per_week in rates:
                 for _ in range(poisson(rng, per_week * weeks)):
@@ -241,35 +281,46 @@ class Simulation:
         if what == "storm":
             style = rng.choice(("root", "root", "network", "blog"))
             if style == "network":
-                spread = random_spread(rng, rng.uniform(15, 40), rng.uniform(0.85, 0.95))
+                spread = self._law(rng.uniform(15, 40), rng.uniform(0.85, 0.95))
             else:
-                spread = random_spread(rng, rng.uniform(150, 600), rng.uniform(0.2, 0.6))
+                spread = self._law(rng.uniform(150, 600), rng.uniform(0.2, 0.6))
             if rng.random() < 0.35:
                 spread.vip_at = rng.uniform(0.2, 3) * 3600
-            text = fill(rng.choice(COMPLAINT), rng, brand)
+            text = self._fill(COMPLAINT, brand)
             if style == "blog":
-                text = f"How {brand} treated me. " + text + " " + fill(rng.choice(COMPLAINT), rng, brand)
-            self.cascade(brand, at, "complaint", text, spread, n=followers(rng) if style != "blog" else None,
+                text = f"How {brand} treated me. " + text + " " + self._fill(COMPLAINT, brand)
+            self.cascade(brand, at, "complaint", text, spread, n=self._followers() if style != "blog" else None,
                          blog=style == "blog", label="storm")
         elif what == "near_miss":
-            spread = random_spread(rng, math.exp(rng.uniform(math.log(20), math.log(180))), rng.uniform(0.1, 0.5))
-            text = fill(rng.choice(COMPLAINT + VAGUE), rng, brand)
-            self.cascade(brand, at, "complaint", text, spread, n=followers(rng), label="near_miss",
+            spread = self._law(math.exp(rng.uniform(math.log(20), math.log(180))), rng.uniform(0.1, 0.5))
+            text = self._fill(COMPLAINT + VAGUE, brand)
+            self.cascade(brand, at, "complaint", text, spread, n=self._followers(), label="near_miss",
                          blog=rng.random() < 0.15)
+        elif what == "just_under":  # a complaint that grows steadily and stops short of the threshold
+            target = rng.uniform(0.55, 0.9) * self.s.threshold
+            ratio = rng.uniform(0.2, 0.5)
+            spread = self._law(target * (1 - ratio), ratio)
+            self.cascade(brand, at, "complaint", self._fill(COMPLAINT, brand), spread, n=self._followers(),
+                         label="just_under")
+        elif what == "fast_burst":  # a complaint with a burst of reactions in minutes, then nothing
+            spread = Spread(rng.uniform(60, 200), rng.uniform(0.0, 0.1), s0=rng.uniform(60, 300),
+                            lifetime=rng.uniform(0.5, 2) * 3600, lognormal=rng.uniform(0.4, 0.8))
+            self.cascade(brand, at, "complaint", self._fill(COMPLAINT, brand), spread, n=self._followers(),
+                         label="fast_burst")
         elif what == "vip_post":
-            spread = random_spread(rng, rng.uniform(30, 150), rng.uniform(0.1, 0.5))
-            self.cascade(brand, at, "complaint", fill(rng.choice(COMPLAINT), rng, brand), spread,
+            spread = self._law(rng.uniform(30, 150), rng.uniform(0.1, 0.5))
+            self.cascade(brand, at, "complaint", self._fill(COMPLAINT, brand), spread,
                          n=rng.randint(50_000, 300_000), handle=rng.choice(self.vips[brand]), label="vip_post")
         else:
             kind = rng.choice(("praise", "sad", "big_account", "big_account"))
             if kind == "big_account":  # a big account's complaint: many see it, few pass it on
-                spread = random_spread(rng, rng.uniform(40, 200), rng.uniform(0.05, 0.35))
-                self.cascade(brand, at, "complaint", fill(rng.choice(COMPLAINT), rng, brand), spread,
+                spread = self._law(rng.uniform(40, 200), rng.uniform(0.05, 0.35))
+                self.cascade(brand, at, "complaint", self._fill(COMPLAINT, brand), spread,
                              n=int(math.exp(rng.uniform(math.log(1e5), math.log(3e6)))), label="big_account")
             else:
-                spread = random_spread(rng, rng.uniform(150, 500), rng.uniform(0.3, 0.6))
+                spread = self._law(rng.uniform(150, 500), rng.uniform(0.3, 0.6))
                 pool = PRAISE if kind == "praise" else SAD
-                self.cascade(brand, at, kind, fill(rng.choice(pool), rng, brand), spread, n=followers(rng),
+                self.cascade(brand, at, kind, self._fill(pool, brand), spread, n=self._followers(),
                              label=f"viral_{kind}")
 
     def _outage(self, at: float, brand: str) -> None:
@@ -283,8 +334,8 @@ class Simulation:
                 break
             if rng.random() > min(1.0, (t - at) / 900 + 0.1):  # the rate ramps up over 15 minutes
                 continue
-            e = self.cascade(brand, t, "complaint", fill(rng.choice(OUTAGE), rng, brand),
-                             Spread(rng.uniform(0, 1.5), 0.1, lifetime=4 * 3600), n=followers(rng))
+            e = self.cascade(brand, t, "complaint", self._fill(OUTAGE, brand),
+                             self._outage_law(), n=self._followers())
             ids.append(e["root_id"])
         self.truth.outages.append({"brand": brand, "start": format_time(self.s.start + timedelta(seconds=at)),
                                    "end": format_time(self.s.start + timedelta(seconds=at + duration)),
@@ -304,8 +355,7 @@ class Simulation:
             tone, pool = "sad", NEG_OTHER
         else:
             tone, pool = "neutral", NEUTRAL
-        self.cascade(brand, at, tone, fill(rng.choice(pool), rng, brand),
-                     Spread(rng.expovariate(1 / 0.45), 0.15, lifetime=12 * 3600, max_size=200), n=followers(rng))
+        self.cascade(brand, at, tone, self._fill(pool, brand), self._chatter_law(), n=self._followers())
 
     def _rhythm(self, t: float) -> float:
         """Relative mention rate: low at night, peaking mid-afternoon UTC, quieter at weekends."""
@@ -368,12 +418,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--brands", type=int, default=2, help="number of brands (one watch-list each)")
     ap.add_argument("--mentions", type=int, help="about this many mentions in all (default ~1,500 per brand-day)")
     ap.add_argument("--threshold", type=int, default=300, help="final size the truth calls a storm")
+    ap.add_argument("--family", default="branching",
+                    help="generative family (docs/simulator.md): branching, seismic, hawkes, delayed, dense, empirical")
     ap.add_argument("--out", required=True, help="JSONL file to write, or - for stdout")
     ap.add_argument("--truth", help="write the ground truth here (JSON)")
     ap.add_argument("--config-dir", help="write a monitor.yaml and one watch-list per brand into this folder")
     args = ap.parse_args(argv)
-    sim = Simulation(SimSettings(days=args.days, seed=args.seed, brands=args.brands, mentions=args.mentions,
-                                 threshold=args.threshold))
+    from monitor.zoo import simulation  # the zoo builds on this module
+
+    try:
+        sim = simulation(args.family, SimSettings(days=args.days, seed=args.seed, brands=args.brands,
+                                                  mentions=args.mentions, threshold=args.threshold))
+    except ValueError as e:
+        ap.error(str(e))
     out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
     try:
         for rec in sim.records():

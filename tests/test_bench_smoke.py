@@ -86,3 +86,23 @@ def test_the_classifier_speed_is_measured_next_to_vader_alone_on_the_same_texts(
     assert 0 < c["ratio_both_to_vader"] < 1  # VADER and the classifier together are slower than VADER alone
     out = table({"classifier": {"simulated mentions": c}})
     assert "Complaint classifier, simulated mentions" in out and "of VADER alone" in out
+
+
+def test_the_zoo_bench_reports_each_family_next_to_its_baseline_on_seeds_kept_for_reporting() -> None:
+    from bench.detection import Week
+    from bench.zoo import REPORT_SEEDS, TUNING_SEEDS, first_alerts, seeds_of, zoo_figures
+    from bench.zoo import table as zoo_table
+
+    assert not set(TUNING_SEEDS) & set(REPORT_SEEDS)
+    assert seeds_of("report", 3) == [9001, 9002, 9003] and seeds_of("tuning", 2) == [1, 2]
+    weeks: dict[str, list[Week]] = {}
+    z = zoo_figures(["hawkes"], which="tuning", weeks=1, keep=weeks)
+    f = z["families"]["hawkes"]
+    assert f["storms"] >= 1 and f["caught"] >= 1 and f["late"] == f["caught"] - f["before_threshold"]
+    assert f["baseline"]["n"] >= 5 and f["watchlist_weeks"] == 2.0
+    out = zoo_table(z)
+    assert out.splitlines()[2].startswith("hawkes ") and "tuning seeds 1-1" in out
+    # What a calibration table needs: each alerted cascade's first alert, and whether it became a storm.
+    rows = first_alerts(weeks["hawkes"])
+    assert rows and {"p_storm", "storm", "final_size", "reactions", "label"} <= set(rows[0])
+    assert sum(r["storm"] for r in rows) == f["caught"]

@@ -1,0 +1,183 @@
+"""Detection and throughput per generative family (monitor/zoo.py), each next to its own baseline.
+
+For every family, seeded weeks are simulated and replayed through the real pipeline, and scored as
+``bench.detection`` scores them (storms caught, caught late, false alerts per watch-list-week, the
+most in one watch-list-week, median share of the threshold at the first alert, outages), next to
+the trailing-hour baseline tuned in hindsight on the same weeks. Then a file of a few hundred
+thousand mentions of the family goes through ``monitor replay`` next to VADER alone on its texts.
+
+Seeds come in two sets (docs/simulator.md):
+
+- ``TUNING_SEEDS`` (1-8999): choose anything on these: a family's parameters, the detector's
+  settings, a calibration.
+- ``REPORT_SEEDS`` (9001-9006 by default, and anything from 9001 up): only measured, never used to
+  choose. ``make bench`` reports on these.
+
+    python -m bench.zoo [--set report|tuning] [--weeks 6] [--families seismic,hawkes] [--json]
+    python -m bench.zoo --throughput 250000      # also the replay throughput per family
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.detection import Week, replay_week, score_weeks
+from monitor.scoring import Scorer
+from monitor.zoo import FAMILIES
+
+TUNING_SEEDS = range(1, 9000)
+REPORT_SEEDS = range(9001, 10_000)
+BRANDS = 2  # watch-lists per simulated week, as in bench.detection
+
+
+def log(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def seeds_of(which: str, weeks: int) -> list[int]:
+    """The first ``weeks`` seeds of the ``tuning`` or ``report`` set."""
+    pool = {"tuning": TUNING_SEEDS, "report": REPORT_SEEDS}[which]
+    return list(pool[:weeks])
+
+
+def family_weeks(family: str, seeds: Iterable[int], *, brands: int = BRANDS, threshold: int = 300,
+                 scorer: Scorer | None = None) -> list[Week]:
+    """Each seed's week of ``family``, replayed; a ``Week`` keeps its truth and every alert line."""
+    scorer = scorer or Scorer()
+    return [replay_week(s, brands=brands, threshold=threshold, scorer=scorer, family=family) for s in seeds]
+
+
+def first_alerts(weeks: Sequence[Week]) -> list[dict[str, Any]]:
+    """One row per cascade that got a ``new`` cascade alert: its first alert's fields (``p_storm`` when
+    the detector gives it), whether the truth calls it a storm, and its final size (None for a cascade
+    too small to be listed in the truth). What a calibration table buckets."""
+    rows = []
+    for w in weeks:
+        listed = {c["root_id"]: c for c in w.truth.cascades}
+        seen: set[str] = set()
+        for a in w.alerts:
+            if a["kind"] != "cascade" or a["level"] != "new" or a["root_id"] in seen:
+                continue
+            seen.add(a["root_id"])
+            c = listed.get(a["root_id"])
+            rows.append({"family": w.family, "seed": w.seed, "root_id": a["root_id"], "watchlist": a["watchlist"],
+                         "at": a["at"], "reactions": a["reactions"], "p_storm": a.get("p_storm"),
+                         "storm": bool(c and c["storm"]), "final_size": c["final_size"] if c else None,
+                         "label": c["label"] if c else None})
+    return rows
+
+
+def zoo_figures(families: Iterable[str] = FAMILIES, *, which: str = "report", weeks: int = 6,
+                brands: int = BRANDS, threshold: int = 300,
+                keep: dict[str, list[Week]] | None = None) -> dict[str, Any]:
+    """Per family: ``score_weeks`` figures (detector and tuned baseline) over the same seeds. ``keep``:
+    a dict that receives each family's replayed weeks (truth and alert lines), for further tables."""
+    seeds = seeds_of(which, weeks)
+    scorer = Scorer()
+    out: dict[str, Any] = {"set": which, "seeds": seeds, "families": {}}
+    for fam in families:
+        started = time.monotonic()
+        ws = family_weeks(fam, seeds, brands=brands, threshold=threshold, scorer=scorer)
+        if keep is not None:
+            keep[fam] = ws
+        f = score_weeks(ws, threshold)
+        f["late"] = f["caught"] - f["before_threshold"]
+        f["p_storm_given"] = sum(r["p_storm"] is not None for r in first_alerts(ws))
+        f["seconds"] = round(time.monotonic() - started, 1)
+        out["families"][fam] = f
+        log(f"  {fam}: {f['caught']}/{f['storms']} storms, {f['false_per_watchlist_week']} false/watch-list-week "
+            f"({f['seconds']:.0f}s)")
+    return out
+
+
+def zoo_throughput(out: Path, mentions: int, families: Iterable[str] = FAMILIES) -> dict[str, Any]:
+    """Per family: ``monitor replay`` (default workers) on about ``mentions`` mentions of it (8 brands, a
+    week, seed 9001: a report seed), next to VADER alone on the same texts before and after."""
+    from bench.throughput import run_replay, simulated_file, texts_of, vader_alone
+
+    res: dict[str, Any] = {}
+    for fam in families:
+        corpus = simulated_file(out, mentions, seed=REPORT_SEEDS[0], family=fam, strict=False)
+        texts = texts_of(corpus.path)
+        before = vader_alone(texts)
+        replay = run_replay(corpus, out)
+        after = vader_alone(texts)
+        vader = (before + after) / 2
+        res[fam] = {"mentions": corpus.mentions, "unique_texts": len(set(texts)), "vader_before": before,
+                    "vader_after": after, "vader": vader, "replay": replay, "ratio": replay["rate"] / vader}
+        log(f"  {fam}: replay {replay['rate']:,.0f}/s, VADER alone {vader:,.0f}/s, ratio {replay['rate'] / vader:.2f}")
+    return res
+
+
+def _share(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def table(z: dict[str, Any], tp: dict[str, Any] | None = None) -> str:
+    """The per-family table: detector next to the baseline, and the throughput ratio when measured."""
+    head = ("family", "storms caught (late)", "baseline (late)", "false/wl-week (most in one)", "baseline false",
+            "median share at 1st alert", "baseline share", "outages (median delay)", "K/hour")
+    rows = [head]
+    for fam, f in z["families"].items():
+        b = f["baseline"] or {}
+        b_late = None if not b else b["caught"] - b["before_threshold"]
+        rows.append((fam, f"{f['caught']}/{f['storms']} ({f['late']})",
+                     f"{b.get('caught', '-')}/{f['storms']} ({b_late if b_late is not None else '-'})",
+                     f"{f['false_per_watchlist_week']} ({f['max_false_in_one_watchlist_week']})",
+                     str(b.get("false_per_watchlist_week", "-")),
+                     _share(f["median_earliness"]), _share(b.get("median_earliness")),
+                     f"{f['outages'] - f['outages_missed']}/{f['outages']} ({f['outage_delay_median_min']} min)",
+                     str(b.get("n", "-"))))
+    width = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = [" | ".join(c.ljust(width[i]) for i, c in enumerate(r)) for r in rows]
+    lines.insert(1, "-+-".join("-" * w for w in width))
+    lines.append(f"({z['set']} seeds {z['seeds'][0]}-{z['seeds'][-1]}: {len(z['seeds'])} weeks x {BRANDS} watch-lists "
+                 "per family; late = first alert after the threshold; baseline: K reactions in a trailing hour "
+                 "on a complaint root, K tuned in hindsight to the detector's false cascade alerts)")
+    if tp:
+        lines.append("")
+        lines.append("family    | replay mentions/s | VADER alone texts/s | ratio | mentions | distinct texts")
+        for fam, t in tp.items():
+            lines.append(f"{fam:<9} | {t['replay']['rate']:>17,.0f} | {t['vader']:>19,.0f} | {t['ratio']:>5.2f} | "
+                         f"{t['mentions']:>8,} | {t['unique_texts'] / t['mentions']:.0%}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.zoo", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--set", choices=("report", "tuning"), default="report",
+                    help="seed set: report (9001-, never used to choose) or tuning (1-8999)")
+    ap.add_argument("--weeks", type=int, default=6, help="weeks per family")
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--threshold", type=int, default=300)
+    ap.add_argument("--throughput", type=int, metavar="MENTIONS", help="also the replay throughput per family")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    families = [f for f in args.families.split(",") if f]
+    unknown = set(families) - set(FAMILIES)
+    if unknown:
+        ap.error(f"unknown families: {', '.join(sorted(unknown))}; one of {', '.join(FAMILIES)}")
+    started = time.monotonic()
+    z = zoo_figures(families, which=args.set, weeks=args.weeks, threshold=args.threshold)
+    tp = None
+    if args.throughput:
+        from bench import OUT
+
+        OUT.mkdir(parents=True, exist_ok=True)
+        tp = zoo_throughput(OUT, args.throughput, families)
+    print(json.dumps({"detection": z, "throughput": tp}, indent=1, default=str) if args.json else table(z, tp))
+    print(f"({time.monotonic() - started:.0f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["REPORT_SEEDS", "TUNING_SEEDS", "family_weeks", "first_alerts", "zoo_figures"]
