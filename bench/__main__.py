@@ -3,7 +3,8 @@
     python -m bench            # a million mentions, 1,000 feeds, a soak (3 minutes measured), 4 simulated weeks,
                                # and per family of the zoo 6 weeks (report seeds) and 250,000 mentions replayed
     python -m bench --quick    # smaller sizes, about two minutes: a fast check
-    python -m bench --only throughput,poll   # some sections (throughput, classifier, profile, poll, soak, detection, volume, zoo)
+    python -m bench --only throughput,poll   # some sections: throughput, classifier, profile, poll, soak,
+                                             # detection, volume, zoo, cascades
 
 Progress goes to stderr; the table to stdout, and with everything measured to bench/out/bench.json.
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 from bench import OUT
 
-SECTIONS = ("throughput", "classifier", "profile", "poll", "soak", "detection", "volume", "zoo")
+SECTIONS = ("throughput", "classifier", "profile", "poll", "soak", "detection", "volume", "zoo", "cascades")
 
 
 def log(msg: str) -> None:
@@ -162,6 +163,23 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
                         f"{b.get('false_per_watchlist_week')}; share at first alert {f['median_earliness']}, baseline "
                         f"{b.get('median_earliness')}; outages {f['outages'] - f['outages_missed']}/{f['outages']}"
                         + speed))
+            for level, sv in (f.get("sensitivity") or {}).items():
+                sb = sv.get("baseline") or {}
+                out.append((f"  {fam}, alert.sensitivity {level} (p_storm >= {sv['p_alert']})",
+                            f"{sv['caught']} / {sv['storms']}, {sv['false_per_watchlist_week']} false",
+                            f"cascade false alerts per wl-week (most {sv['max_false_in_one_watchlist_week']}); share "
+                            f"at first alert {sv['median_share']}, baseline with as many false alerts "
+                            f"{sb.get('median_share')} (K={sb.get('n')}, {sb.get('caught')} caught)"))
+        pooled = r["zoo"]["detection"].get("calibration")
+        if pooled:
+            out.append(("Calibration: of the complaints given p_storm in ...", "... this share became storms",
+                        "; ".join(f"{c['from']:.2f}-{c['to']:.2f}: {c['share'] if c['share'] is not None else '-'} "
+                                  f"of {c['cascades']}" for c in pooled) + " (every family of the zoo pooled)"))
+    if "cascades" in r:
+        c = r["cascades"]
+        out.append(("Real retweet cascades, threshold 2,000", f"{c['alerted']} / {c['cascades']} alerted",
+                    f"median share of the final size at the alert {c['median_share']} (target <= 0.20), "
+                    f"{c['median_minutes']} min after the root; projection error at the alert {c['median_error']}"))
     return out
 
 
@@ -240,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         zoo_mentions = args.zoo_mentions or (20_000 if args.quick else 250_000)
         log(f"replay throughput per family of the zoo, about {zoo_mentions} mentions each ...")
         r["zoo"]["throughput"] = zoo_throughput(OUT, zoo_mentions)
+    if "cascades" in only:
+        from bench.cascades import figures as cascade_figures
+
+        log("30 real retweet cascades through the pipeline (bench/cascades.py) ...")
+        r["cascades"] = cascade_figures()
     r["seconds"] = time.monotonic() - started
     (OUT / "bench.json").write_text(json.dumps(r, indent=1, default=str))
     print(table(r))
