@@ -45,6 +45,7 @@ from typing import Any
 
 import yaml
 
+from monitor.branching import poisson
 from monitor.clock import SimulatedClock
 from monitor.config import load_config
 from monitor.detect import Decision
@@ -103,18 +104,6 @@ class Rhythm:
         day = int(t // DAY) % 7  # START is a Monday
         return (self.night + (1 - self.night) * math.exp(-((d / self.width) ** 2))) * (self.weekend if day >= 5
                                                                                         else 1.0)
-
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    if mean <= 0:
-        return 0
-    if mean > 30:
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, k, prod = math.exp(-mean), 0, rng.random()
-    while prod > limit:
-        k += 1
-        prod *= rng.random()
-    return k
 
 
 @dataclass(frozen=True)
@@ -188,10 +177,10 @@ def _rate_series(rng: random.Random, family: str, days: float, expected: Callabl
         rate = expected(t) * noise(t) + (excess(t) if excess else 0.0)
         own = [peak * shape(t - start) for start, shape, peak in incidents]
         for i, r in enumerate(own):
-            n = _poisson(rng, r / 60)
+            n = poisson(rng, r / 60)
             counts[i] += n
             times.extend(t + rng.random() * MINUTE for _ in range(n))
-        times.extend(t + rng.random() * MINUTE for _ in range(_poisson(rng, rate / 60)))
+        times.extend(t + rng.random() * MINUTE for _ in range(poisson(rng, rate / 60)))
         t += MINUTE
     times.sort()
     labelled = [Incident(start, start + shape.duration, shape.kind, round(peak, 1), round(expected(start), 1),
@@ -262,7 +251,7 @@ class _Bursts:
     def __init__(self, rng: random.Random, days: float, per_day: float, base: Callable[[float], float],
                  tau_minutes: tuple[float, float] = (5, 90)):
         self.events: list[tuple[float, float, float]] = []  # (start, excess per hour at the peak, tau)
-        for _ in range(_poisson(rng, per_day * days)):
+        for _ in range(poisson(rng, per_day * days)):
             at = rng.uniform(0, days * DAY)
             size = min(8.0, 0.4 * rng.paretovariate(1.3))
             self.events.append((at, size * base(at), rng.uniform(*tau_minutes) * MINUTE))
@@ -303,7 +292,7 @@ def hawkes(rng: random.Random, days: float) -> Series:
     while stack:
         t = stack.pop()
         times.append(t)
-        for _ in range(_poisson(rng, branching)):
+        for _ in range(poisson(rng, branching)):
             stack.append(t + rng.expovariate(1 / delay))
     times = sorted(x for x in times if x < days * DAY)
     s = Series("hawkes", 0, days, times, immigrants.incidents)

@@ -201,20 +201,8 @@ class Activity:
         root): a cascade of those shows all its generations together, on a slower, heavier-tailed clock."""
         self.flat += flat
         seconds = max(0.0, seconds)
-        i = int(seconds // BUCKET)
-        b = self.buckets.get(i)
-        if b is None:
-            b = self.buckets[i] = [0.0, 0.0, 0.0, 0.0]
-        b[0 if direct else 1] += 1
-        b[2] += reach
-        b[3] += reach * seconds
-        j = bisect.bisect_right(EDGES, seconds) - 1
-        c = self.bins.get(j)
-        if c is None:
-            c = self.bins[j] = [0.0, 0.0, 0.0, 0.0]
-        c[0 if direct else 1] += 1
-        c[2] += reach
-        c[3] += reach * seconds
+        _tally(self.buckets, int(seconds // BUCKET), direct, reach, seconds)
+        _tally(self.bins, bisect.bisect_right(EDGES, seconds) - 1, direct, reach, seconds)
         self.count += 1
         self.deep += not direct
         self.reach_sum += reach
@@ -231,6 +219,16 @@ class Activity:
     def histogram(self, end: float, width: float, n: int) -> list[int]:
         """Reaction counts in ``n`` consecutive bins of ``width`` seconds ending at ``end``."""
         return [self.counts_between(end - (n - k) * width, end - (n - k - 1) * width) for k in range(n)]
+
+
+def _tally(table: dict[int, list[float]], key: int, direct: bool, reach: float, seconds: float) -> None:
+    """Count one reaction in ``table[key]``: [direct, deep, reach, reach * seconds]."""
+    b = table.get(key)
+    if b is None:
+        b = table[key] = [0.0, 0.0, 0.0, 0.0]
+    b[0 if direct else 1] += 1
+    b[2] += reach
+    b[3] += reach * seconds
 
 
 @functools.lru_cache(maxsize=16)
