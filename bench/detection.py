@@ -34,6 +34,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.calibration import Judgements
 from monitor.clock import SimulatedClock
 from monitor.config import load_config
 from monitor.detect import Decision
@@ -60,18 +61,23 @@ class Week:
 
 
 def replay_week(seed: int, *, days: float = 7, brands: int = 2, mentions: int | None = None,
-                threshold: int = 300, scorer: Scorer | None = None, family: str = "branching") -> Week:
+                threshold: int = 300, scorer: Scorer | None = None, family: str = "branching",
+                sensitivity: str | None = None, judged: Judgements | None = None) -> Week:
     """Simulate one week of ``family`` (monitor/zoo.py) and replay it through the real pipeline; keep
-    every alert line as emitted (all its fields, ``p_storm`` among them when the detector gives it)
-    and the truth."""
+    every alert line as emitted (all its fields, ``p_storm`` among them) and the truth. ``sensitivity``:
+    every watch-list's ``alert.sensitivity``; ``judged`` records every storm probability worked out
+    (bench/calibration.py)."""
     sim = simulation(family, SimSettings(days=days, seed=seed, brands=brands, mentions=mentions,
                                          threshold=threshold))
     alerts: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
-        cfg = load_config(write_config(Path(tmp), sim.brands, sim.vips, threshold, database=f"{tmp}/bench.db"))
+        cfg = load_config(write_config(Path(tmp), sim.brands, sim.vips, threshold, database=f"{tmp}/bench.db",
+                                       sensitivity=sensitivity))
         store = Store(cfg.database_path)
         clock = SimulatedClock(sim.s.start)
         pipeline = Pipeline(cfg, store, clock, scorer=scorer, deliver=False)
+        if judged is not None:
+            pipeline.detector.on_judged = judged.recorder(family, seed)
 
         def emit(d: Decision) -> None:
             alerts.append(d.to_json())

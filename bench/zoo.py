@@ -27,7 +27,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.detection import Week, replay_week, score_weeks
+from bench.calibration import Judgements, by_sensitivity, calibration
+from bench.detection import Week, baseline_alerts, replay_week, score_weeks
 from monitor.scoring import Scorer
 from monitor.zoo import FAMILIES
 
@@ -47,10 +48,12 @@ def seeds_of(which: str, weeks: int) -> list[int]:
 
 
 def family_weeks(family: str, seeds: Iterable[int], *, brands: int = BRANDS, threshold: int = 300,
-                 scorer: Scorer | None = None) -> list[Week]:
+                 scorer: Scorer | None = None, sensitivity: str | None = None,
+                 judged: Judgements | None = None) -> list[Week]:
     """Each seed's week of ``family``, replayed; a ``Week`` keeps its truth and every alert line."""
     scorer = scorer or Scorer()
-    return [replay_week(s, brands=brands, threshold=threshold, scorer=scorer, family=family) for s in seeds]
+    return [replay_week(s, brands=brands, threshold=threshold, scorer=scorer, family=family,
+                        sensitivity=sensitivity, judged=judged) for s in seeds]
 
 
 def first_alerts(weeks: Sequence[Week]) -> list[dict[str, Any]]:
@@ -81,19 +84,50 @@ def zoo_figures(families: Iterable[str] = FAMILIES, *, which: str = "report", we
     seeds = seeds_of(which, weeks)
     scorer = Scorer()
     out: dict[str, Any] = {"set": which, "seeds": seeds, "families": {}}
+    pooled: list[tuple[list[Week], Judgements]] = []
     for fam in families:
         started = time.monotonic()
-        ws = family_weeks(fam, seeds, brands=brands, threshold=threshold, scorer=scorer)
+        # Replayed at the least sensitive setting, so that every judgement a more sensitive setting's first
+        # alert depends on is recorded; each setting's first alerts are then read off the same judgements
+        # (bench/calibration.py). Spikes and outages come from the replay itself.
+        judged = Judgements()
+        ws = family_weeks(fam, seeds, brands=brands, threshold=threshold, scorer=scorer, sensitivity="low",
+                          judged=judged)
         if keep is not None:
             keep[fam] = ws
         f = score_weeks(ws, threshold)
+        settings = by_sensitivity(ws, judged, threshold, baseline=baseline_alerts)
+        n = settings["normal"]  # the default: what the headline row shows
+        false = n["false_alerts"] + f["false_spike"]
+        f.update(caught=n["caught"], before_threshold=n["before_threshold"], median_earliness=n["median_share"],
+                 false_cascade=n["false_alerts"], false_alerts=false,
+                 false_per_watchlist_week=round(false / f["watchlist_weeks"], 2),
+                 max_false_in_one_watchlist_week=n["max_false_in_one_watchlist_week"], baseline=n["baseline"])
         f["late"] = f["caught"] - f["before_threshold"]
-        f["p_storm_given"] = sum(r["p_storm"] is not None for r in first_alerts(ws))
+        f["sensitivity"] = settings
+        f["calibration"] = calibration(ws, judged, threshold)
         f["seconds"] = round(time.monotonic() - started, 1)
         out["families"][fam] = f
+        pooled.append((ws, judged))
         log(f"  {fam}: {f['caught']}/{f['storms']} storms, {f['false_per_watchlist_week']} false/watch-list-week "
             f"({f['seconds']:.0f}s)")
+    out["calibration"] = pooled_calibration(pooled, threshold)
     return out
+
+
+def pooled_calibration(runs: list[tuple[list[Week], Judgements]], threshold: int) -> list[dict[str, Any]]:
+    """The calibration table over every family: each bucket's cascades and storms added up."""
+    total: list[dict[str, Any]] = []
+    for ws, judged in runs:
+        for i, row in enumerate(calibration(ws, judged, threshold)):
+            if i == len(total):
+                total.append(dict(row))
+            else:
+                total[i]["cascades"] += row["cascades"]
+                total[i]["storms"] += row["storms"]
+    for row in total:
+        row["share"] = round(row["storms"] / row["cascades"], 3) if row["cascades"] else None
+    return total
 
 
 def zoo_throughput(out: Path, mentions: int, families: Iterable[str] = FAMILIES) -> dict[str, Any]:
@@ -140,6 +174,22 @@ def table(z: dict[str, Any], tp: dict[str, Any] | None = None) -> str:
     lines.append(f"({z['set']} seeds {z['seeds'][0]}-{z['seeds'][-1]}: {len(z['seeds'])} weeks x {BRANDS} watch-lists "
                  "per family; late = first alert after the threshold; baseline: K reactions in a trailing hour "
                  "on a complaint root, K tuned in hindsight to the detector's false cascade alerts)")
+    lines.append("")
+    lines.append("by alert.sensitivity (cascade alerts; the baseline gets as many false alerts):")
+    for fam, f in z["families"].items():
+        for level, sv in (f.get("sensitivity") or {}).items():
+            sb = sv.get("baseline") or {}
+            most = sv["max_false_in_one_watchlist_week"]
+            lines.append(f"  {fam:<10} {level:<6} p_storm >= {sv['p_alert']:.1f}: {sv['caught']}/{sv['storms']} "
+                         f"caught, {sv['false_per_watchlist_week']} false/wl-week (most {most}), share "
+                         f"{_share(sv['median_share'])}; baseline K={sb.get('n')} {sb.get('caught')} caught, share "
+                         f"{_share(sb.get('median_share'))}")
+    if z.get("calibration"):
+        from bench.calibration import calibration_table
+
+        lines.append("")
+        lines.append("calibration, every family pooled:")
+        lines.append(calibration_table(z["calibration"]))
     if tp:
         lines.append("")
         # CPU time a mention (the replay's and its workers') varies less with the machine's load than

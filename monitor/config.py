@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -205,6 +205,7 @@ class SlackSettings(_Strict):
 
 class DetectionSettings(_Strict):
     every: Duration = timedelta(seconds=30)
+    debounce: Duration = timedelta(seconds=2)        # a pass this soon after a poll grows a cascade
     window: Duration = timedelta(hours=48)
     spike_window: Duration = timedelta(minutes=30)
     spike_min_complaints: int = Field(8, ge=1)
@@ -217,7 +218,7 @@ class DetectionSettings(_Strict):
     follower_cap: int = Field(100_000, ge=1)         # one account's followers count at most this much
     prior_branching: float = Field(0.3, ge=0, lt=1)  # reactions to a reaction, before any is seen
     min_reactions: int = Field(10, ge=1)             # never alert on a projection from fewer reactions
-    confidence: float = Field(0.9, ge=0.5, lt=1)     # alert when this lower bound passes the threshold
+    confidence: float = Field(0.9, ge=0.5, lt=1)     # projected_low holds with this probability
     max_branching: float = Field(0.9, gt=0, lt=1)    # cap on the estimated branching factor p * n_star
     # Volume spikes
     spike_p_value: float = Field(1e-4, gt=0, lt=1)   # how improbable the window's count must be
@@ -268,12 +269,23 @@ class QuietHours(_Strict):
     _check_tz = field_validator("timezone")(_timezone)
 
 
+# alert.sensitivity -> the storm probability a complaint's cascade must reach to alert.
+SENSITIVITY = {"low": 0.8, "normal": 0.6, "high": 0.4}
+
+
 class AlertSettings(_Strict):
     spread_threshold: int = Field(300, ge=1)
     vip_threshold: int | None = Field(None, ge=1)  # default: a fifth of spread_threshold
     cooldown: Duration = timedelta(minutes=10)
     spike: bool = True
     growth_factor: float = Field(2.0, gt=1)  # an update when an alerted cascade grows this many times over
+    # How sure the detector must be that a complaint will pass the threshold before it alerts
+    # (SENSITIVITY maps each to a probability; docs/detection.md gives the figures for each).
+    sensitivity: Literal["low", "normal", "high"] = "normal"
+
+    @property
+    def alert_probability(self) -> float:
+        return SENSITIVITY[self.sensitivity]
 
     @property
     def effective_vip_threshold(self) -> int:

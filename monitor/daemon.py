@@ -2,7 +2,10 @@
 
 One asyncio loop. Each source is its own job (``max_instances=1``, coalesced, jittered), so a slow
 or failing source never delays the others; detection, upkeep (metrics, gone-quiet check, pruning)
-and config watching are jobs of their own, and delivery is a loop of its own. A change to
+and config watching are jobs of their own, and delivery is a loop of its own. Detection also runs
+``detection.debounce`` after a poll that grew an open cascade (polls finishing within that share
+one pass; passes never overlap), so an alert does not wait for the ``detection.every`` tick, which
+stays as the floor (cascades whose projection only falls, spikes, expiry). A change to
 monitor.yaml or a watch-list (or SIGHUP) reloads the config; an invalid edit is refused with one
 log line per problem and the daemon keeps the last good config.
 """
@@ -25,6 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor import logs
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, load_config, resolve_secret
+from monitor.debounce import Debounced
 from monitor.errors import ConfigError
 from monitor.metrics import HealthServer, Metrics, observe_outbox, source_kind
 from monitor.pipeline import Pipeline
@@ -55,6 +59,9 @@ class Daemon:
         self.sources: dict[str, Any] = {}
         self.hot: set[str] = set()          # poll jobs currently on the fast cadence
         self.last_detect = time.monotonic()
+        self.passes = 0
+        # A detection pass soon after each poll that grew a cascade; the tick runs through it too.
+        self.judge = Debounced(self.detect, config.settings.detection.debounce.total_seconds(), self.clock)
         self._http_settings: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._jobs: set[asyncio.Task[Any]] = set()    # job runs in progress, awaited on stop
@@ -129,6 +136,8 @@ class Daemon:
         outcome = "error" if result.detail.get("error") else "parked" if result.detail.get("skipped") else "ok"
         self.metrics.polls.labels(kind, outcome).inc()
         self._count_ingested()
+        if self.pipeline.grown:
+            self.judge.poke()
         if outcome != "error":
             self.sd.progress()
 
@@ -137,11 +146,16 @@ class Daemon:
             self.metrics.ingested.labels(source).inc(n)
 
     async def detect(self) -> None:
+        """One detection pass; run it through ``self.judge`` (``judge.run()``), so passes never overlap."""
         decisions = self.pipeline.detect()
         for d in decisions:
             self.metrics.decisions.labels(d.name).inc()
         if any(d.level is not None for d in decisions):
             self.sender.wake()
+        if self.passes == 0:
+            log.info("first detection pass: %d open cascade(s) rebuilt from the store judged, %d decision(s)",
+                     self.pipeline.restored, len(decisions))
+        self.passes += 1
         self.last_detect = time.monotonic()
         self._adapt_cadence()
         self.sd.progress()
@@ -253,10 +267,11 @@ class Daemon:
     async def cycle(self) -> None:
         """One round of every job, in the order the scheduler starts them: each source, detection,
         delivery of what is due, upkeep and pruning. For soak tests and benchmarks that drive the
-        daemon's own code on a simulated clock; the live daemon never calls it."""
+        daemon's own code on a simulated clock; the live daemon never calls it. The pass the polls
+        asked for is this round's detection (the tick's pass takes it in)."""
         for key in sorted(self.sources):
             await self.poll(key)
-        await self.detect()
+        await self.judge.run()
         await self.sender.deliver_due()
         await self.upkeep()
         await self.prune()
@@ -292,6 +307,7 @@ class Daemon:
         self.config = config
         self._mtimes = self._config_mtimes()
         self.pipeline.reconfigure(config)
+        self.judge.delay = config.settings.detection.debounce.total_seconds()
         self._build_outputs()
         if self.scheduler is not None:
             self._schedule_sources()
@@ -310,7 +326,7 @@ class Daemon:
         for group in (blogs, xs):
             await asyncio.gather(*(poll_source(s, self.pipeline, self.store, self.clock, rng=self.rng)
                                    for s in group))
-        self.pipeline.detect()
+        self.pipeline.detect()  # one pass after every poll: the polls themselves need no debounce
         left = await self.sender.flush(timeout=30)
         if left:
             log.warning("%d alert(s) still queued; they go out at the next run", left)
@@ -328,7 +344,8 @@ class Daemon:
             await listener.start()
         self.scheduler = AsyncIOScheduler(event_loop=loop)
         self._schedule_sources()
-        self._add("detect", self.detect, self.config.settings.detection.every)
+        # The floor; the first run, at once, judges the cascades restored from the store.
+        self._add("detect", self.judge.run, self.config.settings.detection.every)
         self._add("watch-config", self.watch_config, timedelta(seconds=2), start_now=False)
         self._add("upkeep", self.upkeep, timedelta(seconds=15))
         self._add("prune", self.prune, timedelta(hours=1))
@@ -347,6 +364,7 @@ class Daemon:
         if self._jobs:
             await asyncio.wait(set(self._jobs), timeout=STOP_JOBS_TIMEOUT)
         self.scheduler.shutdown(wait=False)
+        await self.judge.close()
         await sending
         left = await self.sender.flush(timeout=10)
         if left:

@@ -26,7 +26,7 @@ by the pipeline, so a restart never sends a second ``new`` for the same cascade.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -85,6 +85,10 @@ class Detector:
         self._dirty: set[tuple[str, str]] = set()
         self._expiry: Deadlines[tuple[str, str]] = Deadlines()  # each open cascade at its earliest expiry
         self._channel_sets: dict[tuple[frozenset[str], str], frozenset[str]] = {}
+        self._chained: set[str] = set()  # sources whose reposts name the repost they repost, not the original
+        # Told of every storm probability worked out for a complaint not yet alerted, as
+        # (watch-list, root id, now, reactions, projection, p_storm): how the benchmark checks calibration.
+        self.on_judged: Callable[[str, str, datetime, int, Projection, float], None] | None = None
         self.reconfigure(watchlists, settings)
 
     def reconfigure(self, watchlists: Mapping[str, Watchlist], settings: DetectionSettings) -> None:
@@ -157,7 +161,14 @@ class Detector:
         author = m.author
         followers = max(0, author.followers or 0)
         direct = m.parent_id is None or m.parent_id == root_id  # a post linking the root answers it directly
-        c.activity.add((at - c.root_at).total_seconds(), effective_reach(author.followers, self._projection), direct)
+        # On X a repost of a repost names the original, so a repost naming the root may be of any generation
+        # (see Activity.add); a source seen to name a repost's real parent keeps the chain, and its reposts
+        # of the root are the root's own audience.
+        if m.kind == "repost" and not direct:
+            self._chained.add(m.source)
+        flat = direct and m.kind == "repost" and m.source not in self._chained
+        c.activity.add((at - c.root_at).total_seconds(), effective_reach(author.followers, self._projection), direct,
+                       flat)
         handle = author.handle.lstrip("@").lower()
         if handle not in c.participants:
             c.participants[handle] = followers
@@ -263,8 +274,12 @@ class Detector:
         s = self.settings
         if c.size < min(s.min_reactions, threshold) or "suppressed_not_complaint" in c.noted:
             return None  # too small to judge, or not a complaint and already noted as such: nothing to decide
-        p = project(c.activity, c.seconds(now), self._projection)
-        confident = c.size >= threshold or (c.size >= s.min_reactions and p.projected_low >= threshold)
+        p = self._project(c, now)
+        p_storm = p.storm_probability(threshold)
+        wanted = a.alert_probability
+        if self.on_judged is not None and c.is_complaint:
+            self.on_judged(c.watchlist, c.root_id, now, c.size, p, p_storm)
+        confident = c.size >= threshold or (c.size >= s.min_reactions and p_storm >= wanted)
         if not c.is_complaint:
             if confident:
                 return self._note(c, now, "suppressed_not_complaint", threshold, p,
@@ -275,25 +290,34 @@ class Detector:
             c.level, c.alerted_size, c.last_alert_at = "new", c.size, now
             c.vips_announced |= c.vips
             why = (f"complaint reached {c.size} reactions" if c.size >= threshold else
-                   f"complaint projected to reach {p.projected_low:.0f}+ reactions (point estimate "
-                   f"{p.projected:.0f}) from {c.size} so far")
+                   f"complaint {_percent(p_storm)} likely to reach {threshold} reactions (projected "
+                   f"{p.projected:.0f}, at least {p.projected_low:.0f} at {int(s.confidence * 100)}% confidence) "
+                   f"from {c.size} so far")
             return self._decision(c, now, "first_alert", "new", f"{why} (threshold {threshold})", threshold, p)
         if p.projected >= threshold:
             return self._note(c, now, "suppressed_too_early", threshold, p,
-                              f"projected {p.projected:.0f} reactions, but at {int(s.confidence * 100)}% "
-                              f"confidence only {p.projected_low:.0f} from {c.size} so far (threshold {threshold})")
+                              f"projected {p.projected:.0f} reactions, but only {_percent(p_storm)} likely to reach "
+                              f"the threshold of {threshold} from {c.size} so far (alerts at "
+                              f"{_percent(wanted)}, sensitivity {a.sensitivity})")
         if p.projected >= WATCH_SHARE * threshold:
             return self._note(c, now, "suppressed_below_threshold", threshold, p,
                               f"complaint projected to reach {p.projected:.0f} reactions, below the threshold "
                               f"of {threshold}")
         return None
 
+    def _project(self, c: Cascade, now: datetime) -> Projection:
+        """The cascade's projection as of its latest reaction: sources are polled, so what came after it
+        is not seen yet, and a projection made at ``now`` would read the wait for the next poll as the
+        cascade slowing down."""
+        last = c.last_at if c.last_at is not None and c.last_at < now else now
+        return project(c.activity, c.seconds(last), self._projection)
+
     def _follow_up(self, c: Cascade, wl: Watchlist, now: datetime, threshold: int) -> Decision | None:
         new_vips = c.vips - c.vips_announced
         if new_vips:
             c.vips_announced |= new_vips
             c.alerted_size, c.last_alert_at = c.size, now
-            p = project(c.activity, c.seconds(now), self._projection)
+            p = self._project(c, now)
             return self._decision(c, now, "vip_joined", "update", f"VIP joined: {', '.join(sorted(new_vips))}",
                                   threshold, p)
         if c.size >= wl.alert.growth_factor * max(1, c.alerted_size):
@@ -302,7 +326,7 @@ class Detector:
                 self._dirty.add((c.root_id, c.watchlist))
                 return None
             before, c.alerted_size, c.last_alert_at = c.alerted_size, c.size, now
-            p = project(c.activity, c.seconds(now), self._projection)
+            p = self._project(c, now)
             return self._decision(c, now, "growth_update", "update", f"grew from {before} to {c.size} reactions"
                                   f" (projected {p.projected:.0f})", threshold, p)
         return None
@@ -324,6 +348,7 @@ class Detector:
             "projected_low": round(p.projected_low, 1), "rate": round(p.rate, 2),
             "acceleration": round(p.acceleration, 2), "infectiousness": float(f"{p.infectiousness:.3g}"),
             "branching": round(p.branching, 3), "reach": c.reach, "threshold": threshold,
+            "p_storm": round(p.storm_probability(threshold), 3),
             "share_of_threshold": round(c.size / threshold, 3), "age_minutes": round(end / 60, 1),
             "channels": sorted(c.channels), "vip": c.root_vip or bool(c.vips), "vips": sorted(c.vips),
             "root": root, "complaint": complaint,
@@ -339,16 +364,17 @@ class Detector:
         b = sp.baseline
         fields = {
             "reactions": sp.observed, "observed": sp.observed, "baseline": round(sp.expected, 2),
+            "dispersion": float(f"{b.dispersion:.3g}"),
             "baseline_median_per_hour": b.median, "mad": round(1.4826 * b.mad * window / 3600, 2),
             "baseline_basis": b.basis, "window": window_text(window), "p_value": float(f"{sp.p_value:.3g}"),
             "score": round(sp.observed / max(sp.expected, 1e-9), 2), "rate": round(sp.observed * 3600 / window, 2),
-            "threshold": max(self._spike.min_complaints, int(self._spike.ratio * sp.expected) + 1),
+            "threshold": sp.threshold,
             "started_at": format_time(sp.start), "top_terms": sp.top_terms, "scope": scope,
             "examples": [self._example(wl.name, i, t) for i, t in sp.examples],
         }
         rid = episode_id(wl.name, sp.start)
         reason = (f"{sp.observed} {scope} in {window_text(window)} against about {sp.expected:.1f} expected "
-                  f"({b.basis} baseline, p = {sp.p_value:.1g})")
+                  f"({b.basis} baseline, dispersion {b.dispersion:.2g}, p = {sp.p_value:.1g})")
         if not wl.alert.spike:
             return Decision("suppressed_spike_disabled", now, "spike", None, wl.name, rid,
                             reason + "; spike alerts are off for this watch-list", fields)
@@ -378,6 +404,10 @@ class Detector:
                 self._dirty.discard(key)
             else:
                 self._expiry.add(last + window, key)
+
+
+def _percent(p: float) -> str:
+    return f"{p:.0%}" if 0.01 <= p <= 0.99 else f"{p:.1%}" if 0.001 <= p <= 0.999 else f"{p:.2g}"
 
 
 def _size_text(c: Cascade, p: Projection) -> str:

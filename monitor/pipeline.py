@@ -56,6 +56,9 @@ class Pipeline:
         self._score = functools.lru_cache(maxsize=SCORE_CACHE)(lambda text, explain: score(text, explain=explain))
         self.counts: dict[str, int] = {}
         self._stored: dict[str, int] = {}       # mentions stored by source since take_stored()
+        # Open cascades that got a reaction since the last detect(): the daemon judges them soon.
+        self.grown: set[tuple[str, str]] = set()
+        self.restored = 0  # open cascades with reactions rebuilt from the store at start
         self._restore()
 
     def reconfigure(self, config: Config) -> None:
@@ -98,12 +101,16 @@ class Pipeline:
                 pending = self.store.take_orphans(Linker.adoption_keys(step)) if step else []
         for x in linked:
             self._stored[x.mention.source] = self._stored.get(x.mention.source, 0) + 1
+        reacted: set[tuple[str, str]] = set()
         for x, s in zip(linked, scores, strict=True):
             for wl in x.watchlists:
                 if x.root_id == x.mention.id:
                     self.detector.add_root(x.mention, wl, s)
                 else:
+                    reacted.add((x.root_id, wl))
                     self.detector.add_reaction(x.mention, x.root_id, wl, s)
+        # Asked after the loop: a root polled with its first reactions may come after them in ``linked``.
+        self.grown |= {key for key in reacted if key in self.detector.cascades}
         result = IngestResult(len(mentions), len(linked), len(seen_again),
                               max(0, len(unique) - len(linked) - len(seen_again)), linked)
         for name in ("new", "updated", "dropped"):
@@ -142,6 +149,7 @@ class Pipeline:
     # -- detect ----------------------------------------------------------------------------
     def detect(self) -> list[Decision]:
         """Evaluate every changed cascade and the spike check now; record and return the decisions."""
+        self.grown.clear()
         decisions = self.detector.evaluate(self.clock.now())
         if not decisions:
             return []
@@ -172,7 +180,8 @@ class Pipeline:
 
     # -- restart -----------------------------------------------------------------------------
     def _restore(self) -> None:
-        """Rebuild the detector's open cascades from the store after a restart."""
+        """Rebuild the detector's open cascades from the store after a restart; those with reactions
+        are judged at the first ``detect()``."""
         since = format_time(self.clock.now() - self.config.settings.detection.window)
         open_ = self.store.conn.execute(
             "SELECT root_id, watchlist, level, alerted_size, vips FROM cascades"
@@ -194,7 +203,13 @@ class Pipeline:
                     self.detector.add_reaction(m, root_id, watchlist, Scores(sentiment or 0.0, neutral))
             c = self.detector.cascades.get((root_id, watchlist))
             if c is not None:
-                c.dirty = False  # judged before the restart; look again when it next grows
+                self.restored += 1
+                # Left dirty: judged at the first pass, since the process may have stopped between
+                # storing its last reactions and judging them. The alert state above keeps an alerted
+                # cascade from a second ``new``; the notes recorded keep it from a second note.
+                c.noted = c.noted | {name for (name,) in self.store.conn.execute(
+                    "SELECT DISTINCT name FROM decisions WHERE root_id = ? AND watchlist = ? AND kind = 'cascade'"
+                    " AND level IS NULL", (root_id, watchlist))}
         self._restore_spikes()
 
     def _restore_spikes(self) -> None:

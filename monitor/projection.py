@@ -1,37 +1,60 @@
-"""How far will a cascade spread: a SEISMIC estimate of its final size, plus rate and acceleration.
+"""How far will a cascade spread, and how likely is it to pass a threshold.
 
-SEISMIC (Zhao et al., "SEISMIC: A Self-Exciting Point Process Model for Predicting Tweet
-Popularity", KDD 2015) models every mention in a cascade (the root and each reaction) as a source of
-further reactions: a mention seen by ``n`` followers triggers on average ``p * n`` reactions, spread
-over time by a human reaction-time kernel ``phi`` (constant for ``s0``, then a power law with
-exponent ``1 + theta``). From what has been observed by time ``t`` it estimates the infectiousness
+A cascade's reactions come from two sources (SEISMIC, Zhao et al., "SEISMIC: A Self-Exciting Point
+Process Model for Predicting Tweet Popularity", KDD 2015, in spirit):
 
-    p_t = R_t / sum_i n_i * Phi(t - t_i)
+- the root's own audience: its **direct** reactions (replies, reposts, quotes of the root, comments
+  on it, posts linking it; on X a repost of a repost names the original, so most of a real retweet
+  cascade is direct) arrive at a rate ``A * phi(s)``, ``A`` the root's total and ``phi`` a
+  reaction-time kernel: constant density for ``s0``, then a power law ``s^-(1+theta)``;
+- the reactions: each reaction's reach (damped followers) exposes more people, each exposure worth
+  ``p`` further reactions, estimated from reactions to reactions (**deep** ones), with a prior; each
+  future reaction then brings ``p * n_star`` more (the branching factor).
 
-(R_t reactions observed, Phi the kernel's cumulative distribution) and the final size
+Nobody knows the kernel of a cascade that is minutes old, and real cascades differ widely (a big
+account's followers answer within a minute; a story passed on through many small accounts builds for
+hours). So the kernel is not fixed: the estimate averages over a grid of kernels (``s0`` from a fifth
+to six times the configured one, ``theta`` from half to twice it), each weighted by how well it
+explains the direct reactions' timing and by how plausible the audience it implies is. A heavy-tailed
+prior on cascade sizes (most cascades are small, ``P(size > s) ~ s^-size_prior``) makes a kernel
+that explains 30 reactions in two minutes as the first 2% of a 1,500-reaction audience less likely
+than one that explains them as the first 40% of 75. The timing evidence is tempered (counted as at
+most ``evidence`` reactions): a real cascade's shape is never exactly any kernel's, and an untempered
+likelihood of 1,000 reactions would trust one kernel completely.
 
-    R_inf = R_t + p_t * sum_i n_i * (1 - Phi(t - t_i)) / (1 - p_t * n_star)
+Each kernel gives a log-normal estimate of the reactions still to come (its median the SEISMIC
+estimate, its spread the Poisson uncertainty of the two rates plus a model error ``model_error``);
+the mixture gives a point estimate, a lower bound at ``confidence``, and the probability that the
+final size passes any threshold: ``storm_probability(threshold)``, what alerts are decided on.
 
-where ``n_star`` is the reach of a typical future reactor, so ``p_t * n_star`` is the branching
-factor of later generations. Two departures from the paper, both documented in docs/detection.md:
-the kernel is truncated at a horizon (reactions come within a day or two, or never), and ``p_t`` is
-estimated over a trailing window (the paper's locally weighted estimate, with a box window), so a
-cascade that has stopped spreading projects low even if it started fast. The lower bound that
-alerts are tested on must also hold for an audience that reacts faster than the kernel (a big
-account's followers answer within a minute or two) when the reactions' timing fits one, so an
-early burst is not read as a storm.
-
-Events are kept in one-minute buckets, so the work per estimate is bounded by the cascade's age in
-minutes, not by its number of reactions.
+Events are kept in one-minute buckets (for rates and the growth chart) and in coarse bins that widen
+with age (for the estimate), so an estimate costs the grid times about 80 bins, whatever the
+cascade's age or number of reactions.
 """
-
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 from dataclasses import dataclass, field
-from statistics import NormalDist
 
 BUCKET = 60.0  # seconds per bucket of events
+
+
+def _edges() -> tuple[float, ...]:
+    """Edges (seconds) of the coarse bins the projection works on: a minute wide for the first ten
+    minutes, wider as the cascade ages (two hours wide past a day), so an estimate costs the same at
+    two days as at two hours. The last bin is open."""
+    out, t = [0.0], 0.0
+    for width, until in ((1, 10), (2, 30), (5, 60), (10, 120), (15, 240), (30, 480), (60, 1440), (120, 2880),
+                         (360, 10080)):
+        while t < until:
+            t += width
+            out.append(t * 60.0)
+    return tuple(out)
+
+
+EDGES = _edges()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +98,10 @@ class Kernel:
         return raw / self._norm
 
 
+
 @dataclass(frozen=True, slots=True)
 class ProjectionSettings:
-    kernel: Kernel = Kernel()
+    kernel: Kernel = Kernel()      # the centre of the grid of kernels (detection.kernel_s0, kernel_theta)
     n_star: float = 100.0          # followers of a typical future reactor (prior)
     n_star_weight: float = 20.0    # how many observed reactors that prior counts as
     reach_exponent: float = 0.5    # a reaction's pull grows as followers ** this (the paper: 1)
@@ -85,32 +109,68 @@ class ProjectionSettings:
     default_followers: int = 100   # followers of an author whose count is unknown
     prior_branching: float = 0.3   # reactions to reactions, per reaction, before any is seen
     prior_weight: float = 5.0      # how many observed reactions-to-reactions that prior counts as
-    window_min: float = 600.0      # trailing window for infectiousness, seconds
-    window_max: float = 7200.0
-    window_min_count: int = 10     # widen the window until it holds this many reactions
-    confidence: float = 0.9        # the lower bound holds with this probability
+    confidence: float = 0.9        # ``projected_low`` holds with this probability
     max_branching: float = 0.9     # the branching factor is capped here: beyond it nothing is trusted
     rate_window: float = 900.0     # seconds over which rate and acceleration are measured
-    fast_s0_share: float = 0.4     # the lower bound also holds for an audience this much faster (s0 * it),
-                                   # when the reactions' timing fits one; 1.0 turns that off
+    # The grid of kernels the timing is weighed against (docs/detection.md): s0 and theta as multiples of
+    # kernel's. Direct reactions' prior spreads over the lighter tails, flat ones' (Activity.add) over the
+    # heaviest: a real retweet cascade, all its generations naming the root, grows about evenly in log-time
+    # for a day (theta near 0), while one generation's delays fall off as SEISMIC's s^-1.24 or faster.
+    speeds: tuple[float, ...] = (0.2, 0.5, 1.0, 2.5, 6.0)
+    tails: tuple[float, ...] = (0.125, 0.5, 1.0, 2.0, 4.0, 8.0)
+    direct_tails: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+    flat_tails: tuple[float, ...] = (0.125, 0.5)
+    size_prior: float = 1.5        # P(final size > s) ~ s^-size_prior before anything is seen
+    evidence: float = 30.0         # the timing of direct reactions counts as at most this many of them
+    model_error: float = 0.35      # log-normal spread of a kernel's estimate beyond Poisson noise
 
 
 @dataclass(frozen=True, slots=True)
 class Projection:
     observed: int
-    projected: float               # point estimate of the final size, never below ``observed``
-    projected_low: float           # lower confidence bound, what the alert threshold is tested on
+    projected: float               # point estimate of the final size (the mixture's mean), never below ``observed``
     root_final: float              # expected direct reactions to the root, in all
-    infectiousness: float          # p_t: reactions to reactions per unit of reach
-    branching: float               # p_t * n_star: reactions each future reaction brings, before capping
+    infectiousness: float          # p: reactions to reactions per unit of reach (the likeliest kernel's)
+    branching: float               # p * n_star: reactions each future reaction brings, before capping
     n_star: float                  # model reach of a typical future reactor
     rate: float                    # reactions per hour over the last rate window
     acceleration: float            # change of that rate per hour, per hour
-    window: float                  # seconds of history the estimate was made on
+    window: float                  # seconds of history the estimate was made on (the cascade's age)
+    confidence: float = 0.9
+    # (weight, median of the reactions still to come, log-normal sigma) per kernel of the mixture
+    components: tuple[tuple[float, float, float], ...] = ()
 
     @property
     def supercritical(self) -> bool:
         return self.branching >= 1.0
+
+    def storm_probability(self, threshold: float) -> float:
+        """The probability that the final size reaches ``threshold``: 1 once it has."""
+        need = threshold - self.observed
+        if need <= 0:
+            return 1.0
+        log_need = math.log(need)
+        return min(1.0, sum(w * 0.5 * math.erfc((log_need - math.log(m)) / (s * _SQRT2))
+                            for w, m, s in self.components if m > 0))
+
+    @property
+    def projected_low(self) -> float:
+        """The lower bound at ``confidence``: the final size reaches it with that probability."""
+        if not self.components:
+            return float(self.observed)
+        target = self.confidence
+        # storm_probability falls as the threshold rises: bisect on the log of what is still to come.
+        lo, hi = -10.0, math.log(max(m for _, m, _ in self.components) + 1.0) + 10.0
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            if self.storm_probability(self.observed + math.exp(mid)) >= target:
+                lo = mid
+            else:
+                hi = mid
+        return min(self.projected, self.observed + math.exp(lo))
+
+
+_SQRT2 = math.sqrt(2.0)
 
 
 def effective_reach(followers: int | None, settings: ProjectionSettings) -> float:
@@ -129,11 +189,17 @@ class Activity:
     """
 
     buckets: dict[int, list[float]] = field(default_factory=dict)
+    bins: dict[int, list[float]] = field(default_factory=dict)  # the same, in the coarse bins of EDGES
     count: int = 0
     deep: int = 0
+    flat: int = 0          # direct ones whose generation is hidden (see ``add``)
     reach_sum: float = 0.0
 
-    def add(self, seconds: float, reach: float, direct: bool = True) -> None:
+    def add(self, seconds: float, reach: float, direct: bool = True, flat: bool = False) -> None:
+        """Count a reaction ``seconds`` after the root. ``flat``: a direct reaction that may belong to any
+        generation, because its source names only the original (on X a repost of a repost names the
+        root): a cascade of those shows all its generations together, on a slower, heavier-tailed clock."""
+        self.flat += flat
         seconds = max(0.0, seconds)
         i = int(seconds // BUCKET)
         b = self.buckets.get(i)
@@ -142,6 +208,13 @@ class Activity:
         b[0 if direct else 1] += 1
         b[2] += reach
         b[3] += reach * seconds
+        j = bisect.bisect_right(EDGES, seconds) - 1
+        c = self.bins.get(j)
+        if c is None:
+            c = self.bins[j] = [0.0, 0.0, 0.0, 0.0]
+        c[0 if direct else 1] += 1
+        c[2] += reach
+        c[3] += reach * seconds
         self.count += 1
         self.deep += not direct
         self.reach_sum += reach
@@ -160,15 +233,41 @@ class Activity:
         return [self.counts_between(end - (n - k) * width, end - (n - k - 1) * width) for k in range(n)]
 
 
+@functools.lru_cache(maxsize=16)
+def kernel_grid(settings: ProjectionSettings) -> tuple[Kernel, ...]:
+    """The kernels a cascade's timing is weighed against, around ``settings.kernel``."""
+    k = settings.kernel
+    return tuple(Kernel(k.s0 * f, k.theta * g, k.horizon) for f in settings.speeds for g in settings.tails)
+
+
+def _kernel_prior(settings: ProjectionSettings, flat_share: float) -> list[float]:
+    """log prior of each kernel of the grid: uniform over the speeds; over the tails, a mix of the direct
+    reactions' tails and the flat ones', by the share of flat reactions."""
+    direct = [1.0 / len(settings.direct_tails) if g in settings.direct_tails else 0.0 for g in settings.tails]
+    flat = [1.0 / len(settings.flat_tails) if g in settings.flat_tails else 0.0 for g in settings.tails]
+    by_tail = [(1 - flat_share) * d + flat_share * f for d, f in zip(direct, flat, strict=True)]
+    return [math.log(w) if w > 0 else -1e9 for _ in settings.speeds for w in by_tail]
+
+
+@functools.lru_cache(maxsize=64)
+def _edge_cdf(kernel: Kernel) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The kernel's cdf at every edge of the coarse bins, and the log of each whole bin's mass."""
+    cdf = tuple(kernel.cdf(e) for e in EDGES)
+    log_mass = tuple(math.log(hi - lo) if hi > lo else -700.0 for lo, hi in zip(cdf, cdf[1:], strict=False))
+    return cdf, log_mass
+
+
 def project(a: Activity, t: float, settings: ProjectionSettings) -> Projection:
     """The estimate for a cascade observed up to ``t`` seconds after its root was posted.
 
-    Two sources of future reactions, each estimated over a trailing window:
-    the root (its direct reactions so far, scaled by the share of the kernel still to come) and
-    the reactions (their reach times the infectiousness measured from reactions to reactions, with a
-    prior of ``prior_branching``). Every future reaction then brings ``branching`` more.
+    Every kernel of the grid is weighed by the direct reactions' timing (given their number,
+    tempered to ``evidence`` reactions) and by the size prior (a kernel that has delivered only the
+    share ``Phi(t)`` of its audience implies an audience ``1/Phi(t)`` times what was seen, and
+    ``P(size > s) ~ s^-size_prior`` makes that ``Phi(t)^size_prior`` as likely). Under each kernel the
+    reactions still to come are the root's (its audience's posterior mean times the kernel's share
+    still to come) plus the reactions' (their remaining exposure times the infectiousness measured
+    from reactions to reactions), both multiplied by ``1 / (1 - branching)``.
     """
-    k = settings.kernel
     t = max(t, 1.0)
     rate_w = settings.rate_window
     recent = a.counts_between(t - rate_w, t + BUCKET)
@@ -178,116 +277,87 @@ def project(a: Activity, t: float, settings: ProjectionSettings) -> Projection:
     prior_reach = effective_reach(round(settings.n_star), settings)
     n_star = (prior_reach * settings.n_star_weight + a.reach_sum) / (settings.n_star_weight + a.count)
     if a.count == 0:
-        return Projection(0, 0.0, 0.0, 0.0, 0.0, 0.0, n_star, 0.0, 0.0, 0.0)
+        return Projection(0, 0.0, 0.0, 0.0, 0.0, n_star, 0.0, 0.0, 0.0, settings.confidence)
 
-    # Trailing window: t/2 within [window_min, window_max], widened to hold window_min_count reactions.
-    window = min(max(t / 2, settings.window_min), settings.window_max, t)
-    if a.counts_between(t - window, t + BUCKET) < settings.window_min_count:
-        seen = 0
-        for i in sorted(a.buckets, reverse=True):
-            seen += int(a.buckets[i][0] + a.buckets[i][1])
-            window = max(window, t - i * BUCKET)
-            if seen >= settings.window_min_count:
-                break
-    start = max(0.0, t - window)
-    direct_w = a.counts_between(start, t + BUCKET, (0,))
-    deep_w = a.counts_between(start, t + BUCKET, (1,)) + settings.prior_weight
-    alpha = 1 - settings.confidence
+    direct = a.count - a.deep
+    alpha = settings.size_prior
+    temper = min(1.0, settings.evidence / direct) if direct else 0.0
+    kernels = kernel_grid(settings)
+    priors = _kernel_prior(settings, a.flat / direct if direct else 0.0)
+    # The direct reactions' timing, binned: each bin's share of the kernel's mass up to t (the bin t falls
+    # in ends at t), so the likelihood is the multinomial one of the binned counts.
+    # A reaction at t itself falls in the last bin, which ends a second after it.
+    end = t + 1.0
+    last = bisect.bisect_right(EDGES, end) - 1
+    timed = [(j if j < last else last, b[0]) for j, b in a.bins.items() if b[0]]
+    scores = []
+    for kern, log_prior in zip(kernels, priors, strict=True):
+        cdf, log_masses = _edge_cdf(kern)
+        cdf_t = kern.cdf(end)
+        ll = 0.0
+        for j, c in timed:
+            if j < last:
+                ll += c * log_masses[j]
+            else:
+                mass = cdf_t - cdf[j]
+                ll += c * math.log(mass) if mass > 0 else -700.0 * c
+        log_mass = math.log(cdf_t) if cdf_t > 0 else -700.0
+        scores.append(temper * (ll - direct * log_mass) + alpha * log_mass + log_prior)
+    top = max(scores)
+    weights = [math.exp(s - top) for s in scores]
+    total = sum(weights)
 
-    masses: dict[Kernel, tuple[float, float, float, float]] = {}
-
-    def mass(kernel: Kernel) -> tuple[float, float, float, float]:
-        """(root's final direct reactions, the share of them still to come, exposure, remaining) under
-        ``kernel``: what the point estimate and the lower bound share, so worked out once per kernel."""
-        if kernel in masses:
-            return masses[kernel]
-        cdf = kernel.cdf
-        cdf_t = cdf(t)
-        # The root: direct reactions in the window over the kernel's mass there give its total.
-        root_mass = cdf_t - cdf(start)
-        root_final = direct_w / root_mass if root_mass > 0 else 0.0
-        # The reactions: exposure in the window (reach times kernel mass) and what is still to come.
-        # Kernel.cdf written out (the same operations in the same order, so the same floats): this loop
-        # runs over every bucket of every judged cascade, and two calls per bucket cost more than it.
-        s0, horizon, norm = kernel.s0, kernel.horizon, kernel._norm
-        head, tail_exp, tail_div = kernel.theta / (1 + kernel.theta), -kernel.theta, 1 + kernel.theta
-        exposure = remaining = 0.0
-        for _, _, reach, weighted in a.buckets.values():
-            if reach <= 0:
-                continue
-            at = weighted / reach
-            if at > t:
-                at = t
-            s = t - at
-            done = (1.0 if s >= horizon else 0.0 if s <= 0 else head * s / s0 / norm if s <= s0
-                    else (1.0 - (s / s0) ** tail_exp / tail_div) / norm)
-            s = start - at
-            if s < 0.0:
-                s = 0.0
-            before = (1.0 if s >= horizon else 0.0 if s <= 0 else head * s / s0 / norm if s <= s0
-                      else (1.0 - (s / s0) ** tail_exp / tail_div) / norm)
-            exposure += reach * (done - before)
-            remaining += reach * (1.0 - done)
-        masses[kernel] = out = (root_final, root_final * (1.0 - cdf_t), exposure, remaining)
-        return out
-
-    def final(kernel: Kernel, direct_factor: float, deep_factor: float) -> tuple[float, float, float]:
-        """(final size, root's final direct reactions, infectiousness) under ``kernel``, the root's and
-        the reactions' rates scaled by the given factors (1 for the point estimate)."""
-        root_final, root_share_left, exposure, remaining = mass(kernel)
-        root_left = root_share_left * direct_factor
-        p = deep_w / (exposure + settings.prior_weight * n_star / max(settings.prior_branching, 1e-9))
-        branching = min(p * deep_factor * n_star, settings.max_branching)
-        return a.count + (root_left + p * deep_factor * remaining) / (1.0 - branching), root_final, p
-
-    point, root_final, p = final(k, 1.0, 1.0)
-    projected = max(float(a.count), point)
-    # The lower bound holds for the Poisson noise of both rates, and for an audience that reacts
-    # faster than the kernel says (then more of the reactions are already in) as long as the direct
-    # reactions' timing does not rule that out: a burst in the first minutes fits a fast audience as
-    # well as the kernel, a steady stream for ten minutes does not.
-    kernels = [k]
-    fast = Kernel(k.s0 * settings.fast_s0_share, k.theta, k.horizon)
-    if _timing_loglik(a, t, fast) >= _timing_loglik(a, t, k) - _NORMAL.inv_cdf((1 + settings.confidence) / 2) ** 2 / 2:
-        kernels.append(fast)
-    low = min(final(kern, _low(direct_w, alpha), _low(deep_w, alpha))[0] for kern in kernels)
-    low = min(projected, max(float(a.count), low))
-    return Projection(a.count, projected, low, root_final, p, p * n_star, n_star, rate, accel, window)
+    deep = a.deep + settings.prior_weight
+    shape = max(direct - alpha, 0.5)  # the root's audience: Gamma(direct - alpha, Phi(t)) under each kernel
+    prior_exposure = settings.prior_weight * n_star / max(settings.prior_branching, 1e-9)
+    components: list[tuple[float, float, float]] = []
+    point = root_final = best_p = best_w = 0.0
+    kept = 0.0
+    for kern, w in zip(kernels, weights, strict=True):
+        w /= total
+        if w < 1e-2:  # a kernel this unlikely moves the estimate by less than its own noise
+            continue
+        kept += w
+        cdf_t = kern.cdf(t)
+        audience = shape / cdf_t if direct and cdf_t > 0 else 0.0
+        root_left = audience * (1.0 - cdf_t)
+        exposure, remaining = _exposure(a, t, kern)
+        p = deep / (exposure + prior_exposure)
+        branching = min(p * n_star, settings.max_branching)
+        from_reactions = p * remaining
+        future = (root_left + from_reactions) / (1.0 - branching)
+        share = root_left / (root_left + from_reactions) if root_left + from_reactions > 0 else 0.0
+        # The spread of log(future): the two rates' Poisson noise, each by its share of the future, and the
+        # branching's, which 1 / (1 - branching) amplifies (d log future / d log branching = b / (1 - b)).
+        amplified = branching / (1.0 - branching)
+        sigma = math.sqrt(settings.model_error ** 2 + share ** 2 / shape + ((1 - share) ** 2 + amplified ** 2) / deep)
+        components.append((w, future, sigma))
+        point += w * future
+        root_final += w * audience
+        if w > best_w:
+            best_w, best_p = w, p
+    components = [(w / kept, m, s) for w, m, s in components]
+    point /= kept
+    root_final /= kept
+    return Projection(a.count, a.count + point, root_final, best_p, best_p * n_star, n_star, rate, accel, t,
+                      settings.confidence, tuple(components))
 
 
-def _timing_loglik(a: Activity, t: float, kernel: Kernel) -> float:
-    """Log-likelihood of the direct reactions' times (bucket midpoints) given their number, if the
-    root's audience reacts by ``kernel``; compared between kernels, it says which timing fits."""
-    mass = kernel.cdf(t)
-    # Kernel.pdf written out, as in project's mass(): the same floats, without a call per bucket.
-    density_c, s0, horizon, norm = kernel.density, kernel.s0, kernel.horizon, kernel._norm
-    tail_exp = -(1 + kernel.theta)
-    log = math.log
-    ll = 0.0
-    for i, b in a.buckets.items():
-        if b[0]:
-            s = (i + 0.5) * BUCKET
-            if s > t:
-                s = t
-            density = (0.0 if s < 0 or s > horizon else
-                       (density_c if s <= s0 else density_c * (s / s0) ** tail_exp) / norm)
-            ll += b[0] * (log(density / mass) if density > 0 and mass > 0 else -1e9)
-    return ll
+def _exposure(a: Activity, t: float, kernel: Kernel) -> tuple[float, float]:
+    """(exposure so far, exposure still to come) of the reactions' reach under ``kernel``.
 
-
-def _low(count: float, alpha: float) -> float:
-    """Lower confidence factor for a rate estimated from ``count`` Poisson events."""
-    if count <= 0:
-        return 0.0
-    dof = max(2, round(2 * count))
-    return _chi2_quantile(alpha, dof) / dof
-
-
-_NORMAL = NormalDist()
-
-
-def _chi2_quantile(q: float, dof: int) -> float:
-    """Wilson-Hilferty approximation of the chi-square quantile (good to about 1% for dof >= 2)."""
-    z = _NORMAL.inv_cdf(q)
-    h = 2.0 / (9.0 * dof)
-    return max(0.0, dof * (1.0 - h + z * math.sqrt(h)) ** 3)
+    Kernel.cdf written out (the same operations in the same order, so the same floats): this loop runs
+    over every bucket of every judged cascade, and a call per bucket cost more than the loop."""
+    s0, horizon, norm = kernel.s0, kernel.horizon, kernel._norm
+    head, tail_exp, tail_div = kernel.theta / (1 + kernel.theta), -kernel.theta, 1 + kernel.theta
+    exposure = remaining = 0.0
+    for _, _, reach, weighted in a.bins.values():
+        if reach <= 0:
+            continue
+        at = weighted / reach
+        s = t - at if at < t else 0.0
+        done = (1.0 if s >= horizon else 0.0 if s <= 0 else head * s / s0 / norm if s <= s0
+                else (1.0 - (s / s0) ** tail_exp / tail_div) / norm)
+        exposure += reach * done
+        remaining += reach * (1.0 - done)
+    return exposure, remaining

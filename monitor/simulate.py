@@ -397,13 +397,16 @@ class Simulation:
 
 
 def write_config(folder: Path, brands: list[str], vips: dict[str, list[str]], threshold: int = 300,
-                 database: str | None = None) -> Path:
-    """A monitor.yaml with one watch-list per simulated brand; returns its path."""
+                 database: str | None = None, sensitivity: str | None = None) -> Path:
+    """A monitor.yaml with one watch-list per simulated brand (``alert.sensitivity`` when given); returns
+    its path."""
     wl_dir = folder / "watchlists"
     wl_dir.mkdir(parents=True, exist_ok=True)
     for b in brands:
-        wl = {"name": b, "terms": [b], "vip_authors": [f"@{v}" for v in vips.get(b, [])],
-              "alert": {"spread_threshold": threshold}}
+        alert: dict[str, Any] = {"spread_threshold": threshold}
+        if sensitivity:
+            alert["sensitivity"] = sensitivity
+        wl = {"name": b, "terms": [b], "vip_authors": [f"@{v}" for v in vips.get(b, [])], "alert": alert}
         (wl_dir / f"{b}.yaml").write_text(yaml.safe_dump(wl, sort_keys=False))
     cfg = {"database": database or str(folder / "monitor.db"), "watchlists": "watchlists/"}
     path = folder / "monitor.yaml"

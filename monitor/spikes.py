@@ -1,17 +1,29 @@
 """Volume spikes: many independent complaints at once (an outage), with no single cascade behind them.
 
 Per watch-list we keep the count of complaint roots in every hour (by when they were posted) and the
-complaints of the trailing window. The baseline for the current hour is the median and MAD of
-comparable past hours (each with the hours either side of it): the same hour of the week in the
-earlier weeks once there are two, else the same hour of the day on earlier days, else the hours just
-past. A median ignores an earlier outage, and hours that were part of an alerted episode are left out
-of baselines, so one spike never raises the bar for the next; unless alerted hours are most of the
-comparable ones, when they are the hour's norm (a daily rush) and an alert every day would be noise.
+complaints of the trailing window. The baseline for the current hour is the 20% trimmed mean (and
+the median and MAD, for the record) of comparable past hours (each with the hours either side of
+it): the same hour of the week in the earlier weeks once there are two, else the same hour of the
+day on earlier days, else the hours just past. A trimmed mean ignores an earlier outage, and hours
+that were part of an alerted episode are left out of baselines, so one spike never raises the bar
+for the next; unless alerted hours are most of the comparable ones, when they are the hour's norm (a
+daily rush) and an alert every day would be noise.
+
+Real complaint volume is overdispersed: news bursts, busy spells and the baseline's own misses make
+counts vary far more than a Poisson law allows. So the count of a window is judged under a negative
+binomial law, whose mean is the baseline and whose dispersion ``phi`` (variance = mean + phi * mean^2)
+is measured from the watch-list's own history: how far the counts of every trailing window of the
+last ``dispersion_hours`` (each end on a 5-minute step) fell from what this baseline expected then,
+by moments, ``phi = sum((y - e)^2 - y) / (sum(e^2) + dispersion_prior)``. Alerted hours are left out;
+the prior weight shrinks a quiet watch-list's estimate (whose windows hold too few complaints to show
+any dispersion) towards Poisson, and costs a busy one nothing. Bursts fatten the far tail more than a
+law fitted to the bulk allows, so ``phi`` is also at least what makes the fullest window of all but
+the ``tail_share`` fullest hours a 1-in-100 count.
 
 The trailing window is a spike when it holds at least ``min_complaints``, at least ``ratio`` times
-what the baseline expects, and a count that improbable under a Poisson law whose hourly mean is the
-baseline median plus one robust standard deviation (1.4826 * MAD). One alert per episode: the episode
-ends once the window has stayed unremarkable for a whole window length.
+what the baseline expects, and a count that improbable under that law. One alert per episode: the
+episode ends once the window has stayed unremarkable for a whole window length, or no complaint came
+for two window lengths.
 """
 
 from __future__ import annotations
@@ -21,10 +33,12 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 HOUR = 3600.0
+STEP = 300.0  # seconds: the history the dispersion is measured on is kept in 5-minute bins
+_PER_HOUR = int(HOUR // STEP)
 _EPOCH = datetime(1970, 1, 5, tzinfo=UTC)  # a Monday, so hour index % 168 is the hour of the week
 
 _WORD = re.compile(r"[a-z][a-z']{2,}")
@@ -44,6 +58,17 @@ class SpikeSettings:
     ratio: float = 2.0              # and how many times the baseline expectation it must reach
     history_hours: int = 4 * 168    # how far back baselines look
     floor: float = 0.5              # complaints per hour assumed when history is quiet or missing
+    dispersion_hours: int = 14 * 24  # how far back the dispersion is measured
+    # The weight of a Poisson prior on the dispersion, in squared expected counts: a day of 5-minute
+    # steps whose windows expect one complaint each. A watch-list expecting a tenth of a complaint a
+    # window has 40 of it in two weeks, so its few clustered complaints cannot make it look bursty;
+    # one expecting fifty has ten million.
+    dispersion_prior: float = 288.0
+    # Bursts put more in the far tail than a negative binomial fitted to the bulk does, so the
+    # dispersion is also at least the one at which the fullest window of all but this share of hours
+    # (those expecting a complaint or more a window) was a 1-in-100 count. 1 turns that off.
+    tail_share: float = 0.03
+    tail_p: float = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +77,12 @@ class Baseline:
     mad: float
     basis: str                       # "hour of week", "hour of day", "recent hours" or "none"
     hours: int                       # how many past hours it was computed from
+    mean: float = 0.0                # complaints per hour expected: the trimmed mean (see baseline())
+    dispersion: float = 0.0          # phi of the window's count: variance = mean + phi * mean^2
 
     def expected(self, window: float, floor: float) -> float:
-        """The Poisson mean for a window: median plus one robust standard deviation, per window."""
-        return max(self.median + 1.4826 * self.mad, floor) * window / HOUR
+        """The mean count of a window: the expected rate (at least ``floor`` an hour), per window."""
+        return max(self.mean, floor) * window / HOUR
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +94,7 @@ class Spike:
     p_value: float
     examples: list[tuple[str, str]]  # (mention id, text)
     top_terms: list[str]
+    threshold: int = 0               # the smallest count that would have been a spike
 
 
 @dataclass(slots=True)
@@ -82,6 +110,8 @@ class SpikeTracker:
     link_memory: float = 1800.0
     episode_start: datetime | None = None
     quiet_since: float | None = None
+    bins: dict[int, int] = field(default_factory=dict)  # 5-minute bin -> complaints, until measured
+    measured: dict[int, tuple[float, float, float]] = field(default_factory=dict)  # hour -> see _moments
     _cache: tuple[int, Baseline] | None = None
 
     def add(self, at: datetime, mention_id: str, text: str, link: str | None = None) -> None:
@@ -92,12 +122,12 @@ class SpikeTracker:
             self.links[link] = ts
             if seen is not None and abs(ts - seen) < self.link_memory:
                 return
-        self._count(_hour(ts))
+        self._count(ts)
         bisect.insort(self.recent, (ts, mention_id, text))
 
     def count_history(self, at: datetime) -> None:
         """Count a complaint root from before a restart in the hourly history (baselines only)."""
-        self._count(_hour(at.timestamp()))
+        self._count(at.timestamp())
         self._cache = None
 
     def known_since(self, at: datetime) -> None:
@@ -106,8 +136,11 @@ class SpikeTracker:
         self.since = hour if self.since is None else min(self.since, hour)
         self._cache = None
 
-    def _count(self, hour: int) -> None:
+    def _count(self, ts: float) -> None:
+        hour = _hour(ts)
         self.hourly[hour] = self.hourly.get(hour, 0) + 1
+        b = _bin(ts)
+        self.bins[b] = self.bins.get(b, 0) + 1
         self.since = hour if self.since is None else min(self.since, hour)
 
     def restore_episode(self, start: datetime) -> None:
@@ -117,6 +150,10 @@ class SpikeTracker:
     def check(self, now: datetime, s: SpikeSettings) -> Spike | None:
         """A newly started episode, or None. Costs O(complaints that left the window)."""
         ts = now.timestamp()
+        if self.episode_start is not None and _quiet_gap(self.recent, ts) >= 2 * s.window:
+            # No complaint for two window lengths: the window was empty for a whole one, whether or
+            # not a check saw it (a replay checks only when posts arrive).
+            self.episode_start, self.quiet_since = None, None
         cut = bisect.bisect_left(self.recent, (ts - s.window,))
         if cut:
             del self.recent[:cut]
@@ -131,7 +168,7 @@ class SpikeTracker:
         base = self.baseline(hour, s)
         expected = base.expected(s.window, s.floor)
         elevated = observed >= s.min_complaints and observed >= s.ratio * expected
-        p = poisson_sf(observed, expected) if elevated else 1.0
+        p = nbinom_sf(observed, expected, base.dispersion) if elevated else 1.0
         if self.episode_start is not None:
             self.excluded.add(hour)
             if observed >= s.ratio * expected:
@@ -145,22 +182,34 @@ class SpikeTracker:
             return None
         start = datetime.fromtimestamp(self.recent[0][0], UTC)
         self.episode_start, self.quiet_since = start, None
-        self.excluded.update(range(_hour(self.recent[0][0]), hour + 1))
+        alerted = range(_hour(self.recent[0][0]), hour + 1)
+        self.excluded.update(alerted)
+        for h in alerted:  # measured before the alert came: an outage is no measure of ordinary volume
+            self.measured.pop(h, None)
         examples = _examples(self.recent)
-        return Spike(start, observed, expected, base, p, examples, self.top_terms())
+        return Spike(start, observed, expected, base, p, examples, self.top_terms(),
+                     spike_threshold(expected, base.dispersion, s))
 
     def baseline(self, hour: int, s: SpikeSettings) -> Baseline:
-        """Median and MAD of comparable completed hours before ``hour`` (cached per hour).
+        """The expected rate of ``hour`` from comparable completed hours before it, and the dispersion
+        measured over the history (cached per hour).
 
         Comparable hours are the same hour of the week, and the hours either side of it, in earlier
         weeks (used from two weeks of history on); else the same hours of the day on the last seven
         days (from one day on); else the last 24 hours. Hours of alerted episodes are left out unless
-        they are most of the comparable hours (then they are the norm, not an exception). The median
-        is never below the median of the last three hours, so a day busier than usual does not read
-        as a spike at every hour.
+        they are most of the comparable hours (then they are the norm, not an exception). The expected
+        rate is their 20% trimmed mean (at least one value off each end: the median of three), never
+        below the median of the last three hours, so a day busier than usual does not read as a
+        spike at every hour.
         """
         if self._cache is not None and self._cache[0] == hour:
             return self._cache[1]
+        result = replace(self._rate(hour, s), dispersion=self.dispersion(hour, s))
+        self._cache = (hour, result)
+        return result
+
+    def _rate(self, hour: int, s: SpikeSettings) -> Baseline:
+        """What ``baseline`` says of ``hour`` but the dispersion."""
         first = self.since if self.since is not None else hour
 
         def known(hours: Iterable[int], always_drop: bool = False) -> list[int]:
@@ -182,11 +231,54 @@ class SpikeTracker:
                 basis, values = name, found
                 break
         recent = known(range(hour - 3, hour), always_drop=True)
-        med = max(_median(values) if values else 0.0, _median(recent) if recent else 0.0)
+        busy = _median(recent) if recent else 0.0
+        med = max(_median(values) if values else 0.0, busy)
         mad = _median([abs(v - med) for v in values]) if values else 0.0
-        result = Baseline(med, mad, basis, len(values))
-        self._cache = (hour, result)
-        return result
+        return Baseline(med, mad, basis, len(values), max(_trimmed_mean(values), busy))
+
+    def dispersion(self, hour: int, s: SpikeSettings) -> float:
+        """phi of a window's count (variance = mean + phi * mean^2), from the trailing windows of the
+        last ``dispersion_hours`` before ``hour``, alerted hours left out (see the module's docstring).
+
+        Each completed hour is measured once (its windows' sum of (y - e)^2 - y, and of e^2, against
+        the baseline of that hour), and its 5-minute bins are dropped then; so the cost is one
+        baseline per hour, and memory a few hours of bins.
+        """
+        first = self.since if self.since is not None else hour
+        n = max(1, round(s.window / STEP))
+        lookback = range(max(first, hour - s.dispersion_hours), hour)
+        for h in lookback:
+            if h not in self.measured and h not in self.excluded:
+                self.measured[h] = self._moments(h, n, first, s)
+        oldest = hour - s.dispersion_hours
+        if len(self.measured) > s.dispersion_hours + 24:
+            self.measured = {h: m for h, m in self.measured.items() if h >= oldest}
+        keep = (hour - 1) * _PER_HOUR - n  # bins a window of an hour yet to be measured may need
+        if self.bins and min(self.bins) < keep:
+            self.bins = {b: c for b, c in self.bins.items() if b >= keep}
+        hours = [m for h in lookback if h not in self.excluded and (m := self.measured.get(h)) is not None]
+        moments = max(0.0, sum(m[0] for m in hours)) / (sum(m[1] for m in hours) + s.dispersion_prior)
+        needed = sorted((m[2] for m in hours), reverse=True)
+        rank = int(s.tail_share * len(needed))
+        return max(moments, needed[rank] if rank < len(needed) else 0.0)
+
+    def _moments(self, hour: int, n: int, first: int, s: SpikeSettings) -> tuple[float, float, float]:
+        """Sum of (y - e)^2 - y and of e^2 over the windows of ``n`` bins ending in ``hour`` (one per
+        5-minute step, against the baseline of ``hour``) that lie in observed hours none of which
+        was alerted; and the dispersion at which the fullest of them is a 1-in-100 count."""
+        centre = self._rate(hour, s).mean
+        e = centre * n * STEP / HOUR
+        spread = weight = 0.0
+        fullest = 0
+        for end in range(hour * _PER_HOUR + 1, (hour + 1) * _PER_HOUR + 1):
+            lo = end - n
+            if lo // _PER_HOUR < first or any(h in self.excluded for h in range(lo // _PER_HOUR, hour)):
+                continue
+            y = sum(self.bins.get(b, 0) for b in range(lo, end))
+            spread += (y - e) ** 2 - y
+            weight += e * e
+            fullest = max(fullest, y)
+        return spread, weight, _dispersion_for(fullest, e, s.tail_p) if e >= 1 else 0.0
 
     def top_terms(self, n: int = 5) -> list[str]:
         """Words most of the window's complaints share, brand terms and stop words left out."""
@@ -210,6 +302,10 @@ def _hour(ts: float) -> int:
     return int((ts - _EPOCH.timestamp()) // HOUR)
 
 
+def _bin(ts: float) -> int:
+    return int((ts - _EPOCH.timestamp()) // STEP)
+
+
 def hour_of_week(at: datetime) -> int:
     """0 = Monday 00:00-01:00 UTC."""
     return _hour(at.timestamp()) % 168
@@ -219,6 +315,22 @@ def _median(values: list[int] | list[float]) -> float:
     v = sorted(values)
     mid = len(v) // 2
     return float(v[mid]) if len(v) % 2 else (v[mid - 1] + v[mid]) / 2.0
+
+
+def _quiet_gap(recent: list[tuple[float, str, str]], now: float) -> float:
+    """The longest stretch without a complaint among ``recent`` (sorted) and up to ``now``."""
+    times = [t for t, _, _ in recent] + [now]
+    return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
+
+
+def _trimmed_mean(values: list[int]) -> float:
+    """The mean of the middle 60% (at least one value off each end once there are three)."""
+    if not values:
+        return 0.0
+    v = sorted(values)
+    cut = max(1, len(v) // 5) if len(v) >= 3 else 0
+    middle = v[cut:len(v) - cut]
+    return sum(middle) / len(middle)
 
 
 def _examples(recent: list[tuple[float, str, str]], n: int = 3) -> list[tuple[str, str]]:
@@ -250,6 +362,77 @@ def poisson_sf(k: int, mean: float) -> float:
         if i > mean and term < total * 1e-12:
             break
     return min(1.0, total)
+
+
+def nbinom_sf(k: int, mean: float, dispersion: float) -> float:
+    """P(X >= k) for X negative binomial with this mean and variance mean + dispersion * mean^2
+    (Poisson at dispersion 0): the regularised incomplete beta I_q(k, 1/phi), q = mean / (mean + 1/phi)."""
+    if k <= 0:
+        return 1.0
+    if mean <= 0:
+        return 0.0
+    if dispersion * mean < 1e-9:  # no dispersion the history can tell from Poisson noise
+        return poisson_sf(k, mean)
+    shape = 1.0 / dispersion
+    return _betainc(float(k), shape, mean / (mean + shape))
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """The regularised incomplete beta function I_x(a, b), by its continued fraction (Lentz)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1) / (a + b + 2):
+        return min(1.0, front * _betacf(a, b, x) / a)
+    return max(0.0, 1.0 - front * _betacf(b, a, 1.0 - x) / b)
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 10_000):
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-13:
+            break
+    return h
+
+
+def _dispersion_for(k: int, mean: float, p: float) -> float:
+    """The dispersion at which a count of ``k`` or more has probability ``p`` (0 if it has that
+    much already under Poisson), by bisection on a log scale; at most 10."""
+    if nbinom_sf(k, mean, 0.0) >= p:
+        return 0.0
+    lo, hi = 1e-4, 10.0
+    if nbinom_sf(k, mean, hi) < p:
+        return hi
+    for _ in range(30):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if nbinom_sf(k, mean, mid) < p else (lo, mid)
+    return hi
+
+
+def spike_threshold(expected: float, dispersion: float, s: SpikeSettings) -> int:
+    """The smallest count of a window that is a spike against ``expected`` and ``dispersion``."""
+    lo = max(s.min_complaints, math.ceil(s.ratio * expected - 1e-9))
+    if nbinom_sf(lo, expected, dispersion) <= s.p_value:
+        return lo
+    hi = lo * 2
+    while nbinom_sf(hi, expected, dispersion) > s.p_value:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:  # the tail falls as the count grows: bisect for the first count past the bar
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if nbinom_sf(mid, expected, dispersion) <= s.p_value else (mid, hi)
+    return hi
 
 
 def window_text(seconds: float) -> str:

@@ -62,16 +62,30 @@ def test_the_soak_row_says_whether_a_steady_state_was_measured() -> None:
     steady = table({"soak": {**base, **memory_figures(samples, 150.0)}})
     assert "steady state over 7.5 min" in steady and "+0.000 MB/min (+0.000 in its second half)" in steady
     assert "warm-up, first 2.5 min (excluded above)" in steady and "score cache 8,192 texts full at 55 s" in steady
+    assert "from the X stand-in serving the poll after which the cascade could alert to the Slack" in steady
     short = table({"soak": {**base, **memory_figures(samples, None)}})
     assert "warm-up only" in short and "no steady state reached, so no slope" in short
 
 
 @pytest.mark.slow
 def test_a_short_soak_reports_its_warm_up_and_no_slope(tmp_path: Path) -> None:
-    s = soak(20.0, storm_every=10.0, chatter_per_s=20.0, warm_up=False, out=tmp_path)
+    s = soak(22.0, storm_every=10.0, chatter_per_s=20.0, warm_up=False, out=tmp_path)  # one storm, at 8 s
     assert s["tweets"] >= 300 and s["rss_first_mb"] > 10 and s["rss_slope_mb_per_min"] is None
     assert s["warm_up"]["score_cache_full_s"] is None and 0 < s["warm_up"]["distinct_texts"] < 8192
     assert "warm-up only" in table({"soak": s})
+    burst = s["latency"]["burst"]
+    assert burst["measured"] == burst["alerted"] == 1  # the crossing reaction found, served before the post
+    assert 0 < burst["judged_median_s"] <= burst["median_s"]
+
+
+def test_the_classifier_speed_is_measured_next_to_vader_alone_on_the_same_texts() -> None:
+    from bench.classifier import simulated_texts, speed
+
+    c = speed(simulated_texts(40), repeat=1)
+    assert c["texts"] == 40 and c["vader_per_s"] > 0 and c["classifier_per_s"] > 0
+    assert 0 < c["ratio_both_to_vader"] < 1  # VADER and the classifier together are slower than VADER alone
+    out = table({"classifier": {"simulated mentions": c}})
+    assert "Complaint classifier, simulated mentions" in out and "of VADER alone" in out
 
 
 def test_the_zoo_bench_reports_each_family_next_to_its_baseline_on_seeds_kept_for_reporting() -> None:

@@ -202,6 +202,12 @@ class World:
             "http": {"listen": "127.0.0.1:0"},
         }, sort_keys=False))
 
+    def set_detection(self, **over: Any) -> None:
+        """Change ``detection:`` in monitor.yaml (before a daemon starts)."""
+        settings = yaml.safe_load(self.config.read_text())
+        settings["detection"].update(over)
+        self.config.write_text(yaml.safe_dump(settings, sort_keys=False))
+
     def write_watchlist(self, name: str = "acme", **over: Any) -> Path:
         wl: dict[str, Any] = {"name": name, "terms": [name], "channel": f"#{name}-alerts",
                               "alert": {"spread_threshold": 5, "spike": False, "cooldown": "0s"}}
@@ -381,3 +387,41 @@ def test_kill_9_and_restart_lose_no_mention_and_repeat_no_alert(world: World) ->
     assert world.slack.count("chat.postMessage", 200) == sent == len(world.slack.messages)
     assert len(world.slack.roots("#acme-alerts")) == 1
     assert world.query("SELECT count(*) FROM decisions WHERE name = 'first_alert'") == [(1,)]
+
+
+def test_a_storm_is_alerted_right_after_the_poll_that_stores_it_not_at_the_next_tick(world: World) -> None:
+    world.set_detection(every="1h", debounce="1s")
+    d = world.start()
+    d.wait_log(r"^first detection pass: 0 open")  # the tick at start; the next one is an hour away
+    world.storm()
+    wait_for("the alert in Slack", lambda: world.slack.roots("#acme-alerts"))
+    [(name, at)] = world.query("SELECT name, at FROM decisions")
+    [(last_stored,)] = world.query("SELECT max(observed_at) FROM mentions")
+    waited = (datetime.fromisoformat(at) - datetime.fromisoformat(last_stored)).total_seconds()
+    assert name == "first_alert"
+    assert 0 <= waited < 5, waited  # the debounce (1 s) after the poll that stored the reactions
+    assert d.stop()[0] == 0
+
+
+@pytest.mark.slow
+def test_a_storm_stored_but_not_judged_before_kill_9_alerts_at_the_first_pass_after_restart_and_only_once(
+        world: World) -> None:
+    world.set_detection(every="1h", debounce="1h")  # nothing judges the storm before the crash
+    d = world.start()
+    d.wait_log(r"^first detection pass: 0 open")
+    world.storm()
+    stored = {f"x:{t}" for t in world.x.tweets}
+    wait_for("the storm stored", lambda: stored <= world.stored_ids())
+    d.kill9()
+    assert world.query("SELECT name FROM decisions") == [] and not world.slack.messages
+
+    d2 = world.start()
+    d2.wait_log(r"^first detection pass: 1 open cascade\(s\) rebuilt from the store judged, 1 decision")
+    wait_for("the alert in Slack", lambda: world.slack.roots("#acme-alerts"))
+    d2.kill9()
+
+    d3 = world.start()  # judged again at once, and the stored alert state says it was alerted
+    d3.wait_log(r"^first detection pass: 1 open cascade\(s\) rebuilt from the store judged, 0 decision")
+    assert d3.stop()[0] == 0
+    assert world.query("SELECT name FROM decisions") == [("first_alert",)]
+    assert len(world.slack.messages) == 1

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from monitor.clock import SimulatedClock
 from monitor.complaint import ComplaintScore
-from monitor.config import DetectionSettings, Watchlist, load_config
+from monitor.config import SENSITIVITY, DetectionSettings, Watchlist, load_config
 from monitor.detect import Decision, Detector
 from monitor.pipeline import Pipeline
 from monitor.projection import Kernel
@@ -119,7 +119,24 @@ def test_a_fast_complaint_alerts_on_its_projection_before_it_reaches_the_thresho
     run = Run(detector(), mention("root", 0)).react(steady(80, 0.25)).wait(2)
     first = run.alerts[0]
     assert first.name == "first_alert" and first.fields["reactions"] < THRESHOLD
-    assert first.fields["projected_low"] >= THRESHOLD and "projected" in first.reason
+    # decided on the probability of passing the threshold, at the default sensitivity (normal)
+    assert first.fields["p_storm"] >= SENSITIVITY["normal"] and "likely to reach 100 reactions" in first.reason
+    assert first.fields["projected"] >= THRESHOLD
+
+
+@pytest.mark.parametrize(("sensitivity", "later_than"), [("normal", "high"), ("low", "normal")])
+def test_a_less_sensitive_watch_list_alerts_later_on_the_same_cascade(sensitivity: str, later_than: str) -> None:
+    def first_size(level: str) -> int:
+        run = Run(detector(sensitivity=level), mention("root", 0)).react(steady(150, 1)).wait(5)
+        return int(run.alerts[0].fields["reactions"])
+
+    assert first_size(sensitivity) > first_size(later_than)
+
+
+def test_an_alert_line_says_how_likely_the_complaint_is_to_pass_the_threshold() -> None:
+    run = Run(detector(), mention("root", 0)).react(steady(150, 1)).wait(5)
+    p = run.alerts[0].fields["p_storm"]
+    assert 0.0 <= p <= 1.0 and p >= SENSITIVITY["normal"]
 
 
 def test_growth_gives_an_update_each_time_the_cascade_doubles_and_never_a_second_new() -> None:
@@ -183,7 +200,8 @@ def test_reach_is_the_sum_of_the_distinct_participants_followers() -> None:
 def test_alerts_carry_projection_rate_reach_and_what_to_show() -> None:
     run = Run(detector(), mention("root", 0, followers=1000)).react(steady(80, 0.25)).wait(2)
     f = run.alerts[0].fields
-    assert f["projected"] >= f["projected_low"] >= THRESHOLD and f["rate"] > 100 and f["reach"] >= 1000
+    assert f["projected"] >= f["projected_low"] >= f["reactions"] and f["rate"] > 100 and f["reach"] >= 1000
+    assert f["p_storm"] >= SENSITIVITY["normal"]
     assert {"score", "reactions", "threshold", "age_minutes", "growth", "top_reactions", "root", "complaint"} <= set(f)
     assert f["complaint"]["category"] == "billing" and f["root"]["id"] == "root"
 

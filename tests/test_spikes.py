@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,8 @@ from monitor.config import DetectionSettings, Watchlist
 from monitor.detect import Detector
 from monitor.records import Author, Mention
 from monitor.scoring import Scores
-from monitor.spikes import Spike, SpikeSettings, SpikeTracker, poisson_sf
+from monitor.spikes import Spike, SpikeSettings, SpikeTracker, nbinom_sf, poisson_sf
+from monitor.spikes import _hour as hour_index
 
 MONDAY = datetime(2026, 11, 2, tzinfo=UTC)
 S = SpikeSettings()
@@ -237,3 +239,152 @@ def test_top_terms_do_not_depend_on_hash_order() -> None:
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout for seed in range(4)}
     assert runs == {"['router', 'modem', 'billing', 'outage']\n"}
+
+
+# -- overdispersed volume: the count's law is measured from the watch-list's own history -----------
+def bursty(rng: random.Random, start: datetime, days: int, per_hour: float, shape: float = 5.0,
+           bursts_per_day: float = 2.0) -> list[datetime]:
+    """Complaints as real volume has them: a daily rhythm, each hour's rate gamma-distributed around
+    it (so hourly counts are negative binomial, variance far above the mean), and news bursts of
+    1.5 to 2.5 times the usual rate on top for half an hour or so, every day; none is an incident."""
+    out: list[datetime] = []
+    for h in range(days * 24):
+        hour = start + timedelta(hours=h)
+        usual = per_hour * (0.3 + 0.7 * math.exp(-(((hour.hour - 15) / 5) ** 2)))
+        out += background(rng, hour, 1, usual * rng.gammavariate(shape, 1 / shape))
+        if rng.random() < bursts_per_day / 24:
+            at = hour + timedelta(minutes=rng.uniform(0, 60))
+            out += background(rng, at, rng.uniform(0.4, 0.7), usual * rng.uniform(1.5, 2.5))
+    return out
+
+
+def quiet_days(rng: random.Random, start: datetime, days: int, per_day: float = 5) -> list[datetime]:
+    """A handful of complaints a day in waking hours, some as someone's thread of two or three."""
+    out: list[datetime] = []
+    for day in range(days):
+        for at in background(rng, start + timedelta(days=day, hours=8), 14, per_day / 14):
+            out += [at + timedelta(minutes=3 * i) for i in range(1 + (rng.random() < 0.3) + (rng.random() < 0.1))]
+    return out
+
+
+DAY_ONE = MONDAY + timedelta(days=1)  # a new watch-list's first day has no baseline (see docs/detection.md)
+
+
+def run_timed(tracker: SpikeTracker, times: list[datetime], start: datetime, until: datetime,
+              settings: SpikeSettings = S) -> list[tuple[datetime, Spike]]:
+    """As ``run``, with when each spike was raised; spikes of the first day left out."""
+    times, now, out, i = sorted(times), start, [], 0
+    while now <= until:
+        while i < len(times) and times[i] <= now:
+            tracker.add(times[i], f"x:{i}", "acme app down again")
+            i += 1
+        found = tracker.check(now, settings)
+        if found is not None and found.start >= DAY_ONE:
+            out.append((now, found))
+        now += CHECK
+    return out
+
+
+def _nbinom_direct(k: int, mean: float, phi: float) -> float:
+    r = 1 / phi
+    q = mean / (mean + r)
+    log_pmf = [math.lgamma(i + r) - math.lgamma(r) - math.lgamma(i + 1) + r * math.log1p(-q) + i * math.log(q)
+               for i in range(k)]
+    return 1 - sum(math.exp(x) for x in log_pmf)
+
+
+def test_negative_binomial_tail_matches_the_direct_sum_and_is_poisson_without_dispersion() -> None:
+    for k, mean, phi in ((1, 2.0, 0.5), (5, 2.0, 0.5), (12, 4.5, 0.2), (40, 10.0, 1.0), (150, 100.0, 0.05)):
+        assert nbinom_sf(k, mean, phi) == pytest.approx(_nbinom_direct(k, mean, phi), rel=1e-8, abs=1e-14)
+    for k, mean in ((5, 2.0), (30, 10.0)):
+        assert nbinom_sf(k, mean, 0.0) == nbinom_sf(k, mean, 1e-15) == poisson_sf(k, mean)
+    # Dispersion fattens the tail: 60 in a window expecting 30 is a freak under Poisson, not here.
+    assert poisson_sf(60, 30.0) < 1e-6 < 1e-2 < nbinom_sf(60, 30.0, 0.25)
+
+
+def test_the_dispersion_is_measured_from_the_watch_lists_own_history() -> None:
+    rng = random.Random(7)
+    steady = [MONDAY + timedelta(seconds=s) for s in range(0, 7 * 86400, 120)]  # one every 2 minutes
+    poisson_like = background(rng, MONDAY, 7 * 24, 30)
+    gamma = [t for h in range(7 * 24)  # each hour's rate gamma-distributed, shape 4: phi = 1/4
+             for t in background(rng, MONDAY + timedelta(hours=h), 1, 30 * rng.gammavariate(4, 1 / 4))]
+    phis = []
+    for times in (steady, poisson_like, gamma):
+        tracker = SpikeTracker()
+        run(tracker, times, MONDAY + timedelta(days=7), start=MONDAY)
+        phis.append(tracker.baseline(hour_index((MONDAY + timedelta(days=7)).timestamp()), S).dispersion)
+    assert phis[0] == 0.0 and phis[1] < 0.03 and 0.15 < phis[2] < 0.4
+
+
+def test_bursty_volume_raises_at_most_a_spike_a_week_where_a_poisson_law_alerts_every_day() -> None:
+    rng = random.Random(8)
+    times = bursty(rng, MONDAY, 21, 40)
+    until = MONDAY + timedelta(days=21)
+    ours = run_timed(SpikeTracker(), times, MONDAY, until)
+    # The same weeks judged as if the count were Poisson (no dispersion: shrunk to nothing by its prior,
+    # and no tail measured):
+    poisson = run_timed(SpikeTracker(), times, MONDAY, until, settings=replace(S, dispersion_prior=1e18,
+                                                                                  tail_share=1.0))
+    assert len(ours) <= 3 and len(poisson) >= 20
+
+
+def test_an_outage_on_bursty_volume_alerts_within_half_an_hour() -> None:
+    rng = random.Random(9)
+    outage = MONDAY + timedelta(days=17, hours=14)
+    times = bursty(rng, MONDAY, 21, 40) + background(rng, outage, 1, 5 * 40)  # five times the peak rate
+    found = run_timed(SpikeTracker(), times, MONDAY, MONDAY + timedelta(days=21))
+    assert len(found) == 1
+    at, sp = found[0]
+    assert outage <= at <= outage + timedelta(minutes=30) and sp.start >= outage - timedelta(minutes=30)
+    assert sp.baseline.dispersion > 0.1  # the bar was raised for the bursts, and the outage still passed it
+
+
+def test_a_quiet_watch_lists_outage_of_eight_complaints_in_half_an_hour_alerts() -> None:
+    rng = random.Random(10)
+    outage = MONDAY + timedelta(days=20, hours=11)
+    times = quiet_days(rng, MONDAY, 21) + burst(outage, 8, 30)
+    found = run_timed(SpikeTracker(), times, MONDAY, MONDAY + timedelta(days=21))
+    assert [(at - outage) <= timedelta(minutes=30) for at, _ in found] == [True]
+    assert found[0][1].observed >= 8
+
+
+def test_an_alerted_outage_is_no_measure_of_ordinary_volume() -> None:
+    rng = random.Random(11)
+    times = bursty(rng, MONDAY, 10, 40)
+    until = MONDAY + timedelta(days=10)
+    plain, with_outage = SpikeTracker(), SpikeTracker()
+    assert run_timed(plain, times, MONDAY, until) == []
+    outage = background(rng, MONDAY + timedelta(days=8, hours=12), 2, 300)
+    assert len(run_timed(with_outage, times + outage, MONDAY, until)) == 1
+    hour = hour_index(until.timestamp())
+    assert with_outage.baseline(hour, S).dispersion == pytest.approx(plain.baseline(hour, S).dispersion, rel=0.25)
+
+
+def test_a_restart_measures_the_same_dispersion_from_the_stored_history() -> None:
+    rng = random.Random(12)
+    times = bursty(rng, MONDAY, 7, 40)
+    until = MONDAY + timedelta(days=7)
+    live = SpikeTracker()  # watching for six days, after a first day it knows from the store
+    live.known_since(MONDAY)
+    for t in times:
+        if t < DAY_ONE:
+            live.count_history(t)
+    assert run_timed(live, [t for t in times if t >= DAY_ONE], DAY_ONE, until) == []
+    rebuilt = SpikeTracker()
+    rebuilt.known_since(MONDAY)
+    for t in times:
+        rebuilt.count_history(t)
+    hour = hour_index(until.timestamp())
+    assert rebuilt.baseline(hour, S).dispersion == pytest.approx(live.baseline(hour, S).dispersion, rel=1e-9)
+    assert len(rebuilt.bins) < 5 * 12  # the bins of measured hours are not kept
+
+
+def test_a_spike_reports_the_smallest_count_that_would_have_been_one() -> None:
+    rng = random.Random(13)
+    outage = MONDAY + timedelta(days=17, hours=14)
+    times = bursty(rng, MONDAY, 18, 40) + background(rng, outage, 1, 300)
+    _, sp = run_timed(SpikeTracker(), times, MONDAY, MONDAY + timedelta(days=18))[-1]
+    assert sp.start >= outage - timedelta(minutes=30)
+    t, e, phi = sp.threshold, sp.expected, sp.baseline.dispersion
+    assert sp.observed >= t and nbinom_sf(t, e, phi) <= S.p_value and t >= S.ratio * e
+    assert nbinom_sf(t - 1, e, phi) > S.p_value or t - 1 < S.ratio * e or t - 1 < S.min_complaints

@@ -72,6 +72,8 @@ class XApi(StandIn):
         self.limit = self.remaining = limit
         self.reset = int(time.time()) + 900
         self.tweets: dict[str, dict[str, Any]] = {}
+        # When a search first answered with each tweet (wall clock): where a latency benchmark starts.
+        self.served_at: dict[str, float] = {}
         self.users: dict[str, dict[str, Any]] = {}
         # Indexes, so a soak adding tens of thousands of tweets and authors stays cheap to serve:
         # user id by lowercased username, and every tweet (numeric id, id) in numeric order.
@@ -287,6 +289,9 @@ class XApi(StandIn):
         page, more = hits[:size], len(hits) > size
         if not page:
             return self._json(200, {"meta": {"result_count": 0}})
+        served = time.time()
+        for t in page:
+            self.served_at.setdefault(t["id"], served)
         expansions = set(filter(None, q.get("expansions", "").split(",")))
         tfields = set(filter(None, q.get("tweet.fields", "").split(",")))
         ufields = set(filter(None, q.get("user.fields", "").split(",")))
