@@ -192,10 +192,15 @@ def table(z: dict[str, Any], tp: dict[str, Any] | None = None) -> str:
         lines.append(calibration_table(z["calibration"]))
     if tp:
         lines.append("")
-        lines.append("family    | replay mentions/s | VADER alone texts/s | ratio | mentions | distinct texts")
+        # CPU time a mention (the replay's and its workers') varies less with the machine's load than
+        # the ratio of two wall-clock rates does.
+        lines.append("family    | replay mentions/s | VADER alone texts/s | ratio | replay CPU us/mention | "
+                     "VADER us/text | mentions | distinct texts")
         for fam, t in tp.items():
+            cpu = t["replay"]["cpu_seconds"] / t["mentions"] * 1e6
             lines.append(f"{fam:<9} | {t['replay']['rate']:>17,.0f} | {t['vader']:>19,.0f} | {t['ratio']:>5.2f} | "
-                         f"{t['mentions']:>8,} | {t['unique_texts'] / t['mentions']:.0%}")
+                         f"{cpu:>21.0f} | {1e6 / t['vader']:>13.0f} | {t['mentions']:>8,} | "
+                         f"{t['unique_texts'] / t['mentions']:.0%}")
     return "\n".join(lines)
 
 
