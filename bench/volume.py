@@ -209,20 +209,22 @@ def _gamma(rng: random.Random, k: float) -> Callable[[float | None], float]:
 
 
 # -- the families ---------------------------------------------------------------------------------
-def steady(rng: random.Random, days: float) -> Series:
-    level, k = rng.uniform(15, 60), rng.uniform(3, 12)
+def _level(rng: random.Random, days: float, name: str, levels: tuple[float, float], ks: tuple[float, float]
+           ) -> Series:
+    """A daily rhythm at a peak drawn from ``levels`` per hour, each hour's rate gamma-noised (shape from ``ks``)."""
+    level, k = rng.uniform(*levels), rng.uniform(*ks)
     rhythm = Rhythm(rng)
-    s = _rate_series(rng, "steady", days, lambda t: level * rhythm(t), _PerStep(HOUR, _gamma(rng, k)))
+    s = _rate_series(rng, name, days, lambda t: level * rhythm(t), _PerStep(HOUR, _gamma(rng, k)))
     s.notes = {"peak_per_hour": round(level, 1), "gamma_k_hourly": round(k, 2)}
     return s
+
+
+def steady(rng: random.Random, days: float) -> Series:
+    return _level(rng, days, "steady", (15, 60), (3, 12))
 
 
 def few_per_hour(rng: random.Random, days: float) -> Series:
-    level, k = rng.uniform(2, 6), rng.uniform(1.5, 5)
-    rhythm = Rhythm(rng)
-    s = _rate_series(rng, "few-per-hour", days, lambda t: level * rhythm(t), _PerStep(HOUR, _gamma(rng, k)))
-    s.notes = {"peak_per_hour": round(level, 1), "gamma_k_hourly": round(k, 2)}
-    return s
+    return _level(rng, days, "few-per-hour", (2, 6), (1.5, 5))
 
 
 def busy(rng: random.Random, days: float) -> Series:
