@@ -282,9 +282,9 @@ def project(a: Activity, t: float, settings: ProjectionSettings) -> Projection:
     temper = min(1.0, settings.evidence / direct) if direct else 0.0
     kernels = kernel_grid(settings)
     priors = _kernel_prior(settings, a.flat / direct if direct else 0.0)
-    # The direct reactions' timing, binned: each bin's share of the kernel's mass up to t (the bin t falls
-    # in ends at t), so the likelihood is the multinomial one of the binned counts.
-    # A reaction at t itself falls in the last bin, which ends a second after it.
+    # The direct reactions' timing, binned: each bin's share of the kernel's mass up to the end of what was
+    # seen, so the likelihood is the multinomial one of the binned counts. That end is a second after t, so
+    # that a reaction at t itself (t is the latest reaction's time) falls inside the last bin.
     end = t + 1.0
     last = bisect.bisect_right(EDGES, end) - 1
     timed = [(j if j < last else last, b[0]) for j, b in a.bins.items() if b[0]]
@@ -345,7 +345,8 @@ def _exposure(a: Activity, t: float, kernel: Kernel) -> tuple[float, float]:
     """(exposure so far, exposure still to come) of the reactions' reach under ``kernel``.
 
     Kernel.cdf written out (the same operations in the same order, so the same floats): this loop runs
-    over every bucket of every judged cascade, and a call per bucket cost more than the loop."""
+    over every coarse bin, for every likely kernel of every judged cascade, and a call per bin cost more
+    than the loop."""
     s0, horizon, norm = kernel.s0, kernel.horizon, kernel._norm
     head, tail_exp, tail_div = kernel.theta / (1 + kernel.theta), -kernel.theta, 1 + kernel.theta
     exposure = remaining = 0.0
