@@ -36,20 +36,16 @@ class Judgements:
     """(week seed, root id) -> [(reactions, p_storm)] in the order they were judged."""
 
     seen: dict[tuple[str, int, str], list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
-    # the same judgements' point estimates and ages (seconds), for the projection's error
-    projected: dict[tuple[str, int, str], list[tuple[float, float]]] = field(
-        default_factory=lambda: defaultdict(list))
     watchlist: dict[tuple[str, int, str], str] = field(default_factory=dict)
 
     def recorder(self, family: str, seed: int) -> Any:
         """The ``Detector.on_judged`` callback for one week."""
-        seen, projected, watchlists = self.seen, self.projected, self.watchlist
+        seen, watchlists = self.seen, self.watchlist
 
         def record(watchlist: str, root_id: str, now: Any, reactions: int, projection: Any, p: float) -> None:
             key = (family, seed, root_id)
             watchlists[key] = watchlist
             seen[key].append((reactions, p))
-            projected[key].append((projection.projected, projection.window))
 
         return record
 
@@ -59,7 +55,7 @@ def _limit(c: dict[str, Any], threshold: int) -> int:
 
 
 def _truth(weeks: Sequence[Any], threshold: int) -> dict[tuple[str, int, str], dict[str, Any]]:
-    return {(getattr(w, "family", "branching"), w.seed, c["root_id"]): c | {"limit": _limit(c, threshold)}
+    return {(w.family, w.seed, c["root_id"]): c | {"limit": _limit(c, threshold)}
             for w in weeks for c in w.truth.cascades}
 
 
@@ -80,9 +76,10 @@ def calibration(weeks: Sequence[Any], judged: Judgements, threshold: int = 300) 
     return rows
 
 
-def first_alert_sizes(weeks: Sequence[Any], judged: Judgements, p_alert: float, threshold: int = 300
-                      ) -> dict[tuple[str, int, str], int]:
-    """Reactions at the first alert each judged cascade would get at probability ``p_alert``."""
+def first_judgements(weeks: Sequence[Any], judged: Judgements, p_alert: float, threshold: int = 300
+                     ) -> dict[tuple[str, int, str], tuple[int, float]]:
+    """(reactions, p_storm) at the first alert each judged cascade would get at probability ``p_alert``:
+    its first judgement at or above it, or at or past its threshold."""
     truth = _truth(weeks, threshold)
     out = {}
     for key, seq in judged.seen.items():
@@ -90,9 +87,15 @@ def first_alert_sizes(weeks: Sequence[Any], judged: Judgements, p_alert: float, 
         limit = c["limit"] if c else threshold
         for size, p in seq:
             if size >= limit or p >= p_alert:
-                out[key] = size
+                out[key] = (size, p)
                 break
     return out
+
+
+def first_alert_sizes(weeks: Sequence[Any], judged: Judgements, p_alert: float, threshold: int = 300
+                      ) -> dict[tuple[str, int, str], int]:
+    """Reactions at the first alert each judged cascade would get at probability ``p_alert``."""
+    return {k: size for k, (size, _) in first_judgements(weeks, judged, p_alert, threshold).items()}
 
 
 def by_sensitivity(weeks: Sequence[Any], judged: Judgements, threshold: int = 300,
@@ -129,9 +132,8 @@ def _baseline(weeks: Sequence[Any], truth: dict[tuple[str, int, str], dict[str, 
     for n in range(5, 2001):
         hits, false = {}, 0
         for w in weeks:
-            fam = getattr(w, "family", "branching")
             for rid, size in alerts_of(w, n, threshold).items():
-                key = (fam, w.seed, rid)
+                key = (w.family, w.seed, rid)
                 if key in storms:
                     hits[key] = size
                 else:

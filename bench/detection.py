@@ -58,6 +58,7 @@ class Week:
     summary: ReplaySummary
     decisions: Counter[str] = field(default_factory=Counter)
     family: str = "branching"
+    judged: Judgements | None = None     # the storm probabilities worked out, when they were recorded
 
 
 def replay_week(seed: int, *, days: float = 7, brands: int = 2, mentions: int | None = None,
@@ -91,7 +92,7 @@ def replay_week(seed: int, *, days: float = 7, brands: int = 2, mentions: int | 
         verdict = {i: sc.score(Mention.from_json(json.loads(t)).full_text).complaint.is_complaint
                    for i, t in texts.items()}
         store.close()
-    return Week(seed, sim.truth, alerts, verdict, summary, Counter(summary.decisions), family)
+    return Week(seed, sim.truth, alerts, verdict, summary, Counter(summary.decisions), family, judged)
 
 
 def _threshold_for(c: dict[str, Any], threshold: int) -> int:

@@ -27,8 +27,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.calibration import Judgements, by_sensitivity, calibration
+from bench.calibration import Judgements, by_sensitivity, calibration, first_judgements
 from bench.detection import Week, baseline_alerts, replay_week, score_weeks
+from monitor.config import SENSITIVITY
 from monitor.scoring import Scorer
 from monitor.zoo import FAMILIES
 
@@ -57,22 +58,27 @@ def family_weeks(family: str, seeds: Iterable[int], *, brands: int = BRANDS, thr
 
 
 def first_alerts(weeks: Sequence[Week]) -> list[dict[str, Any]]:
-    """One row per cascade that got a ``new`` cascade alert: its first alert's fields (``p_storm`` when
-    the detector gives it), whether the truth calls it a storm, and its final size (None for a cascade
-    too small to be listed in the truth). What a calibration table buckets."""
+    """One row per cascade that got a ``new`` cascade alert at the default sensitivity: its reactions and
+    ``p_storm`` then, whether the truth calls it a storm, and its final size (None for a cascade too small
+    to be listed in the truth). A week replayed with its judgements recorded (at another sensitivity, as
+    ``zoo_figures`` replays) has them read off those; else off its alert lines."""
     rows = []
     for w in weeks:
         listed = {c["root_id"]: c for c in w.truth.cascades}
-        seen: set[str] = set()
-        for a in w.alerts:
-            if a["kind"] != "cascade" or a["level"] != "new" or a["root_id"] in seen:
-                continue
-            seen.add(a["root_id"])
-            c = listed.get(a["root_id"])
-            rows.append({"family": w.family, "seed": w.seed, "root_id": a["root_id"], "watchlist": a["watchlist"],
-                         "at": a["at"], "reactions": a["reactions"], "p_storm": a.get("p_storm"),
-                         "storm": bool(c and c["storm"]), "final_size": c["final_size"] if c else None,
-                         "label": c["label"] if c else None})
+        if w.judged is not None:
+            found = {k[2]: (w.judged.watchlist.get(k), size, p)
+                     for k, (size, p) in first_judgements([w], w.judged, SENSITIVITY["normal"]).items()
+                     if k[:2] == (w.family, w.seed)}
+        else:
+            found = {}
+            for a in w.alerts:
+                if a["kind"] == "cascade" and a["level"] == "new" and a["root_id"] not in found:
+                    found[a["root_id"]] = (a["watchlist"], a["reactions"], a.get("p_storm"))
+        for rid, (watchlist, reactions, p_storm) in found.items():
+            c = listed.get(rid)
+            rows.append({"family": w.family, "seed": w.seed, "root_id": rid, "watchlist": watchlist,
+                         "reactions": reactions, "p_storm": p_storm, "storm": bool(c and c["storm"]),
+                         "final_size": c["final_size"] if c else None, "label": c["label"] if c else None})
     return rows
 
 
