@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from monitor.complaint import analyse, probability
+from monitor.complaint_metrics import CVResult, FoldResult, auc, best_threshold, measure, prf
 
 SPLIT_SEED = 13     # the one split of the sample; never changed to get a better held-out figure
 HOLDOUT = 0.3       # share of every (domain, label) stratum held out
@@ -40,7 +40,6 @@ MIN_DF = 2          # an n-gram seen in one training text is noise; lexicon and 
 # Chosen for the daemon, where every text is a brand mention: the text alone often cannot show it is
 # addressed to a company ("acme sucks"); the floor keeps such complaints in reach.
 TALK_FLOOR = 0.1
-THRESHOLDS = tuple(i / 100 for i in range(20, 71, 2))  # where the F1-best threshold is looked for
 # Feature blocks by the prefix of their names (see monitor.complaint.analyse).
 BLOCKS: dict[str, tuple[str, ...]] = {
     "ngrams": ("w:", "b:"), "cues": ("cat:", "agg:"), "sentiment": ("v:",), "shape": ("s:",),
@@ -87,33 +86,6 @@ class Row:
     label: int
     customer_talk: bool | None = None
     domain: str | None = None
-
-
-@dataclass(slots=True)
-class FoldResult:
-    precision: float
-    recall: float
-    f1: float
-    auc: float
-    threshold: float
-    chosen: str = ""  # the candidate chosen for this fold, when there was a choice
-    n: int = 0
-
-
-@dataclass(slots=True)
-class CVResult:
-    """Per-fold figures of a cross-validation."""
-
-    folds: list[FoldResult] = field(default_factory=list)
-
-    def mean(self, name: str) -> float:
-        values = [getattr(f, name) for f in self.folds]
-        return sum(values) / len(values)
-
-    def std(self, name: str) -> float:
-        values = [getattr(f, name) for f in self.folds]
-        m = sum(values) / len(values)
-        return math.sqrt(sum((v - m) ** 2 for v in values) / max(1, len(values) - 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,43 +246,6 @@ def train_featurized(rows: Sequence[Row], feats: Sequence[dict[str, float]], can
 
 
 # -- measuring and choosing -----------------------------------------------------------------------
-
-def prf(scores: Sequence[float], labels: Sequence[int], threshold: float) -> tuple[float, float, float]:
-    """Precision, recall and F1 of the positive class, calling ``score >= threshold`` positive."""
-    tp = sum(1 for s, y in zip(scores, labels, strict=True) if s >= threshold and y)
-    fp = sum(1 for s, y in zip(scores, labels, strict=True) if s >= threshold and not y)
-    fn = sum(1 for s, y in zip(scores, labels, strict=True) if s < threshold and y)
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
-
-
-def auc(scores: Sequence[float], labels: Sequence[int]) -> float:
-    """Area under the ROC curve (Mann-Whitney; ties count half); NaN with only one class."""
-    pairs = sorted(zip(scores, labels, strict=True))
-    n_pos = sum(labels)
-    n_neg = len(labels) - n_pos
-    if not n_pos or not n_neg:
-        return math.nan
-    rank_sum, i = 0.0, 0
-    while i < len(pairs):
-        j = i
-        while j + 1 < len(pairs) and pairs[j + 1][0] == pairs[i][0]:
-            j += 1
-        rank_sum += sum(1 for k in range(i, j + 1) if pairs[k][1]) * (i + j + 2) / 2
-        i = j + 1
-    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-
-
-def best_threshold(scores: Sequence[float], labels: Sequence[int], grid: Sequence[float] = THRESHOLDS) -> float:
-    """The threshold in ``grid`` with the best F1 (first one wins ties)."""
-    return max(grid, key=lambda t: prf(scores, labels, t)[2])
-
-
-def measure(scores: Sequence[float], labels: Sequence[int], threshold: float, chosen: str = "") -> FoldResult:
-    return FoldResult(*prf(scores, labels, threshold), auc=auc(scores, labels), threshold=threshold,
-                      chosen=chosen, n=len(labels))
-
 
 def out_of_fold(rows: Sequence[Row], feats: Sequence[dict[str, float]], folds: Sequence[Sequence[int]],
                 candidate: Candidate, talk_parts: dict[int, dict[str, Any] | None] | None = None) -> dict[int, float]:
