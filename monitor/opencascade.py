@@ -50,6 +50,8 @@ class Cascade:
     last_alert_at: datetime | None = None
     vips_announced: frozenset[str] = frozenset()
     noted: frozenset[str] = frozenset()                          # suppression names already recorded
+    judged_size: int = 0                                         # reactions at the last storm estimate
+    judged_p: float = 1.0                                        # and the probability it gave
     dirty: bool = True
 
     @property

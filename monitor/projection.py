@@ -194,6 +194,8 @@ class Activity:
     deep: int = 0
     flat: int = 0          # direct ones whose generation is hidden (see ``add``)
     reach_sum: float = 0.0
+    timing: _Timing | None = field(default=None, repr=False, compare=False)  # kept by ``project``
+    fresh: set[int] = field(default_factory=set, repr=False, compare=False)  # bins with new direct ones since
 
     def add(self, seconds: float, reach: float, direct: bool = True, flat: bool = False) -> None:
         """Count a reaction ``seconds`` after the root. ``flat``: a direct reaction that may belong to any
@@ -202,7 +204,10 @@ class Activity:
         self.flat += flat
         seconds = max(0.0, seconds)
         _tally(self.buckets, int(seconds // BUCKET), direct, reach, seconds)
-        _tally(self.bins, bisect.bisect_right(EDGES, seconds) - 1, direct, reach, seconds)
+        j = bisect.bisect_right(EDGES, seconds) - 1
+        _tally(self.bins, j, direct, reach, seconds)
+        if direct:
+            self.fresh.add(j)
         self.count += 1
         self.deep += not direct
         self.reach_sum += reach
@@ -219,6 +224,37 @@ class Activity:
     def histogram(self, end: float, width: float, n: int) -> list[int]:
         """Reaction counts in ``n`` consecutive bins of ``width`` seconds ending at ``end``."""
         return [self.counts_between(end - (n - k) * width, end - (n - k - 1) * width) for k in range(n)]
+
+
+@dataclass(slots=True)
+class _Timing:
+    """Per kernel of one grid, the sum over the direct reactions' coarse bins of count * log(bin's mass),
+    brought up to date from the bins that gained reactions since (``Activity.fresh``): the timing
+    likelihood of every bin before the one holding ``t`` costs nothing at each estimate."""
+
+    kernels: tuple[Kernel, ...]
+    sums: list[float]
+    counted: dict[int, float] = field(default_factory=dict)  # bin -> direct reactions already in ``sums``
+
+    def update(self, a: Activity) -> None:
+        for j in a.fresh:
+            if j >= len(EDGES) - 1:
+                continue  # the open last bin has no whole mass: it is only ever the bin holding t
+            now = a.bins[j][0]
+            delta = now - self.counted.get(j, 0.0)
+            if delta:
+                self.counted[j] = now
+                for k, kern in enumerate(self.kernels):
+                    self.sums[k] += delta * _edge_cdf(kern)[1][j]
+        a.fresh.clear()
+
+
+def _timing(a: Activity, kernels: tuple[Kernel, ...]) -> _Timing:
+    if a.timing is None or a.timing.kernels is not kernels:
+        a.timing = _Timing(kernels, [0.0] * len(kernels))
+        a.fresh = {j for j, b in a.bins.items() if b[0]}
+    a.timing.update(a)
+    return a.timing
 
 
 def _tally(table: dict[int, list[float]], key: int, direct: bool, reach: float, seconds: float) -> None:
@@ -244,7 +280,10 @@ def _kernel_prior(settings: ProjectionSettings, flat_share: float) -> list[float
     direct = [1.0 / len(settings.direct_tails) if g in settings.direct_tails else 0.0 for g in settings.tails]
     flat = [1.0 / len(settings.flat_tails) if g in settings.flat_tails else 0.0 for g in settings.tails]
     by_tail = [(1 - flat_share) * d + flat_share * f for d, f in zip(direct, flat, strict=True)]
-    return [math.log(w) if w > 0 else -1e9 for _ in settings.speeds for w in by_tail]
+    return [math.log(w) if w > 0 else _IMPOSSIBLE for _ in settings.speeds for w in by_tail]
+
+
+_IMPOSSIBLE = -1e9  # the log prior of a kernel the prior rules out
 
 
 @functools.lru_cache(maxsize=64)
@@ -285,20 +324,27 @@ def project(a: Activity, t: float, settings: ProjectionSettings) -> Projection:
     # The direct reactions' timing, binned: each bin's share of the kernel's mass up to the end of what was
     # seen, so the likelihood is the multinomial one of the binned counts. That end is a second after t, so
     # that a reaction at t itself (t is the latest reaction's time) falls inside the last bin.
+    # Every bin from the one holding ``end`` on counts as that bin cut at ``end``; the bins before it are
+    # whole, and their part of the likelihood is kept up to date by _Timing.
     end = t + 1.0
     last = bisect.bisect_right(EDGES, end) - 1
-    timed = [(j if j < last else last, b[0]) for j, b in a.bins.items() if b[0]]
+    tail = [(j, b[0]) for j, b in a.bins.items() if j >= last and b[0]]
+    at_end = sum(c for _, c in tail)
+    whole = len(EDGES) - 1
+    sums = _timing(a, kernels).sums
     scores = []
-    for kern, log_prior in zip(kernels, priors, strict=True):
+    for kern, log_prior, ll in zip(kernels, priors, sums, strict=True):
+        if log_prior <= _IMPOSSIBLE:
+            scores.append(-math.inf)  # weight 0 whatever the timing
+            continue
         cdf, log_masses = _edge_cdf(kern)
         cdf_t = kern.cdf(end)
-        ll = 0.0
-        for j, c in timed:
-            if j < last:
-                ll += c * log_masses[j]
-            else:
-                mass = cdf_t - cdf[j]
-                ll += c * math.log(mass) if mass > 0 else -700.0 * c
+        for j, c in tail:
+            if j < whole:
+                ll -= c * log_masses[j]
+        if at_end:
+            mass = cdf_t - cdf[last]
+            ll += at_end * math.log(mass) if mass > 0 else -700.0 * at_end
         log_mass = math.log(cdf_t) if cdf_t > 0 else -700.0
         scores.append(temper * (ll - direct * log_mass) + alpha * log_mass + log_prior)
     top = max(scores)
@@ -309,6 +355,7 @@ def project(a: Activity, t: float, settings: ProjectionSettings) -> Projection:
     shape = max(direct - alpha, 0.5)  # the root's audience: Gamma(direct - alpha, Phi(t)) under each kernel
     prior_exposure = settings.prior_weight * n_star / max(settings.prior_branching, 1e-9)
     components: list[tuple[float, float, float]] = []
+    reached = [(b[3] / b[2], b[2]) for b in a.bins.values() if b[2] > 0]
     point = root_final = best_p = best_w = 0.0
     kept = 0.0
     for kern, w in zip(kernels, weights, strict=True):
@@ -319,7 +366,7 @@ def project(a: Activity, t: float, settings: ProjectionSettings) -> Projection:
         cdf_t = kern.cdf(t)
         audience = shape / cdf_t if direct and cdf_t > 0 else 0.0
         root_left = audience * (1.0 - cdf_t)
-        exposure, remaining = _exposure(a, t, kern)
+        exposure, remaining = _exposure(reached, t, kern)
         p = deep / (exposure + prior_exposure)
         branching = min(p * n_star, settings.max_branching)
         from_reactions = p * remaining
@@ -341,8 +388,9 @@ def project(a: Activity, t: float, settings: ProjectionSettings) -> Projection:
                       settings.confidence, tuple(components))
 
 
-def _exposure(a: Activity, t: float, kernel: Kernel) -> tuple[float, float]:
-    """(exposure so far, exposure still to come) of the reactions' reach under ``kernel``.
+def _exposure(reached: list[tuple[float, float]], t: float, kernel: Kernel) -> tuple[float, float]:
+    """(exposure so far, exposure still to come) under ``kernel`` of the reactions' reach, given as
+    (mean time, reach) per coarse bin.
 
     Kernel.cdf written out (the same operations in the same order, so the same floats): this loop runs
     over every coarse bin, for every likely kernel of every judged cascade, and a call per bin cost more
@@ -350,10 +398,7 @@ def _exposure(a: Activity, t: float, kernel: Kernel) -> tuple[float, float]:
     s0, horizon, norm = kernel.s0, kernel.horizon, kernel._norm
     head, tail_exp, tail_div = kernel.theta / (1 + kernel.theta), -kernel.theta, 1 + kernel.theta
     exposure = remaining = 0.0
-    for _, _, reach, weighted in a.bins.values():
-        if reach <= 0:
-            continue
-        at = weighted / reach
+    for at, reach in reached:
         s = t - at if at < t else 0.0
         done = (1.0 if s >= horizon else 0.0 if s <= 0 else head * s / s0 / norm if s <= s0
                 else (1.0 - (s / s0) ** tail_exp / tail_div) / norm)

@@ -113,6 +113,9 @@ class SpikeTracker:
     bins: dict[int, int] = field(default_factory=dict)  # 5-minute bin -> complaints, until measured
     measured: dict[int, tuple[float, float, float]] = field(default_factory=dict)  # hour -> see _moments
     _cache: tuple[int, Baseline] | None = None
+    # (hour, settings) of the last check that found nothing with no episode open, until a complaint is
+    # counted: a check in that hour with nothing new cannot find a spike (see ``check``).
+    _settled: tuple[int, SpikeSettings] | None = None
 
     def add(self, at: datetime, mention_id: str, text: str, link: str | None = None) -> None:
         """Count one complaint root; posts sharing the same link within a window count once."""
@@ -128,15 +131,16 @@ class SpikeTracker:
     def count_history(self, at: datetime) -> None:
         """Count a complaint root from before a restart in the hourly history (baselines only)."""
         self._count(at.timestamp())
-        self._cache = None
+        self._cache = self._settled = None
 
     def known_since(self, at: datetime) -> None:
         """Hours from ``at`` on were observed (a quiet hour counts as zero, not as unknown)."""
         hour = _hour(at.timestamp())
         self.since = hour if self.since is None else min(self.since, hour)
-        self._cache = None
+        self._cache = self._settled = None
 
     def _count(self, ts: float) -> None:
+        self._settled = None
         hour = _hour(ts)
         self.hourly[hour] = self.hourly.get(hour, 0) + 1
         b = _bin(ts)
@@ -148,8 +152,16 @@ class SpikeTracker:
         self.episode_start = start
 
     def check(self, now: datetime, s: SpikeSettings) -> Spike | None:
-        """A newly started episode, or None. Costs O(complaints that left the window)."""
+        """A newly started episode, or None. Costs O(complaints that left the window).
+
+        With no episode open and nothing counted since a check of the same hour that found nothing, the
+        check is skipped: the window can only have lost complaints and the baseline is the same, so its
+        count is no more improbable than it was.
+        """
         ts = now.timestamp()
+        hour = _hour(ts)
+        if self.settled(hour, s):
+            return None
         if self.episode_start is not None and _quiet_gap(self.recent, ts) >= 2 * s.window:
             # No complaint for two window lengths: the window was empty for a whole one, whether or
             # not a check saw it (a replay checks only when posts arrive).
@@ -160,7 +172,6 @@ class SpikeTracker:
         if len(self.links) > 1000:
             self.links = {u: t for u, t in self.links.items() if ts - t < self.link_memory}
         self.link_memory = s.window
-        hour = _hour(ts)
         if self.since is None:
             self.since = hour
         self._prune(hour, s)
@@ -179,6 +190,7 @@ class SpikeTracker:
                 self.episode_start, self.quiet_since = None, None
             return None
         if not elevated or p > s.p_value:
+            self._settled = (hour, s)
             return None
         start = datetime.fromtimestamp(self.recent[0][0], UTC)
         self.episode_start, self.quiet_since = start, None
@@ -189,6 +201,11 @@ class SpikeTracker:
         examples = _examples(self.recent)
         return Spike(start, observed, expected, base, p, examples, self.top_terms(),
                      spike_threshold(expected, base.dispersion, s))
+
+    def settled(self, hour: int, s: SpikeSettings) -> bool:
+        """Whether a check in ``hour`` would be skipped (see ``check``)."""
+        settled = self._settled
+        return self.episode_start is None and settled is not None and settled[0] == hour and settled[1] is s
 
     def baseline(self, hour: int, s: SpikeSettings) -> Baseline:
         """The expected rate of ``hour`` from comparable completed hours before it, and the dispersion
@@ -300,6 +317,11 @@ class SpikeTracker:
 
 def _hour(ts: float) -> int:
     return int((ts - _EPOCH.timestamp()) // HOUR)
+
+
+def hour_of(at: datetime) -> int:
+    """The index of the hour ``at`` falls in (what ``SpikeTracker.settled`` is asked about)."""
+    return _hour(at.timestamp())
 
 
 def _bin(ts: float) -> int:

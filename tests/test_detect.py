@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from monitor.clock import SimulatedClock
 from monitor.complaint import ComplaintScore
 from monitor.config import SENSITIVITY, DetectionSettings, Watchlist, load_config
-from monitor.detect import Decision, Detector
+from monitor.detect import REJUDGE_BELOW, REJUDGE_GROWTH, Decision, Detector
 from monitor.pipeline import Pipeline
 from monitor.projection import Kernel
 from monitor.records import Author, Mention
@@ -137,6 +137,25 @@ def test_an_alert_line_says_how_likely_the_complaint_is_to_pass_the_threshold() 
     run = Run(detector(), mention("root", 0)).react(steady(150, 1)).wait(5)
     p = run.alerts[0].fields["p_storm"]
     assert 0.0 <= p <= 1.0 and p >= SENSITIVITY["normal"]
+
+
+def test_a_complaint_judged_unlikely_is_estimated_again_only_once_it_has_grown_by_a_tenth() -> None:
+    d = detector()
+    judged: list[tuple[int, float]] = []
+    d.on_judged = lambda wl, root, now, size, p, p_storm: judged.append((size, p_storm))
+    # a slow trickle: one reaction every ten minutes for eight hours, never likely to reach 100
+    Run(d, mention("root", 0)).react(steady(48, 10)).wait(5)
+    unlikely = [(size, p) for size, p in judged if p < REJUDGE_BELOW]
+    assert unlikely and len(judged) < 48 - min(size for size, _ in judged)  # not at every reaction
+    for (size, p), (after, _) in zip(judged, judged[1:], strict=False):
+        if p < REJUDGE_BELOW:
+            assert after >= REJUDGE_GROWTH * size
+
+
+def test_a_complaint_judged_unlikely_that_then_takes_off_still_alerts_before_the_threshold() -> None:
+    run = Run(detector(), mention("root", 0)).react(steady(20, 12)).react(steady(80, 0.2, start=245)).wait(2)
+    first = run.alerts[0]
+    assert first.name == "first_alert" and first.fields["reactions"] < THRESHOLD
 
 
 def test_growth_gives_an_update_each_time_the_cascade_doubles_and_never_a_second_new() -> None:

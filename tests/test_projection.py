@@ -212,3 +212,18 @@ def test_on_cascades_of_its_own_law_the_storm_probability_is_roughly_calibrated(
     assert len(high) >= 10 and len(low) >= 10
     assert sum(high) / len(high) >= 0.6
     assert sum(low) / len(low) <= 0.25
+
+
+def test_an_estimate_kept_up_to_date_reaction_by_reaction_equals_one_made_afresh() -> None:
+    """The timing likelihood of whole bins is kept per kernel as reactions come (_Timing): estimating
+    after every reaction gives what one estimate of all of them at once gives."""
+    rng = random.Random(8)
+    events = sorted(self_exciting(rng, 120, 0.4))[:400]
+    kept = Activity()
+    for t, n, direct in events:
+        kept.add(t, effective_reach(n, SETTINGS), direct)
+        live = project(kept, t, SETTINGS)
+    fresh = project(activity(events), events[-1][0], SETTINGS)
+    assert live.projected == pytest.approx(fresh.projected, rel=1e-9)
+    assert live.storm_probability(800) == pytest.approx(fresh.storm_probability(800), rel=1e-9, abs=1e-12)
+    assert kept.timing is not None and not kept.fresh

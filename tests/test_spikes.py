@@ -388,3 +388,26 @@ def test_a_spike_reports_the_smallest_count_that_would_have_been_one() -> None:
     t, e, phi = sp.threshold, sp.expected, sp.baseline.dispersion
     assert sp.observed >= t and nbinom_sf(t, e, phi) <= S.p_value and t >= S.ratio * e
     assert nbinom_sf(t - 1, e, phi) > S.p_value or t - 1 < S.ratio * e or t - 1 < S.min_complaints
+
+
+def test_skipping_checks_with_nothing_new_finds_the_same_spikes_as_checking_every_time() -> None:
+    """A check in an hour whose last check found nothing, with no complaint counted since, is skipped;
+    a tracker handed an equal but new settings object at every check never skips."""
+    rng = random.Random(11)
+    times = sorted(background(rng, MONDAY, 5 * 24, 3) + burst(MONDAY + timedelta(days=3, hours=9), 60, 30)
+                   + burst(MONDAY + timedelta(days=4, hours=20), 40, 20))
+    skipping, checking = SpikeTracker(), SpikeTracker()
+    found: tuple[list[Spike], list[Spike]] = ([], [])
+    skipped, now, i = 0, MONDAY, 0
+    while now <= MONDAY + timedelta(days=5):
+        while i < len(times) and times[i] <= now:
+            for t in (skipping, checking):
+                t.add(times[i], f"x:{i}", f"is acme down? error {i % 7}")
+            i += 1
+        skipped += skipping.settled(hour_index(now.timestamp()), S)
+        for t, out, s in ((skipping, found[0], S), (checking, found[1], replace(S))):
+            if (sp := t.check(now, s)) is not None:
+                out.append(sp)
+        now += CHECK
+    assert len(found[0]) == 2 and found[0] == found[1]
+    assert skipped > 3000  # most minutes bring no complaint: most checks were skipped
