@@ -25,11 +25,11 @@ bench: install
 	$(BIN)/python -m bench
 
 lint: install
-	$(BIN)/ruff check monitor tests bench
+	$(BIN)/ruff check monitor tests bench devkit
 	$(BIN)/mypy monitor
 
 demo: install
-	$(BIN)/python -m monitor.demo
+	$(BIN)/python -m devkit.demo
 
 # Installs the code in /opt/monitor, the config in /etc/monitor, and the unit; run as root.
 install-service:

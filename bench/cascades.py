@@ -37,12 +37,12 @@ from typing import Any
 import yaml
 
 from monitor.clock import SimulatedClock
-from monitor.config import load_config
-from monitor.detect import Decision
-from monitor.pipeline import Pipeline
-from monitor.records import Mention, format_time
+from monitor.config.settings import load_config
+from monitor.detect.detector import Decision
+from monitor.engine.pipeline import Pipeline
+from monitor.records.mention import Mention, format_time
 from monitor.replay import ReplaySummary, in_observed_order, run_replay
-from monitor.store import Store
+from monitor.store.database import Store
 
 FOLDER = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "cascades"
 START = datetime(2026, 11, 2, tzinfo=UTC)  # day 0 of the replay; each cascade starts at its own offset

@@ -3,7 +3,7 @@
     python -m bench.classifier [--model PATH] [--repeat 5]
 
 Real texts (the X-CI sample in ../shared/fixtures/complaints/dev.csv; Singh et al., ACL 2023, MIT)
-and simulated brand mentions (monitor.simtext, as the replay scores them). Per text it times VADER's
+and simulated brand mentions (devkit.simtext, as the replay scores them). Per text it times VADER's
 polarity_scores alone, the classifier alone given the compound (as the pipeline calls it: without
 cues, which only roots get), and with cues; best of ``--repeat`` runs of CPU time, so other processes
 on a busy machine count less. ``--model`` times another model file (the one before a change, say).
@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench/ is a folder of the repository, not an installed package
 
-from monitor.complaint import ComplaintClassifier  # noqa: E402
+from monitor.scoring.complaint import ComplaintClassifier  # noqa: E402
 
 DEV_CSV = ROOT.parent / "shared" / "fixtures" / "complaints" / "dev.csv"
 
@@ -38,7 +38,7 @@ def _best(fn: Callable[[], None], repeat: int) -> float:
 
 def simulated_texts(n: int, seed: int = 1) -> list[str]:
     """``n`` simulated brand mentions of every kind, as the simulator writes them."""
-    from monitor import simtext
+    from devkit import simtext
 
     rng = random.Random(seed)
     kinds = [simtext.COMPLAINT, simtext.VAGUE, simtext.OUTAGE, simtext.PRAISE, simtext.NEUTRAL, simtext.SAD,

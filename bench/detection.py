@@ -1,6 +1,6 @@
 """Detection benchmark: simulated weeks through the real pipeline, against a trailing-hour baseline.
 
-For each seed, ``monitor.simulate`` generates a week of mentions for a few brands; the week is
+For each seed, ``devkit.simulate`` generates a week of mentions for a few brands; the week is
 replayed in-process through ``Pipeline`` (temporary store, simulated clock, nothing delivered), and
 its alerts are scored against the simulator's ground truth:
 
@@ -17,7 +17,7 @@ detector's cascade alerts.
 
     python -m bench.detection [--weeks 4] [--first-seed 1] [--brands 2] [--mentions N] [--family F] [--json]
 
-Per family of the zoo (monitor/zoo.py), on tuning or report seeds: ``python -m bench.zoo``.
+Per family of the zoo (devkit/zoo.py), on tuning or report seeds: ``python -m bench.zoo``.
 """
 
 from __future__ import annotations
@@ -35,16 +35,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.calibration import Judgements
+from devkit.simulate import SimSettings, Truth, write_config
+from devkit.zoo import simulation
 from monitor.clock import SimulatedClock
-from monitor.config import load_config
-from monitor.detect import Decision
-from monitor.pipeline import Pipeline
-from monitor.records import Mention, parse_time
+from monitor.config.settings import load_config
+from monitor.detect.detector import Decision
+from monitor.engine.pipeline import Pipeline
+from monitor.records.mention import Mention, parse_time
 from monitor.replay import ReplaySummary, run_replay
-from monitor.scoring import Scorer
-from monitor.simulate import SimSettings, Truth, write_config
-from monitor.store import Store
-from monitor.zoo import simulation
+from monitor.scoring.scores import Scorer
+from monitor.store.database import Store
 
 HOUR = 3600
 
@@ -64,7 +64,7 @@ class Week:
 def replay_week(seed: int, *, days: float = 7, brands: int = 2, mentions: int | None = None,
                 threshold: int = 300, scorer: Scorer | None = None, family: str = "branching",
                 sensitivity: str | None = None, judged: Judgements | None = None) -> Week:
-    """Simulate one week of ``family`` (monitor/zoo.py) and replay it through the real pipeline; keep
+    """Simulate one week of ``family`` (devkit/zoo.py) and replay it through the real pipeline; keep
     every alert line as emitted (all its fields, ``p_storm`` among them) and the truth. ``sensitivity``:
     every watch-list's ``alert.sensitivity``; ``judged`` records every storm probability worked out
     (bench/calibration.py)."""

@@ -31,8 +31,8 @@ def _sha(rows: Any) -> str:
 
 def family_digest(family: str, folder: Path, *, seed: int = 9001) -> dict[str, Any]:
     """Simulate two days of three brands of ``family``, replay them, and digest what came out."""
-    from monitor.simulate import SimSettings, write_config
-    from monitor.zoo import simulation
+    from devkit.simulate import SimSettings, write_config
+    from devkit.zoo import simulation
 
     sim = simulation(family, SimSettings(days=2, seed=seed, brands=3, mentions=12_000))
     events = folder / "mentions.jsonl"

@@ -15,8 +15,8 @@ import sys
 import threading
 from collections import Counter
 
-from monitor.testing.base import Request, Response
-from monitor.testing.feeds import BlogHost
+from devkit.standins.base import Request, Response
+from devkit.standins.feeds import BlogHost
 
 WORDS = ("router", "phone", "laptop", "order", "refund", "delivery", "support", "account")
 

@@ -15,12 +15,12 @@ from typing import Any
 import yaml
 
 from monitor.clock import SystemClock
-from monitor.config import load_config
-from monitor.pipeline import Pipeline
+from monitor.config.settings import load_config
+from monitor.engine.pipeline import Pipeline
+from monitor.engine.runner import poll_source
 from monitor.sources import build_sources
 from monitor.sources.http import HttpFetcher
-from monitor.sources.runner import poll_source
-from monitor.store import Store
+from monitor.store.database import Store
 
 
 def log(msg: str) -> None:

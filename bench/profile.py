@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from monitor.clock import SimulatedClock
-from monitor.config import load_config
-from monitor.pipeline import Pipeline
+from monitor.config.settings import load_config
+from monitor.engine.pipeline import Pipeline
 from monitor.replay import ReplaySummary, in_observed_order, read_records, run_replay
-from monitor.store import Store
+from monitor.store.database import Store
 
 STAGES = {  # stage -> (file suffix, function name) whose cumulative time stands for it
     "parse JSON into records": ("monitor/replay.py", "read_records"),
-    "score (VADER + complaint model)": ("monitor/scoring.py", "score"),
-    "link to cascades": ("monitor/cascades.py", "link"),
-    "store (SQLite writes)": ("monitor/store.py", "write_mentions"),
-    "detect": ("monitor/pipeline.py", "detect"),
+    "score (VADER + complaint model)": ("monitor/scoring/scores.py", "score"),
+    "link to cascades": ("monitor/cascades/link.py", "link"),
+    "store (SQLite writes)": ("monitor/store/database.py", "write_mentions"),
+    "detect": ("monitor/engine/pipeline.py", "detect"),
 }
 
 

@@ -21,7 +21,7 @@ for the next poll. It is split at the ``first_alert``'s time into judging and de
 Memory is only flat once what the daemon keeps by design is full, so the soak first runs a warm-up
 until each bound is reached, as observed from outside the daemon:
 
-- the score cache (``monitor.pipeline.SCORE_CACHE`` texts): full once that many distinct texts were
+- the score cache (``monitor.engine.pipeline.SCORE_CACHE`` texts): full once that many distinct texts were
   posted (every text posted is scored once);
 - the open cascades: ``detection.window`` is two minutes here (48 hours in production), so after two
   minutes as many expire as open;
@@ -51,12 +51,12 @@ from typing import Any
 
 import yaml
 
-from monitor.pipeline import SCORE_CACHE
-from monitor.records import parse_time
-from monitor.store import Store
-from monitor.testing.base import loopback_env, stop_process
-from monitor.testing.slack import SlackStandIn
-from monitor.testing.xapi import XApi
+from devkit.standins.base import loopback_env, stop_process
+from devkit.standins.slack import SlackStandIn
+from devkit.standins.xapi import XApi
+from monitor.engine.pipeline import SCORE_CACHE
+from monitor.records.mention import parse_time
+from monitor.store.database import Store
 
 X_TOKEN = "bench-x-bearer"  # noqa: S105 - accepted only by the local stand-in
 SLACK_TOKEN = "xoxb-bench-stand-in"  # noqa: S105
@@ -304,10 +304,10 @@ def _crossings(db: Path, config: Path, x: XApi, storms: list[Storm]) -> None:
     at that poll's time: the first batch after which it alerts. Its served time is the latest at which
     the X stand-in served one of that batch's tweets (the poll's last page).
     """
-    from monitor.config import load_config
-    from monitor.detect import Detector
-    from monitor.records import Mention
-    from monitor.scoring import Scorer
+    from monitor.config.settings import load_config
+    from monitor.detect.detector import Detector
+    from monitor.records.mention import Mention
+    from monitor.scoring.scores import Scorer
 
     cfg = load_config(config)
     scorer = Scorer()

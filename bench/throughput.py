@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.records import Mention
-from monitor.scoreahead import default_workers
-from monitor.simulate import SimSettings, write_config
-from monitor.zoo import simulation
+from devkit.simulate import SimSettings, write_config
+from devkit.zoo import simulation
+from monitor.records.mention import Mention
+from monitor.scoring.ahead import default_workers
 
 _SUMMARY = re.compile(r"replayed (\d+) mentions .* in ([\d.]+)s, (\d+)/s: .*?(\d+) alerts")
 

@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere, against this checkout
 
-from monitor import complaint_train as ct  # noqa: E402
-from monitor.complaint import probability  # noqa: E402
+from devkit import complaint_train as ct  # noqa: E402
+from monitor.scoring.complaint import probability  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "fixtures" / "complaints" / "dev.csv"
 MODEL_PATH = ROOT / "monitor" / "data" / "complaint_model.json"

@@ -45,16 +45,16 @@ from typing import Any
 
 import yaml
 
-from monitor.branching import poisson
+from devkit.branching import poisson
+from devkit.simtext import COMPLAINT, OUTAGE, VAGUE, fill
 from monitor.clock import SimulatedClock
-from monitor.config import load_config
-from monitor.detect import Decision
-from monitor.pipeline import Pipeline
-from monitor.records import Author, Mention, parse_time
+from monitor.config.settings import load_config
+from monitor.detect.detector import Decision
+from monitor.engine.pipeline import Pipeline
+from monitor.records.mention import Author, Mention, parse_time
 from monitor.replay import run_replay
-from monitor.scoring import Scorer
-from monitor.simtext import COMPLAINT, OUTAGE, VAGUE, fill
-from monitor.store import Store
+from monitor.scoring.scores import Scorer
+from monitor.store.database import Store
 
 START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
 MINUTE, HOUR, DAY, WEEK = 60.0, 3600.0, 86400.0, 7 * 86400.0

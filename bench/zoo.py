@@ -1,4 +1,4 @@
-"""Detection and throughput per generative family (monitor/zoo.py), each next to its own baseline.
+"""Detection and throughput per generative family (devkit/zoo.py), each next to its own baseline.
 
 For every family, seeded weeks are simulated and replayed through the real pipeline, and scored as
 ``bench.detection`` scores them (storms caught, caught late, false alerts per watch-list-week, the
@@ -29,9 +29,9 @@ from typing import Any
 
 from bench.calibration import Judgements, by_sensitivity, calibration, first_judgements
 from bench.detection import Week, baseline_alerts, replay_week, score_weeks
-from monitor.config import SENSITIVITY
-from monitor.scoring import Scorer
-from monitor.zoo import FAMILIES
+from devkit.zoo import FAMILIES
+from monitor.config.settings import SENSITIVITY
+from monitor.scoring.scores import Scorer
 
 TUNING_SEEDS = range(1, 9000)
 REPORT_SEEDS = range(9001, 10_000)

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor import __version__
-from monitor.config import Config, default_config_path, load_config, parse_duration
+from monitor.config.settings import Config, default_config_path, load_config, parse_duration
 from monitor.errors import ConfigError, MonitorError
-from monitor.records import Mention, parse_time
+from monitor.records.mention import Mention, parse_time
 
 log = logging.getLogger("monitor")
 
@@ -55,10 +55,10 @@ def _workers(value: str) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from monitor.clock import SimulatedClock
-    from monitor.pipeline import Pipeline, decision_line
+    from monitor.engine.pipeline import Pipeline, decision_line
     from monitor.replay import ReplaySummary, in_observed_order, read_records, run_replay
-    from monitor.scoreahead import ScoreAhead
-    from monitor.store import Store
+    from monitor.scoring.ahead import ScoreAhead
+    from monitor.store.database import Store
 
     config = _load(args)
     stream = sys.stdin if args.events == "-" else open(args.events, encoding="utf-8")  # noqa: SIM115
@@ -104,7 +104,7 @@ def _since(value: str) -> datetime:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from monitor.store import Store
+    from monitor.store.database import Store
 
     config = _load(args)
     store = Store(config.database_path, read_only=True)
@@ -118,8 +118,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from monitor.match import Matcher
-    from monitor.scoring import Scorer
+    from monitor.cascades.match import Matcher
+    from monitor.scoring.scores import Scorer
 
     matcher = None
     try:
@@ -156,7 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from monitor.status import status
+    from monitor.ops.status import status
 
     return status(_load(args), as_json=args.json)
 
@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from monitor import logs
+    from monitor.ops import logs
 
     if args.command != "run":
         logs.setup("WARNING", json_lines=False)

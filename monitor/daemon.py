@@ -25,15 +25,15 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import logs
 from monitor.clock import Clock, SystemClock
-from monitor.config import Config, load_config, resolve_secret
-from monitor.debounce import Debounced
+from monitor.config.settings import Config, load_config, resolve_secret
+from monitor.engine.debounce import Debounced
+from monitor.engine.pipeline import Pipeline
 from monitor.errors import ConfigError
-from monitor.metrics import HealthServer, Metrics, observe_outbox, source_kind
-from monitor.pipeline import Pipeline
-from monitor.store import Store
-from monitor.systemd import Notifier as SystemdNotifier
+from monitor.ops import logs
+from monitor.ops.metrics import HealthServer, Metrics, observe_outbox, source_kind
+from monitor.ops.systemd import Notifier as SystemdNotifier
+from monitor.store.database import Store
 
 log = logging.getLogger("monitor.daemon")
 
@@ -124,7 +124,7 @@ class Daemon:
 
     # -- jobs --------------------------------------------------------------------------------
     async def poll(self, key: str) -> None:
-        from monitor.sources.runner import poll_source
+        from monitor.engine.runner import poll_source
 
         source = self.sources.get(key)
         if source is None:
@@ -195,7 +195,7 @@ class Daemon:
 
     async def upkeep(self) -> None:
         """Metrics gauges, gone-quiet sources."""
-        from monitor.health import quiet_sources
+        from monitor.ops.health import quiet_sources
 
         self.refresh_gauges()
         keys = set(self.sources) | {f"rss:{f}" for w in self.config.watchlists.values() for f in w.feeds}
@@ -319,7 +319,7 @@ class Daemon:
     # -- life --------------------------------------------------------------------------------
     async def run_once(self) -> None:
         """Poll every source once (blogs before X, so shares of a new post find it), detect, deliver."""
-        from monitor.sources.runner import poll_source
+        from monitor.engine.runner import poll_source
 
         blogs = [s for s in self.sources.values() if not s.key.startswith("x:")]
         xs = [s for s in self.sources.values() if s.key.startswith("x:")]

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from monitor import indexes
 from monitor.clock import SimulatedClock
-from monitor.detect import Decision
+from monitor.detect.detector import Decision
+from monitor.engine.pipeline import Pipeline
 from monitor.errors import RecordError
-from monitor.pipeline import Pipeline
-from monitor.records import Mention
-from monitor.store import MIGRATIONS, Store
+from monitor.records.mention import Mention
+from monitor.store import indexes
+from monitor.store.database import MIGRATIONS, Store
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def run_replay(records: Iterable[Mention], pipeline: Pipeline, clock: SimulatedC
     Writes are committed every ``commit_every`` mentions, not at every tick as the daemon does: a
     replay is a backtest, and a commit per simulated tick cost more than scoring. An interrupted
     replay keeps what was committed; the rest is rolled back. A replay into an empty database builds
-    the secondary indexes of its mentions at its end (see monitor/indexes.py); its time counts.
+    the secondary indexes of its mentions at its end (see monitor/store/indexes.py); its time counts.
     """
     summary = summary or ReplaySummary()
     started = time.monotonic()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.config import Config, load_config
+from monitor.config.settings import Config, load_config
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = SHARED / "fixtures"

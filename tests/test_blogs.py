@@ -12,13 +12,13 @@ from typing import Any
 import feedparser
 import pytest
 
+from devkit.standins.feeds import BlogHost
 from monitor.clock import SimulatedClock
-from monitor.config import BlogSettings
-from monitor.records import Mention
+from monitor.config.settings import BlogSettings
+from monitor.records.mention import Mention
 from monitor.sources import blogs
 from monitor.sources.blogs import BlogSource, fetch_and_parse
 from monitor.sources.http import HttpFetcher
-from monitor.testing.feeds import BlogHost
 
 CASES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "feeds" / "feedparser-cases"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -289,9 +289,9 @@ def test_every_feedparser_case_is_handled_without_an_exception_escaping(
 
 
 def test_each_feed_keeps_its_own_health_for_status(host: BlogHost, config, caplog) -> None:
-    from monitor.pipeline import Pipeline
-    from monitor.sources.runner import poll_source
-    from monitor.store import Store
+    from monitor.engine.pipeline import Pipeline
+    from monitor.engine.runner import poll_source
+    from monitor.store.database import Store
 
     good = host.add_feed("/good/")
     host.add_post(good, "acme news", "<p>acme</p>")

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from devkit.standins.xapi import XApi
 from monitor.clock import SimulatedClock
-from monitor.config import Secret, XSettings
+from monitor.config.settings import Secret, XSettings
 from monitor.sources.budget import MonthlyBudget, month_key, next_month_start
 from monitor.sources.x import XSource
-from monitor.testing.xapi import XApi
 
 MARCH = datetime(2026, 3, 1, tzinfo=UTC)  # 31 days
 

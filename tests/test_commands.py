@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.indexes import schema_indexes
-from monitor.store import MIGRATIONS
+from monitor.store.database import MIGRATIONS
+from monitor.store.indexes import schema_indexes
 from tests.conftest import write_config
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
+from devkit.standins.feeds import BlogHost, Post
 from monitor.clock import SimulatedClock
-from monitor.config import BlogSettings, Config
-from monitor.records import Mention, canonical_url
+from monitor.config.settings import BlogSettings, Config
+from monitor.records.mention import Mention, canonical_url
 from monitor.sources.blogs import BlogSource
 from monitor.sources.comments import CommentSource, followed_threads
 from monitor.sources.http import HttpFetcher
-from monitor.store import MentionRow, Store
-from monitor.testing.feeds import BlogHost, Post
+from monitor.store.database import MentionRow, Store
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # the stand-in dates posts with the wall clock
 
@@ -175,8 +175,8 @@ def test_one_failing_thread_does_not_stop_the_others(host: BlogHost, store: Stor
 
 def test_a_comment_thread_of_a_matched_post_is_followed_and_linked(host: BlogHost, config: Config) -> None:
     """End to end through the runner and pipeline: comments naming no term join the post's cascade."""
-    from monitor.pipeline import Pipeline
-    from monitor.sources.runner import poll_source
+    from monitor.engine.pipeline import Pipeline
+    from monitor.engine.runner import poll_source
 
     store = Store(config.database_path)
     clock = SimulatedClock(NOW)

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from monitor import complaint_train as ct
+from devkit import complaint_train as ct
 from monitor.cli import main
-from monitor.complaint import ComplaintClassifier, analyse, linear_probability
-from monitor.scoring import Scorer
+from monitor.scoring.complaint import ComplaintClassifier, analyse, linear_probability
+from monitor.scoring.scores import Scorer
 from tests.conftest import write_config
 
 
@@ -116,7 +116,7 @@ def test_explain_adds_up_to_the_models_verdict() -> None:
     contributions = clf.explain(text, sentiment=-0.23)
     part = clf.model["complaint"]
     logit = part["bias"] + sum(c for _, c in contributions)
-    from monitor.complaint import features
+    from monitor.scoring.complaint import features
 
     assert math.isclose(1 / (1 + math.exp(-logit)), linear_probability(features(text, -0.23), part), rel_tol=1e-9)
     assert abs(contributions[0][1]) >= abs(contributions[-1][1])

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from monitor.cli import main
-from monitor.config import Secret, Settings, Watchlist, load_config, parse_duration, resolve_secret
+from monitor.config.settings import Secret, Settings, Watchlist, load_config, parse_duration, resolve_secret
 from monitor.errors import ConfigError
 
 GOLDEN = Path(__file__).parent / "golden"

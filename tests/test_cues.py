@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor import complaint_train as ct
-from monitor.complaint import _normalise
-from monitor.cues import CueSearch, full_alternation, necessary_literals, split_branches
-from monitor.lexicon import LEXICON
+from devkit import complaint_train as ct
+from monitor.scoring.complaint import _normalise
+from monitor.scoring.cues import CueSearch, full_alternation, necessary_literals, split_branches
+from monitor.scoring.lexicon import LEXICON
 from tests.conftest import FIXTURES
 
 

@@ -28,10 +28,10 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
+from devkit.standins.feeds import BlogHost
+from devkit.standins.slack import SlackStandIn
+from devkit.standins.xapi import XApi
 from monitor.clock import SimulatedClock
-from monitor.testing.feeds import BlogHost
-from monitor.testing.slack import SlackStandIn
-from monitor.testing.xapi import XApi
 
 X_TOKEN = "x-e2e-bearer-0123456789"
 SLACK_TOKEN = "xoxb-e2e-stand-in-0123456789"

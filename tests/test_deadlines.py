@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.deadlines import Deadlines
+from monitor.detect.deadlines import Deadlines
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 # Times in microseconds around T0, so that keys share buckets, fall on bucket edges and differ by 1 us.

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_demo_shows_a_storm_alert_its_thread_updates_a_spike_and_the_digest() -> None:
-    proc = subprocess.run([sys.executable, "-m", "monitor.demo", "--fast", "--timeout", "60"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "devkit.demo", "--fast", "--timeout", "60"], cwd=ROOT,
                           capture_output=True, text=True, timeout=90)
     out = proc.stdout
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-2000:]
@@ -23,7 +23,7 @@ def test_demo_shows_a_storm_alert_its_thread_updates_a_spike_and_the_digest() ->
 
 
 def test_demo_gives_the_daemon_only_dummy_tokens_and_loopback_urls() -> None:
-    from monitor.demo import SLACK_TOKEN, X_TOKEN, daemon_env
+    from devkit.demo import SLACK_TOKEN, X_TOKEN, daemon_env
 
     env = daemon_env()
     assert env["X_BEARER_TOKEN"] == X_TOKEN and env["SLACK_BOT_TOKEN"] == SLACK_TOKEN

@@ -15,14 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.clock import SimulatedClock
-from monitor.complaint import ComplaintScore
-from monitor.config import SENSITIVITY, DetectionSettings, Watchlist, load_config
-from monitor.detect import REJUDGE_BELOW, REJUDGE_GROWTH, Decision, Detector
-from monitor.pipeline import Pipeline
-from monitor.projection import Kernel
-from monitor.records import Author, Mention
-from monitor.scoring import Scores
-from monitor.store import Store
+from monitor.config.settings import SENSITIVITY, DetectionSettings, Watchlist, load_config
+from monitor.detect.detector import REJUDGE_BELOW, REJUDGE_GROWTH, Decision, Detector
+from monitor.detect.projection import Kernel
+from monitor.engine.pipeline import Pipeline
+from monitor.records.mention import Author, Mention
+from monitor.scoring.complaint import ComplaintScore
+from monitor.scoring.scores import Scores
+from monitor.store.database import Store
 from tests.conftest import write_config
 
 T0 = datetime(2026, 11, 3, 9, tzinfo=UTC)

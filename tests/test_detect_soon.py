@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
+from devkit.standins.slack import SlackStandIn
+from devkit.standins.xapi import XApi
 from monitor.clock import SimulatedClock
-from monitor.config import Config, load_config
+from monitor.config.settings import Config, load_config
 from monitor.daemon import Daemon
-from monitor.debounce import Debounced
-from monitor.pipeline import Pipeline
-from monitor.records import Author, Mention
-from monitor.store import Store
-from monitor.testing.slack import SlackStandIn
-from monitor.testing.xapi import XApi
+from monitor.engine.debounce import Debounced
+from monitor.engine.pipeline import Pipeline
+from monitor.records.mention import Author, Mention
+from monitor.store.database import Store
 from tests.conftest import write_config
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
+from devkit.standins.slack import SlackStandIn
 from monitor.alerts.outbox import record_decisions
 from monitor.clock import SimulatedClock
-from monitor.config import load_config
+from monitor.config.settings import load_config
 from monitor.daemon import Daemon
-from monitor.health import judged_quiet, quiet_sources
-from monitor.records import Author, Mention
-from monitor.store import Store
-from monitor.testing.slack import SlackStandIn
+from monitor.ops.health import judged_quiet, quiet_sources
+from monitor.records.mention import Author, Mention
+from monitor.store.database import Store
 from tests.conftest import write_config
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from devkit.standins.base import LocalServer, Request, Response
+from devkit.standins.feeds import BlogHost
 from monitor.clock import SimulatedClock
-from monitor.config import BlogSettings
+from monitor.config.settings import BlogSettings
 from monitor.sources.http import FetchError, HttpFetcher, ResponseTooLarge, parse_retry_after
-from monitor.testing.base import LocalServer, Request, Response
-from monitor.testing.feeds import BlogHost
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 

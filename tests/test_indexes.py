@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor import indexes
-from monitor.records import Author, Mention
-from monitor.store import MIGRATIONS, MentionRow, Store
+from monitor.records.mention import Author, Mention
+from monitor.store import indexes
+from monitor.store.database import MIGRATIONS, MentionRow, Store
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from monitor.config import Watchlist
-from monitor.match import Matcher, normalise
+from monitor.cascades.match import Matcher, normalise
+from monitor.config.settings import Watchlist
 
 
 def matcher(**kw) -> Matcher:

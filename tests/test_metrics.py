@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from devkit.standins.slack import SlackStandIn
+from devkit.standins.xapi import XApi
 from monitor.clock import SimulatedClock
-from monitor.config import load_config
+from monitor.config.settings import load_config
 from monitor.daemon import Daemon
-from monitor.metrics import HealthServer, Metrics, observe_outbox
-from monitor.testing.slack import SlackStandIn
-from monitor.testing.xapi import XApi
+from monitor.ops.metrics import HealthServer, Metrics, observe_outbox
 from tests.conftest import write_config
 
 X_TOKEN = "x-metrics-bearer-0123456789"
@@ -195,7 +195,7 @@ def test_the_poll_histogram_uses_seconds_buckets_up_to_two_minutes() -> None:
 def test_a_listen_address_in_use_is_a_clear_error_not_a_traceback() -> None:
     import socket
 
-    from monitor.metrics import ListenError
+    from monitor.ops.metrics import ListenError
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

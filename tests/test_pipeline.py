@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from monitor.clock import SimulatedClock
-from monitor.config import Config
-from monitor.detect import spike_settings
-from monitor.pipeline import Pipeline
-from monitor.records import Author, Mention
-from monitor.spikes import _hour as hour_index
-from monitor.store import Store
+from monitor.config.settings import Config
+from monitor.detect.detector import spike_settings
+from monitor.detect.spikes import _hour as hour_index
+from monitor.engine.pipeline import Pipeline
+from monitor.records.mention import Author, Mention
+from monitor.store.database import Store
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 COMPLAINT = "I tried to cancel my @acme subscription 3 times and nobody answers. Charged again, order #55123."

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from monitor.projection import Activity, Kernel, ProjectionSettings, effective_reach, kernel_grid, project
-from monitor.simulate import Spread, followers, poisson
+from devkit.simulate import Spread, followers, poisson
+from monitor.detect.projection import Activity, Kernel, ProjectionSettings, effective_reach, kernel_grid, project
 
 SETTINGS = ProjectionSettings()
 HOUR = 3600.0

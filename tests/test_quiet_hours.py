@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.alerts import Sender, SlackBot, quiet
+from devkit.standins.slack import SlackStandIn
+from monitor.alerts import Sender, SlackBot, quiet_hours
 from monitor.alerts import outbox as ob
 from monitor.alerts.cli import cmd_silence
 from monitor.alerts.outbox import record_decisions
 from monitor.clock import SimulatedClock
-from monitor.config import Config, QuietHours, Secret, load_config
-from monitor.records import Mention, format_time
-from monitor.store import MentionRow, Store
-from monitor.testing.slack import SlackStandIn
+from monitor.config.settings import Config, QuietHours, Secret, load_config
+from monitor.records.mention import Mention, format_time
+from monitor.store.database import MentionRow, Store
 
 TOKEN = "xoxb-stand-in-token"
 NIGHT = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)   # London is on UTC in early March
@@ -137,33 +137,33 @@ def test_a_held_storm_appears_once_in_the_digest_with_its_latest_figures(env: En
 
 def test_quiet_hours_cross_midnight_in_their_own_timezone() -> None:
     qh = QuietHours.model_validate({"from": "22:00", "to": "07:00", "timezone": "Europe/London"})
-    assert quiet.is_quiet(qh, datetime(2026, 3, 2, 22, 30, tzinfo=UTC))
-    assert quiet.is_quiet(qh, datetime(2026, 3, 3, 6, 59, tzinfo=UTC))
-    assert not quiet.is_quiet(qh, datetime(2026, 3, 3, 7, 0, tzinfo=UTC))
-    assert not quiet.is_quiet(qh, datetime(2026, 7, 1, 20, 30, tzinfo=UTC))  # 21:30 BST
-    assert quiet.is_quiet(qh, datetime(2026, 7, 1, 21, 0, tzinfo=UTC))  # 22:00 BST
+    assert quiet_hours.is_quiet(qh, datetime(2026, 3, 2, 22, 30, tzinfo=UTC))
+    assert quiet_hours.is_quiet(qh, datetime(2026, 3, 3, 6, 59, tzinfo=UTC))
+    assert not quiet_hours.is_quiet(qh, datetime(2026, 3, 3, 7, 0, tzinfo=UTC))
+    assert not quiet_hours.is_quiet(qh, datetime(2026, 7, 1, 20, 30, tzinfo=UTC))  # 21:30 BST
+    assert quiet_hours.is_quiet(qh, datetime(2026, 7, 1, 21, 0, tzinfo=UTC))  # 22:00 BST
     # The night the clocks go forward, the quiet hours end at 07:00 BST = 06:00 UTC.
-    ends = quiet.quiet_ends(qh, datetime(2026, 3, 28, 23, 0, tzinfo=UTC))
+    ends = quiet_hours.quiet_ends(qh, datetime(2026, 3, 28, 23, 0, tzinfo=UTC))
     assert ends == datetime(2026, 3, 29, 6, 0, tzinfo=UTC)
     daytime = QuietHours.model_validate({"from": "12:00", "to": "13:00"})
-    assert quiet.is_quiet(daytime, datetime(2026, 3, 2, 12, 30, tzinfo=UTC))
-    assert not quiet.is_quiet(daytime, datetime(2026, 3, 2, 13, 30, tzinfo=UTC))
+    assert quiet_hours.is_quiet(daytime, datetime(2026, 3, 2, 12, 30, tzinfo=UTC))
+    assert not quiet_hours.is_quiet(daytime, datetime(2026, 3, 2, 13, 30, tzinfo=UTC))
 
 
 def test_severity_grows_with_projection_and_speed_and_vips_always_pass() -> None:
-    assert quiet.severity({"projected": 300, "rate": 0, "threshold": 300}) == 1.0
-    assert quiet.severity({"projected": 300, "rate": 300, "threshold": 300}) == 2.0
-    assert quiet.severity({"reactions": 150, "threshold": 300}) == 0.5
-    assert quiet.severity({"vip": True}) == float("inf")
-    assert quiet.severity({"kind": "spike", "observed": 36, "baseline": 6}) == 2.0
-    assert quiet.severity({"severity": 0.3, "vip": True}) == 0.3
-    assert quiet.severity({}) == 0.0
+    assert quiet_hours.severity({"projected": 300, "rate": 0, "threshold": 300}) == 1.0
+    assert quiet_hours.severity({"projected": 300, "rate": 300, "threshold": 300}) == 2.0
+    assert quiet_hours.severity({"reactions": 150, "threshold": 300}) == 0.5
+    assert quiet_hours.severity({"vip": True}) == float("inf")
+    assert quiet_hours.severity({"kind": "spike", "observed": 36, "baseline": 6}) == 2.0
+    assert quiet_hours.severity({"severity": 0.3, "vip": True}) == 0.3
+    assert quiet_hours.severity({}) == 0.0
 
 
 # -- silences -------------------------------------------------------------------------------------
 def test_a_silenced_watchlist_gets_no_messages_until_the_silence_ends(env: Env) -> None:
     env.clock.set(datetime(2026, 3, 3, 10, 0, tzinfo=UTC))
-    quiet.add_silence(env.store, watchlist="acme", until=env.clock.now() + timedelta(hours=2),
+    quiet_hours.add_silence(env.store, watchlist="acme", until=env.clock.now() + timedelta(hours=2),
                       reason="known outage")
     [a] = env.record(alert("x:1", env.clock.now()))
     env.deliver()
@@ -177,7 +177,7 @@ def test_a_silenced_watchlist_gets_no_messages_until_the_silence_ends(env: Env) 
 
 def test_silencing_one_cascade_leaves_the_others_alone(env: Env) -> None:
     env.clock.set(datetime(2026, 3, 3, 10, 0, tzinfo=UTC))
-    quiet.add_silence(env.store, root_id="x:1", until=env.clock.now() + timedelta(hours=1))
+    quiet_hours.add_silence(env.store, root_id="x:1", until=env.clock.now() + timedelta(hours=1))
     [a, b] = env.record(alert("x:1", env.clock.now()), alert("x:2", env.clock.now()))
     env.deliver()
     assert env.status(a) == "silenced" and env.status(b) == "sent"
@@ -276,4 +276,4 @@ def test_the_daily_digest_goes_out_once_at_the_configured_time(tmp_path: Path) -
 
 def test_no_digest_time_configured_means_no_daily_digest(env: Env) -> None:
     assert env.config.settings.slack.digest_at is None
-    assert quiet.queue_daily_digests(env.store, env.config, datetime(2026, 3, 3, 9, 0, tzinfo=UTC)) == []
+    assert quiet_hours.queue_daily_digests(env.store, env.config, datetime(2026, 3, 3, 9, 0, tzinfo=UTC)) == []

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.errors import RecordError
-from monitor.records import Mention, canonical_url, format_time, x_post_id
+from monitor.records.mention import Mention, canonical_url, format_time, x_post_id
 
 RECORD = {
     "id": "x:1460323737035677698", "source": "x", "kind": "reply", "parent_id": "x:1460323737035677000",

@@ -1,6 +1,6 @@
 """End to end: a simulated week of two brands through ``monitor replay``, scored against its truth.
 
-The week comes from monitor/simulate.py (seed 1, the first seed, not a chosen one): self-exciting
+The week comes from devkit/simulate.py (seed 1, the first seed, not a chosen one): self-exciting
 complaint cascades of every size, storms, hard negatives (viral praise, viral sad news, big
 accounts' complaints that fizzle), chatter and outages. What ops must see: most storms alerted
 before they reach the threshold, at most one false alert per watch-list per week, exactly one
@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from devkit.simulate import SimSettings, Simulation, Truth, write_config
 from monitor.cli import main
-from monitor.records import parse_time
-from monitor.simulate import SimSettings, Simulation, Truth, write_config
+from monitor.records.mention import parse_time
 
 THRESHOLD = 300
 

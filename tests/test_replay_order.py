@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.records import Author, Mention
+from monitor.records.mention import Author, Mention
 from monitor.replay import ReplaySummary, in_observed_order
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)

@@ -17,17 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from monitor import scoreahead
+from devkit.simulate import SimSettings, Simulation
+from devkit.simulate import write_config as write_sim_config
 from monitor.clock import SimulatedClock
-from monitor.config import load_config
-from monitor.pipeline import Pipeline
-from monitor.records import Author, Mention
+from monitor.config.settings import load_config
+from monitor.engine.pipeline import Pipeline
+from monitor.records.mention import Author, Mention
 from monitor.replay import ReplaySummary, run_replay
-from monitor.scoreahead import ScoreAhead
-from monitor.scoring import Scorer
-from monitor.simulate import SimSettings, Simulation
-from monitor.simulate import write_config as write_sim_config
-from monitor.store import Store
+from monitor.scoring import ahead as scoreahead
+from monitor.scoring.ahead import ScoreAhead
+from monitor.scoring.scores import Scorer
+from monitor.store.database import Store
 from tests.conftest import write_config
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from monitor.scoring import Scorer
+from monitor.scoring.scores import Scorer
 
 
 def test_sentiment_correlates_with_human_ratings_as_published(fixtures: Path) -> None:

@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 import yaml
 
+from devkit.standins.slack import SlackStandIn
 from monitor.alerts import ConsoleNotifier, Sender, SlackBot, SlackWebhook, build_notifier, notifier_status
 from monitor.alerts import outbox as ob
 from monitor.alerts.cli import cmd_test_alert, send_test_alert
 from monitor.alerts.outbox import record_decisions
 from monitor.clock import SimulatedClock, SystemClock
-from monitor.config import Config, Secret, load_config
+from monitor.config.settings import Config, Secret, load_config
 from monitor.errors import DeliveryError
-from monitor.records import format_time
-from monitor.store import Store
-from monitor.testing.slack import SlackStandIn
+from monitor.records.mention import format_time
+from monitor.store.database import Store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TOKEN = "xoxb-stand-in-token"
@@ -292,9 +292,9 @@ CHILD = textwrap.dedent("""
     import asyncio, os, sys
     from monitor.alerts import Sender, SlackBot, record_decisions
     from monitor.clock import SystemClock
-    from monitor.config import Secret, load_config
-    from monitor.records import format_time
-    from monitor.store import Store
+    from monitor.config.settings import Secret, load_config
+    from monitor.records.mention import format_time
+    from monitor.store.database import Store
 
     config = load_config(sys.argv[1])
     store = Store(config.database_path)

@@ -16,19 +16,19 @@ from typing import Any
 
 import pytest
 
+from devkit.standins.feeds import BlogHost
+from devkit.standins.xapi import XApi
 from monitor.clock import SimulatedClock
-from monitor.config import Config, Secret, XSettings
-from monitor.pipeline import Pipeline
-from monitor.records import Mention
+from monitor.config.settings import Config, Secret, XSettings
+from monitor.engine.pipeline import Pipeline
+from monitor.engine.runner import poll_source
+from monitor.records.mention import Mention
 from monitor.sources.base import PollResult, Source
 from monitor.sources.blogs import BlogSource
 from monitor.sources.comments import CommentSource
 from monitor.sources.http import HttpFetcher
-from monitor.sources.runner import poll_source
 from monitor.sources.x import XSource
-from monitor.store import Store
-from monitor.testing.feeds import BlogHost
-from monitor.testing.xapi import XApi
+from monitor.store.database import Store
 
 TOKEN = "contract-token-0123456789"
 START = datetime.now(UTC).replace(microsecond=0)  # stand-ins stamp items with the wall clock
@@ -241,7 +241,7 @@ def test_an_unexpected_exception_in_a_source_does_not_escape(
 
 # -- building sources from the config --------------------------------------------------------------------
 def _config(tmp_path: Path, watchlists: list[dict[str, Any]], **settings: Any) -> Config:
-    from monitor.config import load_config
+    from monitor.config.settings import load_config
     from tests.conftest import write_config
 
     return load_config(write_config(tmp_path, watchlists, **settings))

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.complaint import ComplaintScore
-from monitor.config import DetectionSettings, Watchlist
-from monitor.detect import Detector
-from monitor.records import Author, Mention
-from monitor.scoring import Scores
-from monitor.spikes import Spike, SpikeSettings, SpikeTracker, nbinom_sf, poisson_sf
-from monitor.spikes import _hour as hour_index
+from monitor.config.settings import DetectionSettings, Watchlist
+from monitor.detect.detector import Detector
+from monitor.detect.spikes import Spike, SpikeSettings, SpikeTracker, nbinom_sf, poisson_sf
+from monitor.detect.spikes import _hour as hour_index
+from monitor.records.mention import Author, Mention
+from monitor.scoring.complaint import ComplaintScore
+from monitor.scoring.scores import Scores
 
 MONDAY = datetime(2026, 11, 2, tzinfo=UTC)
 S = SpikeSettings()
@@ -231,7 +231,7 @@ def test_top_terms_do_not_depend_on_hash_order() -> None:
     import subprocess
     import sys
 
-    code = ("from datetime import datetime, timezone; from monitor.spikes import SpikeTracker\n"
+    code = ("from datetime import datetime, timezone; from monitor.detect.spikes import SpikeTracker\n"
             "t = SpikeTracker(); at = datetime(2026, 11, 2, tzinfo=timezone.utc)\n"
             "for i, text in enumerate(['router modem billing outage', 'outage billing modem router'] * 2):\n"
             "    t.add(at, str(i), text)\n"

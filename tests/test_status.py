@@ -10,9 +10,9 @@ import pytest
 
 from monitor.alerts.outbox import record_decisions
 from monitor.cli import main
-from monitor.records import format_time
+from monitor.records.mention import format_time
 from monitor.sources.budget import MonthlyBudget
-from monitor.store import Store
+from monitor.store.database import Store
 from tests.conftest import ACME, write_config
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import StoreError
-from monitor.records import Author, Mention
-from monitor.store import SCHEMA_VERSION, MentionRow, Store, _chunks
+from monitor.records.mention import Author, Mention
+from monitor.store.database import SCHEMA_VERSION, MentionRow, Store, _chunks
 
 NOW = datetime(2026, 11, 2, 10, tzinfo=UTC)
 
@@ -82,8 +82,8 @@ def test_read_only_open_of_a_missing_database_says_what_to_do(tmp_path: Path) ->
 WRITER = textwrap.dedent("""
     import sys
     from datetime import UTC, datetime
-    from monitor.records import Author, Mention
-    from monitor.store import MentionRow, Store
+    from monitor.records.mention import Author, Mention
+    from monitor.store.database import MentionRow, Store
     now = datetime(2026, 11, 2, tzinfo=UTC)
     store = Store(sys.argv[1], durable=sys.argv[2] == "durable")
     for batch in range(1, 100000):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.systemd import Notifier
+from monitor.ops.systemd import Notifier
 
 REPO = Path(__file__).resolve().parents[1]
 

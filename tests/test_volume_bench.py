@@ -25,8 +25,8 @@ from bench.volume import (  # noqa: E402
     replay,
     score,
 )
-from monitor.records import parse_time  # noqa: E402
-from monitor.scoring import Scorer  # noqa: E402
+from monitor.records.mention import parse_time  # noqa: E402
+from monitor.scoring.scores import Scorer  # noqa: E402
 
 
 @pytest.fixture(scope="module")

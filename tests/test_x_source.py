@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from devkit.standins.xapi import XApi
 from monitor.clock import SimulatedClock
-from monitor.config import Config, Secret, Watchlist, XSettings
+from monitor.config.settings import Config, Secret, Watchlist, XSettings
 from monitor.errors import PermanentSourceError, SourceError
 from monitor.sources.base import RateLimited
 from monitor.sources.x import XSource, build_query, search_mentions
-from monitor.store import Store
-from monitor.testing.xapi import XApi
+from monitor.store.database import Store
 
 TOKEN = "AAAAAAAAAAAAAAAAAAAAAsecret%2Fbearer%3Dtoken0123456789"
 X_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "x-api"
@@ -251,8 +251,8 @@ def test_server_errors_and_network_errors_are_retryable(api: XApi) -> None:
 def test_the_bearer_token_appears_in_no_log_line_at_debug(
     api: XApi, caplog: pytest.LogCaptureFixture, config: Config
 ) -> None:
-    from monitor.pipeline import Pipeline
-    from monitor.sources.runner import poll_source
+    from monitor.engine.pipeline import Pipeline
+    from monitor.engine.runner import poll_source
 
     for name in ("", "tweepy", "tweepy.client", "urllib3", "requests", "httpx", "httpcore", "monitor"):
         caplog.set_level(logging.DEBUG, logger=name)
@@ -277,8 +277,8 @@ def test_the_bearer_token_appears_in_no_log_line_at_debug(
 
 
 def test_a_parked_source_is_not_polled_until_the_reset(api: XApi, config: Config) -> None:
-    from monitor.pipeline import Pipeline
-    from monitor.sources.runner import poll_source
+    from monitor.engine.pipeline import Pipeline
+    from monitor.engine.runner import poll_source
 
     store = Store(config.database_path)
     clock = SimulatedClock(NOW)
@@ -300,8 +300,8 @@ def test_a_parked_source_is_not_polled_until_the_reset(api: XApi, config: Config
 
 
 def test_a_401_through_the_runner_is_recorded_with_what_to_fix(api: XApi, config: Config) -> None:
-    from monitor.pipeline import Pipeline
-    from monitor.sources.runner import poll_source
+    from monitor.engine.pipeline import Pipeline
+    from monitor.engine.runner import poll_source
 
     store = Store(config.database_path)
     clock = SimulatedClock(NOW)
@@ -316,11 +316,11 @@ def test_a_401_through_the_runner_is_recorded_with_what_to_fix(api: XApi, config
 def test_a_tweet_linking_a_tracked_blog_post_joins_its_cascade(api: XApi, config: Config) -> None:
     """Across channels: the post is matched and stored from its feed; a tweet sharing its URL (with a
     tracking parameter) is stored with the post as its cascade root."""
-    from monitor.pipeline import Pipeline
+    from devkit.standins.feeds import BlogHost
+    from monitor.engine.pipeline import Pipeline
+    from monitor.engine.runner import poll_source
     from monitor.sources.blogs import BlogSource
     from monitor.sources.http import HttpFetcher
-    from monitor.sources.runner import poll_source
-    from monitor.testing.feeds import BlogHost
 
     store = Store(config.database_path)
     clock = SimulatedClock(datetime.now(UTC))

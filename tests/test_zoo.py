@@ -1,4 +1,4 @@
-"""The zoo of generative families (monitor/zoo.py): each a week with storms and hard negatives in its truth.
+"""The zoo of generative families (devkit/zoo.py): each a week with storms and hard negatives in its truth.
 
 The weeks use seed 1, a tuning seed (docs/simulator.md); the report seeds (9001 and up) are used by
 ``make bench`` only.
@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from monitor.records import Mention
-from monitor.simulate import SimSettings, Simulation, main
-from monitor.zoo import FAMILIES, daily_rhythm, mean_followers, pareto_followers, real_cascades, simulation
+from devkit.simulate import SimSettings, Simulation, main
+from devkit.zoo import FAMILIES, daily_rhythm, mean_followers, pareto_followers, real_cascades, simulation
+from monitor.records.mention import Mention
 
 # The original simulator's two days of seed 7, two brands (git main before the zoo, run once).
 ORIGINAL_RECORDS_SHA256 = "91d339adf84453b9e2582d6f168fbfacf8acbefb01a2b300b1f4b497ca59a858"

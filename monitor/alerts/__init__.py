@@ -14,7 +14,7 @@ from monitor.alerts.console import ConsoleNotifier
 from monitor.alerts.outbox import record_decisions
 from monitor.alerts.sender import Sender
 from monitor.alerts.slack import SlackBot, SlackWebhook
-from monitor.config import Config, resolve_secret
+from monitor.config.settings import Config, resolve_secret
 
 __all__ = [
     "ConsoleNotifier", "Message", "Notifier", "Posted", "Sender", "SlackBot", "SlackError", "SlackWebhook",

@@ -12,14 +12,14 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.alerts import build_notifier, notifier_status, quiet
+from monitor.alerts import build_notifier, notifier_status, quiet_hours
 from monitor.alerts.base import Message
 from monitor.alerts.console import as_text
 from monitor.alerts.render import render_alert, render_update
-from monitor.config import Config, load_config, parse_duration
+from monitor.config.settings import Config, load_config, parse_duration
 from monitor.errors import ConfigError, DeliveryError, MonitorError
-from monitor.records import format_time
-from monitor.store import Store
+from monitor.records.mention import format_time
+from monitor.store.database import Store
 
 
 def register(subparsers: Any) -> None:
@@ -107,16 +107,16 @@ def cmd_silence(args: argparse.Namespace) -> int:
         return 1
     try:
         if args.list:
-            rows = quiet.silences(store, now)
+            rows = quiet_hours.silences(store, now)
             if not rows:
                 print("No silences in force.")
             for r in rows:
                 what = f"cascade {r['root_id']}" if r["root_id"] else f"watch-list {r['watchlist']}"
                 reason = f" - {r['reason']}" if r["reason"] else ""
-                print(f"#{r['id']}: {what} until {quiet.when_text(r['until'])}{reason}")
+                print(f"#{r['id']}: {what} until {quiet_hours.when_text(r['until'])}{reason}")
             return 0
         if args.lift is not None:
-            if quiet.lift_silence(store, args.lift, now):
+            if quiet_hours.lift_silence(store, args.lift, now):
                 print(f"Silence #{args.lift} lifted.")
                 return 0
             print(f"silence: no silence #{args.lift} (see monitor silence --list)", file=sys.stderr)
@@ -134,10 +134,10 @@ def cmd_silence(args: argparse.Namespace) -> int:
             print(f"silence: no watch-list named {args.watchlist!r} (known: {known})", file=sys.stderr)
             return 2
         until = now + length
-        sid = quiet.add_silence(store, until=until, watchlist=args.watchlist, root_id=args.cascade,
+        sid = quiet_hours.add_silence(store, until=until, watchlist=args.watchlist, root_id=args.cascade,
                                 reason=args.reason)
         what = f"cascade {args.cascade}" if args.cascade else f"watch-list {args.watchlist}"
-        print(f"Silenced {what} until {quiet.when_text(until)} (#{sid}); "
+        print(f"Silenced {what} until {quiet_hours.when_text(until)} (#{sid}); "
               f"lift it with: monitor silence --lift {sid}")
         return 0
     finally:

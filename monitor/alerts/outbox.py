@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.records import format_time, parse_time
-from monitor.store import Store
+from monitor.records.mention import format_time, parse_time
+from monitor.store.database import Store
 
 IN_FLIGHT = "in flight"
 UNCERTAIN = "uncertain"

@@ -334,7 +334,7 @@ def render_spike(d: dict[str, Any], *, alert_id: int | None = None, note: str | 
 
 
 def render_digest(p: dict[str, Any], *, alert_id: int | None = None) -> Message:
-    """A morning digest of alerts held in quiet hours, or the daily digest (see quiet.py)."""
+    """A morning digest of alerts held in quiet hours, or the daily digest (see quiet_hours.py)."""
     wl = escape_inline(p.get("watchlist") or "?")
     if p.get("digest") == "daily":
         return _render_daily(p, wl, alert_id)

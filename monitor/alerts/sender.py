@@ -23,15 +23,15 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.alerts import outbox, quiet
+from monitor.alerts import outbox, quiet_hours
 from monitor.alerts.base import Message, Notifier, Posted
 from monitor.alerts.escape import escape_inline
 from monitor.alerts.outbox import OutboxRow, Thread
 from monitor.alerts.render import render_alert, render_digest, render_update
 from monitor.clock import Clock
-from monitor.config import Config
+from monitor.config.settings import Config
 from monitor.errors import DeliveryError
-from monitor.store import Store
+from monitor.store.database import Store
 
 log = logging.getLogger("monitor.alerts")
 
@@ -73,9 +73,9 @@ class Sender:
     async def deliver_due(self) -> int:
         """Deliver every due row, in order, spaced per channel. Returns how many went out."""
         now = self.clock.now()
-        for did in quiet.release_held(self.store, self.config, now):
+        for did in quiet_hours.release_held(self.store, self.config, now):
             log.info("alert #%d: quiet hours over, morning digest queued", did)
-        for did in quiet.queue_daily_digests(self.store, self.config, now):
+        for did in quiet_hours.queue_daily_digests(self.store, self.config, now):
             log.info("alert #%d: daily digest queued", did)
         queues: dict[str, deque[int]] = {}
         blocked: set[str] = set()
@@ -111,7 +111,7 @@ class Sender:
         """Apply order, silences, quiet hours and the cooldown. True: send it now."""
         if outbox.earlier_unsent(self.store, row):
             return False  # an older alert of this storm goes first
-        verdict = quiet.judge(self.store, row, self.config.watchlists.get(row.watchlist), self.clock.now())
+        verdict = quiet_hours.judge(self.store, row, self.config.watchlists.get(row.watchlist), self.clock.now())
         if verdict.action == "send":
             return True
         status = {"silence": "silenced", "hold": "held", "defer": "pending"}[verdict.action]

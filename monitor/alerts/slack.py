@@ -28,7 +28,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from monitor.alerts.base import Message, Posted, SlackError
-from monitor.config import Secret
+from monitor.config.settings import Secret
 
 # The SDK's own log lines repeat what the sender logs about every outcome, and at DEBUG they carry
 # request bodies and the webhook URL: keep it quiet whatever the log level.

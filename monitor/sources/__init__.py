@@ -19,13 +19,13 @@ import math
 import random
 
 from monitor.clock import Clock
-from monitor.config import Config, resolve_secret
+from monitor.config.settings import Config, resolve_secret
 from monitor.sources.base import PollResult, RateLimited, Source
 from monitor.sources.blogs import BlogSource
 from monitor.sources.comments import CommentSource
 from monitor.sources.http import FetchError, HttpFetcher, origin_of
 from monitor.sources.x import XSource, build_query
-from monitor.store import Store
+from monitor.store.database import Store
 
 __all__ = [
     "PollResult",

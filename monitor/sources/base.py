@@ -1,7 +1,7 @@
 """The one small interface every source implements, and the helpers they share.
 
 A source fetches, turns what it fetched into mention records and says what its new cursor is; it
-never writes the database itself. ``monitor.sources.runner.poll_source`` hands the records and the
+never writes the database itself. ``monitor.engine.runner.poll_source`` hands the records and the
 cursor to the pipeline, which stores both in one transaction, so a restart resumes exactly where
 the last committed poll ended.
 """
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from monitor.errors import SourceError
-from monitor.records import Mention, format_time, parse_time
+from monitor.records.mention import Mention, format_time, parse_time
 
 
 @dataclass(slots=True)

@@ -24,8 +24,8 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from monitor.config import BlogSettings
-from monitor.records import Author, Mention, canonical_url
+from monitor.config.settings import BlogSettings
+from monitor.records.mention import Author, Mention, canonical_url
 from monitor.sources.base import PollResult, backoff_until, opt_time, stable_id, stamp, struct_to_datetime
 from monitor.sources.html import detail_to_text, html_to_text, tidy
 from monitor.sources.http import FetchError, HttpFetcher, safe_url

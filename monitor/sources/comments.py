@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.config import BlogSettings
-from monitor.records import Mention, canonical_url, format_time
+from monitor.config.settings import BlogSettings
+from monitor.records.mention import Mention, canonical_url, format_time
 from monitor.sources.base import PollResult, stable_id
 from monitor.sources.blogs import (
     FeedOutcome,
@@ -36,7 +36,7 @@ from monitor.sources.blogs import (
     is_http,
 )
 from monitor.sources.http import HttpFetcher, safe_url
-from monitor.store import Store
+from monitor.store.database import Store
 
 log = logging.getLogger(__name__)
 MAX_THREADS = 2000  # newest first; a bound on one poll's work

@@ -33,7 +33,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from monitor.clock import Clock, SystemClock
-from monitor.config import BlogSettings
+from monitor.config.settings import BlogSettings
 from monitor.sources.body import BoundedDecoder, FetchError, ResponseTooLarge, drain, safe_url
 
 MAX_REDIRECTS = 5

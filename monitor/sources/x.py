@@ -29,9 +29,9 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from requests.utils import should_bypass_proxies
 
-from monitor.config import Secret, Watchlist, XSettings
+from monitor.config.settings import Secret, Watchlist, XSettings
 from monitor.errors import PermanentSourceError, SourceError
-from monitor.records import Author, Mention, parse_time
+from monitor.records.mention import Author, Mention, parse_time
 from monitor.sources.base import PollResult, RateLimited
 from monitor.sources.budget import MIN_PAGE, MonthlyBudget, next_month_start
 

@@ -1,0 +1,89 @@
+"""Source health over time: "gone quiet" and "keeps failing" alerts, once per episode.
+
+A source that normally yields mentions and has returned nothing for ``source_quiet_after``, or that
+has failed for that long, is as much a risk as a storm: the PR team would be blind. The check reads
+the ``source_health`` rows the pollers keep. An episode starts at the source's last yield (quiet) or
+last success (failing) and ends when it yields or succeeds again; the decision log (not memory) says
+whether this episode was already announced, so a restart does not repeat it.
+
+Only what this process watched counts as silence: a daemon that was stopped overnight does not
+announce, the moment it starts, that a source "has been quiet for 12 hours"; the clock of an
+episode runs from the later of its start and the process's start.
+
+Which rows are judged how:
+- ``x:<watch-list>`` and the feed batches ``rss:feeds``: quiet and failing;
+- a single feed ``rss:<url>`` and ``comments:threads``: failing only. One blog may post once a week
+  and comment threads die down by nature; their silence is covered by the batch's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.records.mention import format_time, parse_time
+from monitor.store.database import Store
+
+
+def _t(value: str | None) -> datetime | None:
+    return parse_time(value) if value else None
+
+
+def judged_quiet(key: str) -> bool:
+    """Whether silence from this source means something is wrong (see the module docstring)."""
+    return key.startswith("x:") or key == "rss:feeds" or key.startswith("rss:feeds/")
+
+
+def quiet_sources(store: Store, keys: Iterable[str], now: datetime, after: timedelta, *,
+                  started: datetime) -> list[dict[str, Any]]:
+    """Alert payloads for sources among ``keys`` that went quiet or keep failing, not yet announced.
+
+    ``started`` is when this process started: silence or failure before it does not count.
+    ``after`` of zero turns the check off.
+    """
+    if after <= timedelta(0):
+        return []
+    wanted = set(keys)
+    out = []
+    for row in store.health():
+        key = row["source_key"]
+        if key not in wanted:
+            continue
+        last_success, last_items = _t(row.get("last_success")), _t(row.get("last_items_at"))
+        if row["consecutive_failures"]:
+            episode, watched = last_success, max(last_success or started, started)
+            if now - watched < after:
+                continue
+            name = "source_failing"
+            reason = (f"{key} has failed for {_human(now - watched)} "
+                      f"({row['consecutive_failures']} attempts); last error: {row.get('last_error') or '-'}")
+        elif judged_quiet(key) and row["items_seen"] and last_items is not None:
+            episode, watched = last_items, max(last_items, started)
+            if now - watched < after:
+                continue
+            name = "source_quiet"
+            reason = f"{key} has returned no mentions for {_human(now - watched)}; it normally does"
+            paused = _t(row.get("paused_until"))
+            if paused is not None and paused > now:  # parked: a rate limit, a backoff or a spent X budget
+                reason += f"; it is paused until {format_time(paused)} (see monitor status)"
+        else:
+            continue
+        root_id = f"source:{key}"
+        # An episode with no start (a source that never succeeded) is announced once until it does.
+        announced = store.conn.execute(
+            "SELECT 1 FROM decisions WHERE root_id = ? AND name = ? AND at >= ? LIMIT 1",
+            (root_id, name, format_time(episode) if episode else ""),
+        ).fetchone()
+        if announced:
+            continue
+        out.append({"at": format_time(now), "kind": "source", "level": "new", "watchlist": "",
+                    "root_id": root_id, "decision": name, "reason": reason, "source": key,
+                    "last_success": row.get("last_success"), "last_error": row.get("last_error"),
+                    "reactions": 0, "score": 0})
+    return out
+
+
+def _human(d: timedelta) -> str:
+    minutes = int(d.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
