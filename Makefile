@@ -27,6 +27,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check monitor tests bench devkit
 	$(BIN)/mypy monitor
+	$(BIN)/lint-imports
 
 demo: install
 	$(BIN)/python -m devkit.demo

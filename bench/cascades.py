@@ -38,8 +38,8 @@ import yaml
 
 from monitor.clock import SimulatedClock
 from monitor.config.settings import load_config
-from monitor.detect.detector import Decision
 from monitor.engine.pipeline import Pipeline
+from monitor.records.decision import Decision
 from monitor.records.mention import Mention, format_time
 from monitor.replay import ReplaySummary, in_observed_order, run_replay
 from monitor.store.database import Store

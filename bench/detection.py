@@ -39,8 +39,8 @@ from devkit.simulate import SimSettings, Truth, write_config
 from devkit.zoo import simulation
 from monitor.clock import SimulatedClock
 from monitor.config.settings import load_config
-from monitor.detect.detector import Decision
 from monitor.engine.pipeline import Pipeline
+from monitor.records.decision import Decision
 from monitor.records.mention import Mention, parse_time
 from monitor.replay import ReplaySummary, run_replay
 from monitor.scoring.scores import Scorer

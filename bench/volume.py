@@ -49,8 +49,8 @@ from devkit.branching import poisson
 from devkit.simtext import COMPLAINT, OUTAGE, VAGUE, fill
 from monitor.clock import SimulatedClock
 from monitor.config.settings import load_config
-from monitor.detect.detector import Decision
 from monitor.engine.pipeline import Pipeline
+from monitor.records.decision import Decision
 from monitor.records.mention import Author, Mention, parse_time
 from monitor.replay import run_replay
 from monitor.scoring.scores import Scorer

@@ -164,15 +164,9 @@ class Daemon:
         """Poll a growing complaint's X query and comment threads faster; back to normal once it cools."""
         now = self.clock.now()
         hot: set[str] = set()
-        for c in self.pipeline.detector.cascades.values():
-            if not c.is_complaint:
-                continue
-            end = c.seconds(now)
-            recent = c.activity.counts_between(end - HOT_WINDOW.total_seconds(), end + 1)
-            if recent < HOT_REACTIONS:
-                continue
-            hot.add(f"poll:x:{c.watchlist}")
-            if c.root_mention.source in ("rss", "comments"):
+        for watchlist, source in self.pipeline.detector.growing(now, HOT_WINDOW.total_seconds(), HOT_REACTIONS):
+            hot.add(f"poll:x:{watchlist}")
+            if source in ("rss", "comments"):
                 hot.add("poll:comments:threads")
         hot &= {f"poll:{k}" for k in self.sources}
         if hot == self.hot or self.scheduler is None:

@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 from monitor.clock import SimulatedClock
-from monitor.detect.detector import Decision
 from monitor.engine.pipeline import Pipeline
 from monitor.errors import RecordError
+from monitor.records.decision import Decision
 from monitor.records.mention import Mention
 from monitor.store import indexes
 from monitor.store.database import MIGRATIONS, Store

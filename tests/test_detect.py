@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 
 from monitor.clock import SimulatedClock
 from monitor.config.settings import SENSITIVITY, DetectionSettings, Watchlist, load_config
-from monitor.detect.detector import REJUDGE_BELOW, REJUDGE_GROWTH, Decision, Detector
+from monitor.detect.detector import REJUDGE_BELOW, REJUDGE_GROWTH, Detector
 from monitor.detect.projection import Kernel
 from monitor.engine.pipeline import Pipeline
+from monitor.records.decision import Decision, DecisionName
 from monitor.records.mention import Author, Mention
-from monitor.scoring.complaint import ComplaintScore
-from monitor.scoring.scores import Scores
+from monitor.records.scores import ComplaintScore, Scores
 from monitor.store.database import Store
 from tests.conftest import write_config
 
@@ -359,3 +359,9 @@ def test_a_root_is_watched_before_its_first_reaction_and_its_cascade_is_built_at
     d.add_reaction(mention("r1", 2, parent="root", kind="reply", handle="bob", followers=10), "root", "acme", COMPLAINT)
     c = d.cascades[("root", "acme")]
     assert (c.size, c.reach, c.root_at, c.is_complaint) == (1, 1010, T0, True) and d.open_count() == 1
+
+
+def test_the_decision_names_are_the_documented_ones_and_no_other_can_be_made() -> None:
+    assert {n.value for n in DecisionName} == NAMES
+    with pytest.raises(ValueError):
+        Decision("first_alrt", T0, "cascade", "new", "acme", "x:1", "typo")  # type: ignore[arg-type]

@@ -14,8 +14,7 @@ from monitor.detect.detector import Detector
 from monitor.detect.spikes import Spike, SpikeSettings, SpikeTracker, nbinom_sf, poisson_sf
 from monitor.detect.spikes import _hour as hour_index
 from monitor.records.mention import Author, Mention
-from monitor.scoring.complaint import ComplaintScore
-from monitor.scoring.scores import Scores
+from monitor.records.scores import ComplaintScore, Scores
 
 MONDAY = datetime(2026, 11, 2, tzinfo=UTC)
 S = SpikeSettings()

@@ -10,12 +10,13 @@ post is often seen before the post. Anything else that is not ours by its text i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from monitor.cascades.match import Matcher
 from monitor.records.mention import Mention, canonical_url, x_post_id
-from monitor.store.database import Store, Tracked
+from monitor.store.database import Tracked
 
 
 @dataclass(slots=True)
@@ -27,10 +28,22 @@ class Linked:
     via: str                    # "terms", "parent" or "link": why it is ours
 
 
+class Lookup(Protocol):
+    """What linking asks of what is already tracked (the store answers it)."""
+
+    def tracked(self, ids: Iterable[str]) -> dict[str, Tracked]:
+        """Root and watch-lists of those ids that are tracked."""
+        ...
+
+    def mentions_by_url(self, urls: Iterable[str]) -> dict[str, str]:
+        """Canonical URL -> id of the tracked mention published there."""
+        ...
+
+
 class Linker:
-    def __init__(self, matcher: Matcher, store: Store):
+    def __init__(self, matcher: Matcher, lookup: Lookup):
         self.matcher = matcher
-        self.store = store
+        self.lookup = lookup
 
     def link(self, batch: Sequence[Mention]) -> tuple[list[Linked], list[tuple[str, Mention]]]:
         """Decide, for each mention of a batch in observed order, its cascade root and watch-lists.
@@ -40,10 +53,10 @@ class Linker:
         linked mentions and the orphans, each under the keys that may adopt it later.
         """
         batch = parents_first(batch)
-        parents = self.store.tracked(m.parent_id for m in batch if m.parent_id)
+        parents = self.lookup.tracked(m.parent_id for m in batch if m.parent_id)
         link_urls = {canonical_url(u) for m in batch if not m.parent_id for u in m.links}
-        by_url = self.store.mentions_by_url(link_urls) if link_urls else {}
-        url_targets = self.store.tracked(by_url.values()) if by_url else {}
+        by_url = self.lookup.mentions_by_url(link_urls) if link_urls else {}
+        url_targets = self.lookup.tracked(by_url.values()) if by_url else {}
         local: dict[str, Tracked] = {}
         out: list[Linked] = []
         orphans: list[tuple[str, Mention]] = []

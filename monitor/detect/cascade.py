@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from monitor.detect.projection import Activity
 from monitor.records.mention import Mention, format_time
-from monitor.scoring.complaint import ComplaintScore
+from monitor.records.scores import ComplaintScore
 
 
 class Pending(NamedTuple):

@@ -26,8 +26,8 @@ by the pipeline, so a restart never sends a second ``new`` for the same cascade.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,8 +36,9 @@ from monitor.detect.cascade import Cascade, Pending, RootFields
 from monitor.detect.deadlines import Deadlines
 from monitor.detect.projection import Activity, Kernel, Projection, ProjectionSettings, effective_reach, project
 from monitor.detect.spikes import Spike, SpikeSettings, SpikeTracker, episode_id, hour_of, window_text
+from monitor.records.decision import Decision, DecisionName, Kind, Level
 from monitor.records.mention import Mention, canonical_url, format_time
-from monitor.scoring.scores import Scores
+from monitor.records.scores import Scores
 
 GROWTH_BUCKET = timedelta(minutes=10)
 GROWTH_BUCKETS = 12
@@ -47,25 +48,6 @@ WATCH_SHARE = 0.5  # a complaint projected past this share of the threshold is w
 # from under 5% to over 40% in one step, and these were most of the estimates.
 REJUDGE_BELOW = 0.05
 REJUDGE_GROWTH = 1.1
-
-
-@dataclass(slots=True)
-class Decision:
-    name: str
-    at: datetime
-    kind: str
-    level: str | None
-    watchlist: str
-    root_id: str
-    reason: str
-    fields: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        out = {"at": format_time(self.at), "kind": self.kind, "level": self.level,
-               "watchlist": self.watchlist, "root_id": self.root_id, "decision": self.name,
-               "reason": self.reason}
-        out.update(self.fields)
-        return out
 
 
 def projection_settings(s: DetectionSettings) -> ProjectionSettings:
@@ -153,6 +135,34 @@ class Detector:
 
     def open_count(self) -> int:
         return len(self.cascades) + len(self._pending)
+
+    def has_reactions(self, key: tuple[str, str]) -> bool:
+        """Whether cascade ``(root_id, watch-list)`` is open with at least one reaction."""
+        return key in self.cascades
+
+    def alert_state(self, key: tuple[str, str]) -> tuple[int, frozenset[str]] | None:
+        """(reactions at the last alert, VIPs announced) of an open cascade with reactions, else None."""
+        c = self.cascades.get(key)
+        return None if c is None else (c.alerted_size, c.vips_announced)
+
+    def restored(self, key: tuple[str, str], noted: Iterable[str]) -> bool:
+        """Take the suppressions recorded before a restart for a cascade rebuilt from the store (they are
+        not recorded again); whether it has reactions (and so is judged at the next pass)."""
+        c = self.cascades.get(key)
+        if c is None:
+            return False
+        c.noted = c.noted | frozenset(noted)
+        return True
+
+    def growing(self, now: datetime, window: float, at_least: int) -> Iterator[tuple[str, str]]:
+        """(watch-list, root's source) of every open complaint with ``at_least`` reactions in the last
+        ``window`` seconds: what the daemon polls faster."""
+        for c in self.cascades.values():
+            if not c.is_complaint:
+                continue
+            end = c.seconds(now)
+            if c.activity.counts_between(end - window, end + 1) >= at_least:
+                yield c.watchlist, c.root_mention.source
 
     def add_reaction(self, m: Mention, root_id: str, watchlist: str, scores: Scores) -> None:
         key = (root_id, watchlist)
@@ -292,7 +302,7 @@ class Detector:
         confident = c.size >= threshold or (c.size >= s.min_reactions and p_storm >= wanted)
         if not c.is_complaint:
             if confident:
-                return self._note(c, now, "suppressed_not_complaint", threshold, p,
+                return self._note(c, now, DecisionName.SUPPRESSED_NOT_COMPLAINT, threshold, p,
                                   f"{_size_text(c, p)} passes the threshold of {threshold}, but the root is "
                                   f"not a complaint (complaint probability {c.complaint['probability']:.2f})")
             return None
@@ -303,14 +313,15 @@ class Detector:
                    f"complaint {_percent(p_storm)} likely to reach {threshold} reactions (projected "
                    f"{p.projected:.0f}, at least {p.projected_low:.0f} at {int(s.confidence * 100)}% confidence) "
                    f"from {c.size} so far")
-            return self._decision(c, now, "first_alert", "new", f"{why} (threshold {threshold})", threshold, p)
+            return self._decision(c, now, DecisionName.FIRST_ALERT, Level.NEW, f"{why} (threshold {threshold})",
+                                  threshold, p)
         if p.projected >= threshold:
-            return self._note(c, now, "suppressed_too_early", threshold, p,
+            return self._note(c, now, DecisionName.SUPPRESSED_TOO_EARLY, threshold, p,
                               f"projected {p.projected:.0f} reactions, but only {_percent(p_storm)} likely to reach "
                               f"the threshold of {threshold} from {c.size} so far (alerts at "
                               f"{_percent(wanted)}, sensitivity {a.sensitivity})")
         if p.projected >= WATCH_SHARE * threshold:
-            return self._note(c, now, "suppressed_below_threshold", threshold, p,
+            return self._note(c, now, DecisionName.SUPPRESSED_BELOW_THRESHOLD, threshold, p,
                               f"complaint projected to reach {p.projected:.0f} reactions, below the threshold "
                               f"of {threshold}")
         return None
@@ -328,8 +339,8 @@ class Detector:
             c.vips_announced |= new_vips
             c.alerted_size, c.last_alert_at = c.size, now
             p = self._project(c, now)
-            return self._decision(c, now, "vip_joined", "update", f"VIP joined: {', '.join(sorted(new_vips))}",
-                                  threshold, p)
+            return self._decision(c, now, DecisionName.VIP_JOINED, Level.UPDATE,
+                                  f"VIP joined: {', '.join(sorted(new_vips))}", threshold, p)
         if c.size >= wl.alert.growth_factor * max(1, c.alerted_size):
             if c.last_alert_at and now - c.last_alert_at < wl.alert.cooldown:
                 c.dirty = True  # look again once the cooldown is over
@@ -337,18 +348,19 @@ class Detector:
                 return None
             before, c.alerted_size, c.last_alert_at = c.alerted_size, c.size, now
             p = self._project(c, now)
-            return self._decision(c, now, "growth_update", "update", f"grew from {before} to {c.size} reactions"
-                                  f" (projected {p.projected:.0f})", threshold, p)
+            return self._decision(c, now, DecisionName.GROWTH_UPDATE, Level.UPDATE,
+                                  f"grew from {before} to {c.size} reactions (projected {p.projected:.0f})",
+                                  threshold, p)
         return None
 
-    def _note(self, c: Cascade, now: datetime, name: str, threshold: int, p: Projection, reason: str
+    def _note(self, c: Cascade, now: datetime, name: DecisionName, threshold: int, p: Projection, reason: str
               ) -> Decision | None:
         if name in c.noted:
             return None
         c.noted = c.noted | {name}
         return self._decision(c, now, name, None, reason, threshold, p)
 
-    def _decision(self, c: Cascade, now: datetime, name: str, level: str | None, reason: str, threshold: int,
+    def _decision(self, c: Cascade, now: datetime, name: DecisionName, level: Level | None, reason: str, threshold: int,
                   p: Projection) -> Decision:
         end = c.seconds(now)
         neg, neu, pos = c.sentiment
@@ -367,7 +379,7 @@ class Detector:
             "growth_bucket": window_text(GROWTH_BUCKET.total_seconds()),
             "top_reactions": list(c.top),
         }
-        return Decision(name, now, "cascade", level, c.watchlist, c.root_id, reason, fields)
+        return Decision(name, now, Kind.CASCADE, level, c.watchlist, c.root_id, reason, fields)
 
     def _spike_decision(self, wl: Watchlist, sp: Spike, scope: str, now: datetime) -> Decision:
         window = self._spike.window
@@ -386,9 +398,9 @@ class Detector:
         reason = (f"{sp.observed} {scope} in {window_text(window)} against about {sp.expected:.1f} expected "
                   f"({b.basis} baseline, dispersion {b.dispersion:.2g}, p = {sp.p_value:.1g})")
         if not wl.alert.spike:
-            return Decision("suppressed_spike_disabled", now, "spike", None, wl.name, rid,
+            return Decision(DecisionName.SUPPRESSED_SPIKE_DISABLED, now, Kind.SPIKE, None, wl.name, rid,
                             reason + "; spike alerts are off for this watch-list", fields)
-        return Decision("spike_alert", now, "spike", "new", wl.name, rid, reason, fields)
+        return Decision(DecisionName.SPIKE_ALERT, now, Kind.SPIKE, Level.NEW, wl.name, rid, reason, fields)
 
     def _example(self, watchlist: str, mention_id: str, text: str) -> dict[str, Any]:
         """A spike's example complaint, with its author and link while its cascade is still open."""

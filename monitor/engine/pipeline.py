@@ -20,7 +20,8 @@ from monitor.cascades.link import Linked, Linker
 from monitor.cascades.match import Matcher
 from monitor.clock import Clock
 from monitor.config.settings import Config
-from monitor.detect.detector import Decision, Detector
+from monitor.detect.detector import Detector
+from monitor.records.decision import Decision
 from monitor.records.mention import Mention, format_time, parse_time
 from monitor.scoring.scores import Scorer, Scores
 from monitor.store.database import MentionRow, Store
@@ -110,7 +111,7 @@ class Pipeline:
                     reacted.add((x.root_id, wl))
                     self.detector.add_reaction(x.mention, x.root_id, wl, s)
         # Asked after the loop: a root polled with its first reactions may come after them in ``linked``.
-        self.grown |= {key for key in reacted if key in self.detector.cascades}
+        self.grown |= {key for key in reacted if self.detector.has_reactions(key)}
         result = IngestResult(len(mentions), len(linked), len(seen_again),
                               max(0, len(unique) - len(linked) - len(seen_again)), linked)
         for name in ("new", "updated", "dropped"):

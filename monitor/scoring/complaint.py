@@ -20,12 +20,12 @@ import json
 import math
 import operator
 import re
-from dataclasses import dataclass
 from importlib import resources
 from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+from monitor.records.scores import ComplaintScore
 from monitor.scoring.cues import CueSearch
 from monitor.scoring.lexicon import CATEGORIES, LEXICON
 
@@ -189,15 +189,6 @@ def probability(model: dict[str, Any], f: dict[str, float]) -> float:
         return linear_probability(f, model["complaint"])
     floor = model.get("talk_floor", 0.0)
     return (floor + (1.0 - floor) * linear_probability(f, talk)) * linear_probability(f, model["complaint"])
-
-
-@dataclass(frozen=True, slots=True)
-class ComplaintScore:
-    probability: float  # 0..1, calibrated-ish
-    is_complaint: bool  # probability >= the model's threshold
-    specific: bool  # a specific, actionable complaint (only meaningful when is_complaint)
-    category: str | None  # one of CATEGORIES; None when not a complaint
-    cues: tuple[str, ...]  # human-readable cues that fired, strongest first (at most MAX_CUES)
 
 
 class ComplaintClassifier:

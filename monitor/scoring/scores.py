@@ -6,28 +6,10 @@ lowercased or stripped before it sees the text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from monitor.scoring.complaint import ComplaintClassifier, ComplaintScore
-
-
-@dataclass(frozen=True, slots=True)
-class Scores:
-    sentiment: float            # VADER compound, -1..1
-    complaint: ComplaintScore
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "sentiment": round(self.sentiment, 4),
-            "complaint": round(self.complaint.probability, 4),
-            "is_complaint": self.complaint.is_complaint,
-            "specific": self.complaint.specific,
-            "category": self.complaint.category,
-            "cues": list(self.complaint.cues),
-        }
+from monitor.records.scores import Scores
+from monitor.scoring.complaint import ComplaintClassifier
 
 
 class Scorer:
