@@ -12,7 +12,7 @@
    and the model scores all of them: the stand-in for an industry the model never saw.
 
 With ``--write`` the configuration chosen in step 2 is refitted on every row (no choice is made
-there) and written to monitor/data/complaint_model.json, with the figures. Needs scikit-learn (the
+there) and written to monitor/scoring/data/complaint_model.json, with the figures. Needs scikit-learn (the
 ``dev`` extra). Deterministic.
 
 Data: the X-CI complaint sample (Singh et al., ACL 2023, MIT, github.com/appy1608/ACL2023), built on
@@ -34,7 +34,7 @@ from devkit import complaint_train as ct  # noqa: E402
 from monitor.scoring.complaint import probability  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "fixtures" / "complaints" / "dev.csv"
-MODEL_PATH = ROOT / "monitor" / "data" / "complaint_model.json"
+MODEL_PATH = ROOT / "monitor" / "scoring" / "data" / "complaint_model.json"
 
 
 def _fig(f: ct.FoldResult) -> str:

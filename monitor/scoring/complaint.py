@@ -3,7 +3,7 @@
 VADER alone misses service failures ("I bought this and it doesn't work" scores 0.0), so this adds a
 small logistic regression over word n-grams, a hand-written cue lexicon (failure, refusal, no
 response, billing, cancellation, delivery, repair, rudeness, outage, venting), a few shape features
-and the VADER compound score. Weights ship as JSON (``monitor/data/complaint_model.json``);
+and the VADER compound score. Weights ship as JSON (``monitor/scoring/data/complaint_model.json``);
 inference is pure Python plus vaderSentiment.
 
 Trained on the development part of the X-CI complaint sample (Singh et al., ACL 2023, MIT licence,
@@ -204,7 +204,7 @@ class ComplaintClassifier:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> ComplaintClassifier:
-        """The model at ``path``, or the one shipped in monitor/data. Raises OSError or ValueError."""
+        """The model at ``path``, or the one shipped in monitor/scoring/data. Raises OSError or ValueError."""
         if path is None:
             text = resources.files("monitor.scoring").joinpath("data/complaint_model.json").read_text("utf-8")
         else:
