@@ -21,7 +21,7 @@ for the next poll. It is split at the ``first_alert``'s time into judging and de
 Memory is only flat once what the daemon keeps by design is full, so the soak first runs a warm-up
 until each bound is reached, as observed from outside the daemon:
 
-- the score cache (``monitor.engine.pipeline.SCORE_CACHE`` texts): full once that many distinct texts were
+- the score cache (``monitor.scoring.scores.SCORE_CACHE`` texts): full once that many distinct texts were
   posted (every text posted is scored once);
 - the open cascades: ``detection.window`` is two minutes here (48 hours in production), so after two
   minutes as many expire as open;
@@ -54,8 +54,8 @@ import yaml
 from devkit.standins.base import loopback_env, stop_process
 from devkit.standins.slack import SlackStandIn
 from devkit.standins.xapi import XApi
-from monitor.engine.pipeline import SCORE_CACHE
 from monitor.records.mention import parse_time
+from monitor.scoring.scores import SCORE_CACHE
 from monitor.store.database import Store
 
 X_TOKEN = "bench-x-bearer"  # noqa: S105 - accepted only by the local stand-in

@@ -8,7 +8,6 @@ rows) in one transaction.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -28,7 +27,6 @@ from monitor.store.database import MentionRow, Store
 
 log = logging.getLogger(__name__)
 
-SCORE_CACHE = 8192  # texts whose scores are kept (about 0.8 KB each); 70% hits on a simulated week, 71% unbounded
 
 
 @dataclass(slots=True)
@@ -53,8 +51,7 @@ class Pipeline:
         self.detector = Detector(config.watchlists, config.settings.detection)
         # Scoring is a pure function of the text and the costliest stage; reposts ("RT @a: ...") and
         # templated replies repeat texts heavily (70% of a simulated week), so recent scores are kept.
-        score = self.scorer.score  # the cache's key positional: keyword arguments made keys cost 1% of a replay
-        self._score = functools.lru_cache(maxsize=SCORE_CACHE)(lambda text, explain: score(text, explain=explain))
+        self._score = lambda text, explain: self.scorer.score(text, explain=explain)
         self.counts: dict[str, int] = {}
         self._stored: dict[str, int] = {}       # mentions stored by source since take_stored()
         # Open cascades that got a reaction since the last detect(): the daemon judges them soon.
