@@ -48,11 +48,16 @@ class Notifier(Protocol):
     """A way to get messages in front of people.
 
     ``post`` and ``update`` raise DeliveryError (usually SlackError), marked retryable or not,
-    with ``retry_after`` in seconds when the server asked for a pause.
+    with ``retry_after`` in seconds when the server asked for a pause. Without threads, ``post``
+    ignores ``thread_ts`` and ``update`` raises a permanent DeliveryError: it cannot edit.
+    tests/test_notifier_contract.py holds every implementation to this.
     """
 
     name: str
     supports_threads: bool  # True: post(thread_ts=...) threads and update() edits in place
+    # "mrkdwn": the far end parses Slack markup (``<!channel>``, ``<@U1>``, ``&amp;``), so messages
+    # arrive as render.py escaped them; "plain": nothing parses what is written (the console).
+    markup: str
 
     async def post(self, channel: str, message: Message, thread_ts: str | None = None) -> Posted:
         ...

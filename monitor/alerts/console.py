@@ -2,7 +2,8 @@
 
 Each message prints as readable text: the header, the sections with Slack entities decoded, and
 the context line. Control characters were already dropped by escaping, so a tweet cannot send
-terminal escape sequences. No threads and no edits: each update prints as a message of its own.
+terminal escape sequences. No threads and no edits (``update`` refuses, as a permanent error): the
+sender prints each update as a message of its own. A stream that fails raises DeliveryError.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, TextIO
 
 from monitor.alerts.base import Message, Posted
 from monitor.alerts.escape import unescape
+from monitor.errors import DeliveryError
 
 log = logging.getLogger("monitor.alerts")
 
@@ -36,6 +38,7 @@ def as_text(message: Message) -> str:
 class ConsoleNotifier:
     name = "console"
     supports_threads = False
+    markup = "plain"  # entities decoded for reading; a terminal parses no mentions
 
     def __init__(self, stream: TextIO | None = None):
         self._stream = stream
@@ -44,13 +47,23 @@ class ConsoleNotifier:
     async def post(self, channel: str, message: Message, thread_ts: str | None = None) -> Posted:
         stream = self._stream or sys.stdout
         n = next(self._ids)
-        stream.write(f"\n--- alert for {channel} (console: Slack is off) ---\n{as_text(message)}\n")
-        stream.flush()
+        try:
+            stream.write(f"\n--- alert for {channel} (console: Slack is off) ---\n{as_text(message)}\n")
+            stream.flush()
+        except BrokenPipeError:
+            raise DeliveryError("nobody reads the console any more (broken pipe): keep the daemon's stdout "
+                                "open, or set a Slack bot token or webhook URL", retryable=False) from None
+        except OSError as exc:  # a full disk or a stalled pipe may clear
+            raise DeliveryError(f"could not print the alert to the console: {exc.strerror or type(exc).__name__}",
+                                retryable=True) from None
+        except ValueError as exc:
+            why = "the console stream is closed" if getattr(stream, "closed", False) else type(exc).__name__
+            raise DeliveryError(f"could not print the alert to the console: {why}", retryable=False) from None
         log.info("alert printed to the console (Slack is off): %s", message.text[:200])
         return Posted(ts=f"console.{n}", channel=channel)
 
     async def update(self, channel: str, ts: str, message: Message) -> None:
-        return None
+        raise DeliveryError("the console cannot edit messages (it has no threads)", retryable=False)
 
     async def check(self, channel: str) -> str:
         return "Slack is off: alerts print to the console"

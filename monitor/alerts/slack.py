@@ -140,6 +140,7 @@ class SlackBot:
 
     name = "slack-bot"
     supports_threads = True
+    markup = "mrkdwn"
 
     def __init__(self, token: Secret, *, api_url: str = "https://slack.com/api/",
                  token_env: str = "SLACK_BOT_TOKEN", timeout: float = 20):
@@ -186,6 +187,7 @@ class SlackWebhook:
 
     name = "slack-webhook"
     supports_threads = False
+    markup = "mrkdwn"
 
     def __init__(self, url: Secret, *, url_env: str = "SLACK_WEBHOOK_URL", timeout: float = 20):
         self.url_env = url_env
