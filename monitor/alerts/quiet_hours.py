@@ -30,6 +30,7 @@ from monitor.alerts import outbox
 from monitor.alerts.outbox import OutboxRow, stamp
 from monitor.config.settings import Config, QuietHours, Watchlist
 from monitor.records.mention import parse_time
+from monitor.scoring.complaint import shipped_threshold
 from monitor.store.database import Store
 
 Action = Literal["send", "hold", "silence", "defer"]
@@ -123,9 +124,6 @@ def judge(store: Store, row: OutboxRow, wl: Watchlist | None, now: datetime) -> 
 
 
 # -- silences -------------------------------------------------------------------------------------
-_CASCADE_SILENCE = ("UPDATE cascades SET silenced_until = ?"
-                    " WHERE root_id = ? AND (? IS NULL OR watchlist = ?)")
-
 def add_silence(store: Store, *, until: datetime, watchlist: str | None = None, root_id: str | None = None,
                 reason: str | None = None) -> int:
     """Silence a watch-list, or a cascade (optionally within one watch-list), until ``until``."""
@@ -134,8 +132,6 @@ def add_silence(store: Store, *, until: datetime, watchlist: str | None = None, 
     with store.transaction() as conn:
         cur = conn.execute("INSERT INTO silences (watchlist, root_id, until, reason) VALUES (?, ?, ?, ?)",
                            (watchlist, root_id, stamp(until), reason))
-        if root_id:  # let detection see it too, where it tracks the cascade
-            conn.execute(_CASCADE_SILENCE, (stamp(until), root_id, watchlist, watchlist))
         return int(cur.lastrowid or 0)
 
 
@@ -146,8 +142,6 @@ def lift_silence(store: Store, silence_id: int, now: datetime) -> bool:
         if row is None:
             return False
         conn.execute("UPDATE silences SET until = ? WHERE id = ?", (stamp(now), silence_id))
-        if row[0]:
-            conn.execute(_CASCADE_SILENCE, (None, row[0], row[1], row[1]))
         return True
 
 
@@ -229,9 +223,9 @@ def daily_digest(store: Store, watchlist: str, now: datetime, *, period: str = "
 
     def mention_stats(start: datetime, end: datetime) -> tuple[int, int, float | None]:
         r = store.conn.execute(
-            "SELECT count(*), sum(CASE WHEN complaint >= 0.5 THEN 1 ELSE 0 END), avg(sentiment) FROM mentions"
+            "SELECT count(*), sum(CASE WHEN complaint >= ? THEN 1 ELSE 0 END), avg(sentiment) FROM mentions"
             " WHERE observed_at >= ? AND observed_at < ? AND instr(',' || watchlists || ',', ?) > 0",
-            (_iso(start), _iso(end), tag)).fetchone()
+            (shipped_threshold(), _iso(start), _iso(end), tag)).fetchone()
         return int(r[0] or 0), int(r[1] or 0), (float(r[2]) if r[2] is not None else None)
 
     mentions, complaints, sentiment = mention_stats(day, now)

@@ -15,6 +15,7 @@ of it held out of every choice. Training lives in
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -213,7 +214,7 @@ class ComplaintClassifier:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> ComplaintClassifier:
-        """The model at ``path``, or the one shipped in monitor/data. Raises OSError or ValueError."""
+        """The model at ``path``, or the one shipped in monitor/scoring/data. Raises OSError or ValueError."""
         if path is None:
             text = resources.files("monitor.scoring").joinpath("data/complaint_model.json").read_text("utf-8")
         else:
@@ -300,3 +301,10 @@ def _category(hits: dict[str, list[tuple[str, bool]]]) -> str:
     ranked = [(sum(1 for _, s in hits[c] if s), len(hits[c]), -i, c) for i, c in enumerate(_CATEGORY_ORDER)
               if c in hits]
     return max(ranked)[3] if ranked else "other"
+
+
+@functools.cache
+def shipped_threshold() -> float:
+    """The shipped model's threshold: the complaint probability from which a mention is a complaint
+    (what ``ComplaintScore.is_complaint`` says, and what the daily digest counts)."""
+    return ComplaintClassifier.load().threshold
