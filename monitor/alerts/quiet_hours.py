@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from monitor.alerts import outbox
 from monitor.alerts.outbox import OutboxRow, stamp
 from monitor.config.settings import Config, QuietHours, Watchlist
+from monitor.records.durations import duration_text
 from monitor.records.mention import parse_time
 from monitor.scoring.complaint import shipped_threshold
 from monitor.store.database import Store
@@ -81,13 +82,6 @@ def quiet_ends(qh: QuietHours, now: datetime) -> datetime:
     if end <= local:
         end = datetime.combine(local.date() + timedelta(days=1), qh.to, tzinfo=tz)
     return end.astimezone(UTC)
-
-
-def duration_text(value: timedelta) -> str:
-    """timedelta(minutes=90) -> '1h30m'."""
-    secs = int(value.total_seconds())
-    parts = [(secs // 86400, "d"), (secs % 86400 // 3600, "h"), (secs % 3600 // 60, "m"), (secs % 60, "s")]
-    return "".join(f"{n}{u}" for n, u in parts if n) or "0s"
 
 
 def when_text(value: datetime) -> str:
