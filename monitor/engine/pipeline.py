@@ -51,8 +51,8 @@ class Pipeline:
         self.linker = Linker(self.matcher, store)
         self.detector = Detector(config.watchlists, config.settings.detection)
         # Scoring is a pure function of the text and the costliest stage; reposts ("RT @a: ...") and
-        # templated replies repeat texts heavily (70% of a simulated week), so recent scores are kept.
-        score = self.scorer.score  # the cache's key positional: keyword arguments made keys cost 1% of a replay
+        # templated replies repeat texts heavily, so recent scores are kept.
+        score = self.scorer.score  # the cache's key positional: a key built from keyword arguments costs more
         self._score = functools.lru_cache(maxsize=SCORE_CACHE)(lambda text, explain: score(text, explain=explain))
         self.counts: dict[str, int] = {}
         self._stored: dict[str, int] = {}       # mentions stored by source since take_stored()
