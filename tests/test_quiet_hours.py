@@ -20,6 +20,7 @@ from monitor.alerts.outbox import record_decisions
 from monitor.clock import SimulatedClock
 from monitor.config.settings import Config, QuietHours, Secret, load_config
 from monitor.records.mention import Mention, format_time
+from monitor.scoring.complaint import shipped_threshold
 from monitor.store.database import MentionRow, Store
 
 TOKEN = "xoxb-stand-in-token"
@@ -272,6 +273,16 @@ def test_the_daily_digest_goes_out_once_at_the_configured_time(tmp_path: Path) -
         e.deliver()
         assert len([m for m in slack.messages if "Daily digest" in str(m.blocks)]) == 2
         e.store.close()
+
+
+def test_the_daily_digest_counts_complaints_from_the_complaint_models_threshold(env: Env) -> None:
+    now = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    t = shipped_threshold()
+    rows = [MentionRow(_mention(f"x:{i}", now - timedelta(hours=1), "acme broke"), f"x:{i}", ("acme",),
+                       sentiment=-0.5, complaint=p) for i, p in enumerate((t - 0.01, t, (t + 0.5) / 2, 0.9))]
+    env.store.write_mentions(rows, now=now)
+    digest = quiet_hours.daily_digest(env.store, "acme", now)
+    assert digest["mentions"] == 4 and digest["complaints"] == 3
 
 
 def test_no_digest_time_configured_means_no_daily_digest(env: Env) -> None:
