@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor import __version__
+from monitor.alerts.cli import register
 from monitor.config.settings import Config, default_config_path, load_config, parse_duration
 from monitor.errors import ConfigError, MonitorError
 from monitor.records.mention import Mention, parse_time
@@ -189,12 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["export"].add_argument("--since", help="ISO time, or a duration back from now such as 7d")
     parsers["export"].add_argument("--watchlist", help="only mentions tracked by this watch-list")
     parsers["status"].add_argument("--json", action="store_true", help="machine-readable output")
-    try:
-        from monitor.alerts.cli import register
-    except ImportError:  # the alerts package is optional until it is installed
-        pass
-    else:
-        register(sub)
+    register(sub)
     return parser
 
 

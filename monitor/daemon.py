@@ -33,6 +33,7 @@ from monitor.errors import ConfigError
 from monitor.ops import logs
 from monitor.ops.metrics import HealthServer, Metrics, observe_outbox, source_kind
 from monitor.ops.systemd import Notifier as SystemdNotifier
+from monitor.records.durations import duration_text
 from monitor.store.database import Store
 
 log = logging.getLogger("monitor.daemon")
@@ -174,7 +175,7 @@ class Daemon:
         changed, self.hot = hot ^ self.hot, hot
         for job_id in changed:
             key = job_id[5:]
-            log.info("%s: polling every %s (%s)", key, _short(self.interval(key)),
+            log.info("%s: polling every %s (%s)", key, duration_text(self.interval(key), "unit", largest="m"),
                      "a complaint is growing" if job_id in hot else "back to normal")
             self.scheduler.reschedule_job(job_id, trigger="interval", **_every(self.interval(key)))
 
@@ -378,11 +379,6 @@ def _every(d: timedelta) -> dict[str, Any]:
     """
     seconds = max(1.0, d.total_seconds())
     return {"seconds": seconds, "jitter": min(seconds * 0.1, 30) if seconds >= 5 else None}
-
-
-def _short(d: timedelta) -> str:
-    s = int(d.total_seconds())
-    return f"{s // 60}m" if s >= 60 and s % 60 == 0 else f"{s}s"
 
 
 def run(config_path: Path | None, *, once: bool = False) -> int:

@@ -32,10 +32,9 @@ log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 COMMIT_EVERY = 20_000  # mentions a replay writes per commit
 # A replay keeps hundreds of thousands of small objects alive (open cascades, the reorder buffer), and
-# the collector's default first threshold (700 allocations) walked the young ones so often that it
-# took a sixth of a replay's time. Objects here rarely form cycles. At 500,000 most records leave the
-# reorder buffer before a collection walks them: on a million mentions the collector took 0.6 s
-# (2.5 s at 50,000), and peak memory was the same (gc.callbacks and ru_maxrss).
+# at the collector's default first threshold it walks the young ones over and over. Objects here rarely
+# form cycles, so collecting less often frees as much; at this threshold most records have left the
+# reorder buffer before a collection walks them (measurements in docs/performance.md).
 GC_EVERY = 500_000
 
 

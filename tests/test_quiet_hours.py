@@ -20,6 +20,7 @@ from monitor.alerts.outbox import record_decisions
 from monitor.clock import SimulatedClock
 from monitor.config.settings import Config, QuietHours, Secret, load_config
 from monitor.records.mention import Mention, format_time
+from monitor.scoring.scores import Scorer
 from monitor.store.database import MentionRow, Store
 
 TOKEN = "xoxb-stand-in-token"
@@ -254,7 +255,8 @@ def test_the_daily_digest_goes_out_once_at_the_configured_time(tmp_path: Path) -
                 watchlists=[{"name": "acme", "terms": ["acme"], "channel": "#acme-alerts"}])
         earlier = clock.now() - timedelta(hours=2)
         rows = [MentionRow(_mention(f"x:{i}", earlier, "acme broke"), f"x:{i}", ("acme",), sentiment=-0.5,
-                           complaint=0.9 if i % 2 else 0.1) for i in range(10)]
+                           complaint=0.9 if i % 2 else 0.1, category="billing" if i % 2 else None)  # as scoring writes them
+                for i in range(10)]
         e.store.write_mentions(rows, now=clock.now())
         e.record(alert("x:1", clock.now() - timedelta(hours=1), reactions=700))
         e.deliver()
@@ -272,6 +274,21 @@ def test_the_daily_digest_goes_out_once_at_the_configured_time(tmp_path: Path) -
         e.deliver()
         assert len([m for m in slack.messages if "Daily digest" in str(m.blocks)]) == 2
         e.store.close()
+
+
+def test_the_daily_digest_counts_what_the_complaint_model_called_a_complaint(env: Env) -> None:
+    now = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    scorer = Scorer()
+    texts = ["acme charged me twice and support never answered", "love my new acme phone",
+             "acme cancelled my order without a refund, third time", "acme keynote at 9"]
+    scores = [scorer.score(t).complaint for t in texts]
+    rows = [MentionRow(_mention(f"x:{i}", now - timedelta(hours=1), t), f"x:{i}", ("acme",), sentiment=-0.5,
+                       complaint=c.probability, specific=c.specific, category=c.category)
+            for i, (t, c) in enumerate(zip(texts, scores, strict=True))]
+    env.store.write_mentions(rows, now=now)
+    digest = quiet_hours.daily_digest(env.store, "acme", now)
+    assert 0 < sum(c.is_complaint for c in scores) < len(texts)
+    assert digest["mentions"] == 4 and digest["complaints"] == sum(c.is_complaint for c in scores)
 
 
 def test_no_digest_time_configured_means_no_daily_digest(env: Env) -> None:

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from monitor.alerts import outbox
 from monitor.alerts.outbox import OutboxRow, stamp
 from monitor.config.settings import Config, QuietHours, Watchlist
+from monitor.records.durations import duration_text
 from monitor.records.mention import parse_time
 from monitor.store.database import Store
 
@@ -82,13 +83,6 @@ def quiet_ends(qh: QuietHours, now: datetime) -> datetime:
     return end.astimezone(UTC)
 
 
-def duration_text(value: timedelta) -> str:
-    """timedelta(minutes=90) -> '1h30m'."""
-    secs = int(value.total_seconds())
-    parts = [(secs // 86400, "d"), (secs % 86400 // 3600, "h"), (secs % 3600 // 60, "m"), (secs % 60, "s")]
-    return "".join(f"{n}{u}" for n, u in parts if n) or "0s"
-
-
 def when_text(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -123,9 +117,6 @@ def judge(store: Store, row: OutboxRow, wl: Watchlist | None, now: datetime) -> 
 
 
 # -- silences -------------------------------------------------------------------------------------
-_CASCADE_SILENCE = ("UPDATE cascades SET silenced_until = ?"
-                    " WHERE root_id = ? AND (? IS NULL OR watchlist = ?)")
-
 def add_silence(store: Store, *, until: datetime, watchlist: str | None = None, root_id: str | None = None,
                 reason: str | None = None) -> int:
     """Silence a watch-list, or a cascade (optionally within one watch-list), until ``until``."""
@@ -134,8 +125,6 @@ def add_silence(store: Store, *, until: datetime, watchlist: str | None = None, 
     with store.transaction() as conn:
         cur = conn.execute("INSERT INTO silences (watchlist, root_id, until, reason) VALUES (?, ?, ?, ?)",
                            (watchlist, root_id, stamp(until), reason))
-        if root_id:  # let detection see it too, where it tracks the cascade
-            conn.execute(_CASCADE_SILENCE, (stamp(until), root_id, watchlist, watchlist))
         return int(cur.lastrowid or 0)
 
 
@@ -146,8 +135,6 @@ def lift_silence(store: Store, silence_id: int, now: datetime) -> bool:
         if row is None:
             return False
         conn.execute("UPDATE silences SET until = ? WHERE id = ?", (stamp(now), silence_id))
-        if row[0]:
-            conn.execute(_CASCADE_SILENCE, (None, row[0], row[1], row[1]))
         return True
 
 
@@ -229,7 +216,9 @@ def daily_digest(store: Store, watchlist: str, now: datetime, *, period: str = "
 
     def mention_stats(start: datetime, end: datetime) -> tuple[int, int, float | None]:
         r = store.conn.execute(
-            "SELECT count(*), sum(CASE WHEN complaint >= 0.5 THEN 1 ELSE 0 END), avg(sentiment) FROM mentions"
+            # A complaint is what the complaint model called one when it scored the mention: only those
+            # get a category (the model's own threshold, whatever it was).
+            "SELECT count(*), sum(CASE WHEN category IS NOT NULL THEN 1 ELSE 0 END), avg(sentiment) FROM mentions"
             " WHERE observed_at >= ? AND observed_at < ? AND instr(',' || watchlists || ',', ?) > 0",
             (_iso(start), _iso(end), tag)).fetchone()
         return int(r[0] or 0), int(r[1] or 0), (float(r[2]) if r[2] is not None else None)

@@ -31,6 +31,7 @@ from monitor.alerts.render import render_alert, render_digest, render_update
 from monitor.clock import Clock
 from monitor.config.settings import Config
 from monitor.errors import DeliveryError
+from monitor.records.durations import backoff_delay
 from monitor.store.database import Store
 
 log = logging.getLogger("monitor.alerts")
@@ -242,8 +243,9 @@ class Sender:
         return True, exc.retry_after
 
     def backoff(self, attempts: int) -> float:
-        """Seconds before retry number ``attempts``: exponential, capped, with jitter."""
-        return min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempts - 1)) * self.rng.uniform(0.5, 1.0)
+        """Seconds before retry number ``attempts``: exponential, capped, with jitter in [0.5, 1) so that
+        it never exceeds the cap."""
+        return backoff_delay(attempts, base=BASE_DELAY, cap=MAX_DELAY, rng=self.rng, jitter=(0.5, 1.0))
 
     # -- running ----------------------------------------------------------------------------------
     def wake(self) -> None:

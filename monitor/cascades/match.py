@@ -76,8 +76,8 @@ class Matcher:
     """Every watch-list's terms, compiled once.
 
     A term cannot match where its longest word is absent, so one Aho-Corasick pass over the text for
-    those words names the few watch-lists worth searching; with eight watch-lists, the regexes of all
-    of them cost five times that pass.
+    those words names the few watch-lists worth searching, and running every watch-list's regexes on
+    every text costs far more than that pass.
     """
 
     def __init__(self, watchlists: Iterable[Watchlist]):

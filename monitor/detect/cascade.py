@@ -2,8 +2,8 @@
 
 A week holds hundreds of thousands of open cascades, and most roots never get a reaction. A root
 without one is kept as a ``Pending`` root: its fields, its complaint score and whether its author is a
-VIP. Its ``Cascade`` (activity, participants, top reactions) is built at its first reaction; building
-one for every root cost a twentieth of a replay.
+VIP. Its ``Cascade`` (activity, participants, top reactions) is built at its first reaction, so the
+many roots that never get one never pay for it.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ class Cascade:
 @dataclass(slots=True)
 class RootFields:
     """What a cascade keeps of its root mention: a week's replay holds hundreds of thousands. Not frozen:
-    a frozen dataclass sets each field through object.__setattr__, four times the cost of building it."""
+    a frozen dataclass sets each field through object.__setattr__, which costs more than the rest of
+    building it."""
 
     id: str
     source: str

@@ -1,7 +1,7 @@
 """Keys that fall due at given times, taken out once due: when open cascades may be forgotten.
 
-A heap did this in O(log n) comparisons of datetimes per key; a replay of a busy week keeps some
-600,000 cascades open, and popping them cost a twentieth of the replay. Here keys wait in one-minute
+A heap would take O(log n) comparisons of datetimes per key, and a replay of a busy week keeps
+hundreds of thousands of cascades open, every one of them added and taken out. Here keys wait in one-minute
 buckets, so adding one is a dict lookup and an append, and ``due`` visits only the buckets up to now.
 Whether a key is due is decided on its exact time; the buckets only say where to look.
 """

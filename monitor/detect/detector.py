@@ -35,8 +35,9 @@ from monitor.config.settings import DetectionSettings, Watchlist
 from monitor.detect.cascade import Cascade, Pending, RootFields
 from monitor.detect.deadlines import Deadlines
 from monitor.detect.projection import Activity, Kernel, Projection, ProjectionSettings, effective_reach, project
-from monitor.detect.spikes import Spike, SpikeSettings, SpikeTracker, episode_id, hour_of, window_text
+from monitor.detect.spikes import Spike, SpikeSettings, SpikeTracker, episode_id, hour_of
 from monitor.records.decision import Decision, DecisionName, Kind, Level
+from monitor.records.durations import duration_text
 from monitor.records.mention import Mention, canonical_url, format_time
 from monitor.records.scores import Scores
 
@@ -376,26 +377,27 @@ class Detector:
             "root": root, "complaint": complaint,
             "sentiment": {"root": root.get("sentiment"), "negative": neg, "neutral": neu, "positive": pos},
             "growth": c.activity.histogram(end, GROWTH_BUCKET.total_seconds(), GROWTH_BUCKETS),
-            "growth_bucket": window_text(GROWTH_BUCKET.total_seconds()),
+            "growth_bucket": duration_text(GROWTH_BUCKET, "unit", largest="h"),
             "top_reactions": list(c.top),
         }
         return Decision(name, now, Kind.CASCADE, level, c.watchlist, c.root_id, reason, fields)
 
     def _spike_decision(self, wl: Watchlist, sp: Spike, scope: str, now: datetime) -> Decision:
         window = self._spike.window
+        span = duration_text(window, "unit", largest="h")
         b = sp.baseline
         fields = {
             "reactions": sp.observed, "observed": sp.observed, "baseline": round(sp.expected, 2),
             "dispersion": float(f"{b.dispersion:.3g}"),
             "baseline_median_per_hour": b.median, "mad": round(1.4826 * b.mad * window / 3600, 2),
-            "baseline_basis": b.basis, "window": window_text(window), "p_value": float(f"{sp.p_value:.3g}"),
+            "baseline_basis": b.basis, "window": span, "p_value": float(f"{sp.p_value:.3g}"),
             "score": round(sp.observed / max(sp.expected, 1e-9), 2), "rate": round(sp.observed * 3600 / window, 2),
             "threshold": sp.threshold,
             "started_at": format_time(sp.start), "top_terms": sp.top_terms, "scope": scope,
             "examples": [self._example(wl.name, i, t) for i, t in sp.examples],
         }
         rid = episode_id(wl.name, sp.start)
-        reason = (f"{sp.observed} {scope} in {window_text(window)} against about {sp.expected:.1f} expected "
+        reason = (f"{sp.observed} {scope} in {span} against about {sp.expected:.1f} expected "
                   f"({b.basis} baseline, dispersion {b.dispersion:.2g}, p = {sp.p_value:.1g})")
         if not wl.alert.spike:
             return Decision(DecisionName.SUPPRESSED_SPIKE_DISABLED, now, Kind.SPIKE, None, wl.name, rid,

@@ -457,11 +457,6 @@ def spike_threshold(expected: float, dispersion: float, s: SpikeSettings) -> int
     return hi
 
 
-def window_text(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s // 3600}h" if s % 3600 == 0 else f"{s // 60}m" if s % 60 == 0 else f"{s}s"
-
-
 def episode_id(watchlist: str, start: datetime) -> str:
     return f"spike:{watchlist}:{start.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
 

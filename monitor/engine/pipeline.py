@@ -49,8 +49,7 @@ class Pipeline:
         self.matcher = Matcher(config.watchlists.values())
         self.linker = Linker(self.matcher, store)
         self.detector = Detector(config.watchlists, config.settings.detection)
-        # Scoring is a pure function of the text and the costliest stage; reposts ("RT @a: ...") and
-        # templated replies repeat texts heavily (70% of a simulated week), so recent scores are kept.
+        # The scorer keeps recent scores (reposts and templated replies repeat texts): one cache, its own.
         self._score = lambda text, explain: self.scorer.score(text, explain=explain)
         self.counts: dict[str, int] = {}
         self._stored: dict[str, int] = {}       # mentions stored by source since take_stored()

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.records.durations import duration_text
 from monitor.records.mention import format_time, parse_time
 from monitor.store.database import Store
 
@@ -56,14 +57,14 @@ def quiet_sources(store: Store, keys: Iterable[str], now: datetime, after: timed
             if now - watched < after:
                 continue
             name = "source_failing"
-            reason = (f"{key} has failed for {_human(now - watched)} "
+            reason = (f"{key} has failed for {duration_text(now - watched, 'clock')} "
                       f"({row['consecutive_failures']} attempts); last error: {row.get('last_error') or '-'}")
         elif judged_quiet(key) and row["items_seen"] and last_items is not None:
             episode, watched = last_items, max(last_items, started)
             if now - watched < after:
                 continue
             name = "source_quiet"
-            reason = f"{key} has returned no mentions for {_human(now - watched)}; it normally does"
+            reason = f"{key} has returned no mentions for {duration_text(now - watched, 'clock')}; it normally does"
             paused = _t(row.get("paused_until"))
             if paused is not None and paused > now:  # parked: a rate limit, a backoff or a spent X budget
                 reason += f"; it is paused until {format_time(paused)} (see monitor status)"
@@ -83,7 +84,3 @@ def quiet_sources(store: Store, keys: Iterable[str], now: datetime, after: timed
                     "reactions": 0, "score": 0})
     return out
 
-
-def _human(d: timedelta) -> str:
-    minutes = int(d.total_seconds() // 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"

@@ -212,7 +212,7 @@ def format_time(value: datetime) -> str:
         value = value.astimezone(UTC)
     if value.year < 1000:  # isoformat pads the year to four digits, strftime does not
         return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ")
-    # isoformat is several times faster than strftime, and this runs a few times per mention; in UTC
+    # isoformat, not strftime: this runs a few times per mention and isoformat is the cheaper; in UTC
     # it always ends in "+00:00".
     return value.isoformat()[:-6] + "Z"
 
@@ -241,7 +241,7 @@ def canonical_url(url: str) -> str:
     the same post is routinely shared under either.
     """
     plain = _PLAIN_URL.fullmatch(url.strip())
-    if plain:  # the common case (no query, fragment, port, user or capitals): the same result, 5x faster
+    if plain:  # the common case (no query, fragment, port, user or capitals): the same result, no urlsplit
         host = plain.group(1)
         return f"https://{host[4:] if host.startswith('www.') else host}{(plain.group(2) or '').rstrip('/')}"
     try:

@@ -71,7 +71,7 @@ class ScoreAhead(Scorer):
         self._queued: list[tuple[str, bool]] = []
         self._inflight: deque[tuple[list[tuple[str, bool]], Future[Any]]] = deque()
         # Both forget their oldest first. OrderedDict, not dict: a dict's oldest key, after many removed
-        # before it, takes a walk over their empty slots to find (that walk was a fifth of a replay).
+        # before it, takes a walk over their empty slots to find, and the oldest is asked for at every text.
         self._ready: OrderedDict[tuple[str, bool], _Result] = OrderedDict()  # (text, explained) -> scores
         self._sent: OrderedDict[tuple[str, bool], None] = OrderedDict()
         self.ahead = self.here = 0  # texts scored by the workers, and here

@@ -2,11 +2,11 @@
 
 Each category of ``monitor.scoring.lexicon`` is one alternation of named groups (one group a cue). Python's
 regex engine tries every alternative at every position of the text, so searching 17 alternations of
-some 360 branches cost several times VADER per text. Most branches cannot match a given text at all:
+some 360 branches would be the costliest part of scoring a text. Most branches cannot match a given text at all:
 each needs some literal ("refund", "on hold", one of "is"/"are"/... and " down") that the text does
 not contain. So every branch carries such a necessary set of literals, worked out once from its
 parsed form; one Aho-Corasick pass (pyahocorasick, a C automaton: testing each of some 500 literals
-with ``in`` cost as much as the search it saved) finds the literals a text holds, and the text is
+with ``in`` would give back what the narrower search saves) finds the literals a text holds, and the text is
 searched with an alternation of only the branches those make possible.
 
 Dropping a branch that cannot match anywhere in the text changes no match: at each position an

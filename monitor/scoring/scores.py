@@ -1,4 +1,4 @@
-"""Sentiment, complaint and reach: what we judge about one mention on its own.
+"""Sentiment and complaint: what we judge about one mention on its own.
 
 VADER reads the raw text: it uses case ("GREAT"), punctuation ("!!!") and emoji, so nothing is
 lowercased or stripped before it sees the text.
@@ -42,8 +42,3 @@ class Scorer:
     def _score(self, text: str, explain: bool) -> Scores:
         sentiment = self.sentiment(text)
         return Scores(sentiment, self._classifier.score(text, sentiment=sentiment, explain=explain))
-
-
-def reach(followers: int | None) -> int:
-    """An author's reach: their follower count, or 0 when unknown."""
-    return max(0, followers or 0)

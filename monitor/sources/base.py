@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from monitor.errors import SourceError
+from monitor.records.durations import backoff_delay
 from monitor.records.mention import Mention, format_time, parse_time
 
 
@@ -84,18 +85,14 @@ def stamp(value: datetime | None) -> str | None:
 
 
 # -- backoff -----------------------------------------------------------------------------------------
-def backoff_delay(failures: int, *, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with +-20% jitter: base, 2*base, 4*base, ... up to cap, in seconds.
-
-    Jitter spreads retries of many failing feeds (or many daemons) so they do not all return at once.
-    """
-    exponent = max(0, min(failures - 1, 30))
-    delay = min(cap, base * (2**exponent))
-    return delay * rng.uniform(0.8, 1.2)
+SOURCE_JITTER = (0.8, 1.2)  # +-20% around the schedule (see backoff_delay)
 
 
 def backoff_until(
     now: datetime, failures: int, *, base: timedelta, cap: timedelta, rng: random.Random
 ) -> datetime:
-    seconds = backoff_delay(failures, base=base.total_seconds(), cap=cap.total_seconds(), rng=rng)
+    """When a source may be polled again after ``failures`` failures in a row: exponential backoff
+    from ``base`` up to ``cap``, with +-20% jitter."""
+    seconds = backoff_delay(failures, base=base.total_seconds(), cap=cap.total_seconds(), rng=rng,
+                            jitter=SOURCE_JITTER)
     return now + timedelta(seconds=seconds)

@@ -294,7 +294,7 @@ class Store:
                         for r in rows
                     ],
                 )
-            # An X post's own URL names its id (mentions_by_url): a row for each cost a twentieth of a replay.
+            # An X post's own URL names its id (mentions_by_url reads it off), so only other URLs need a row.
             urls = [(u, r.mention.id) for r in rows if (u := r.canonical_url) and x_post_id(u) != r.mention.id]
             if urls:
                 conn.executemany("INSERT INTO urls (url, mention_id) VALUES (?, ?) ON CONFLICT(url) DO NOTHING", urls)

@@ -1,8 +1,8 @@
 """Secondary indexes: left out while a replay fills an empty database, built once at its end.
 
-Kept up row by row, the indexes on ``mentions(root_id)`` and ``mentions(observed_at)`` took about a
-twentieth of a million-mention replay (inserts into two growing B-trees, one of them in random order);
-built once from the finished table they take under two seconds. Nothing a replay asks while it runs
+Kept up row by row, the indexes on ``mentions(root_id)`` and ``mentions(observed_at)`` cost every
+insert a step into two growing B-trees, one of them in random order; built once from the finished
+table they are one sorted pass each. Nothing a replay asks while it runs
 uses them: it looks mentions up by id. A replay killed before its end leaves them out, so a store
 opened for writing puts back every index of the schema that its database lacks (``restore``).
 """
