@@ -255,7 +255,8 @@ def test_the_daily_digest_goes_out_once_at_the_configured_time(tmp_path: Path) -
                 watchlists=[{"name": "acme", "terms": ["acme"], "channel": "#acme-alerts"}])
         earlier = clock.now() - timedelta(hours=2)
         rows = [MentionRow(_mention(f"x:{i}", earlier, "acme broke"), f"x:{i}", ("acme",), sentiment=-0.5,
-                           complaint=0.9 if i % 2 else 0.1, category="billing" if i % 2 else None)  # as scoring writes them
+                           complaint=0.9 if i % 2 else 0.1,  # a category only on complaints, as scoring writes them
+                           category="billing" if i % 2 else None)
                 for i in range(10)]
         e.store.write_mentions(rows, now=clock.now())
         e.record(alert("x:1", clock.now() - timedelta(hours=1), reactions=700))
