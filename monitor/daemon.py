@@ -181,8 +181,7 @@ class Daemon:
 
     def refresh_gauges(self) -> None:
         """Set the gauges from the store and the detector; also run at every /metrics scrape."""
-        conn = self.store.conn
-        observe_outbox(self.metrics, dict(conn.execute("SELECT status, count(*) FROM outbox GROUP BY status")))
+        observe_outbox(self.metrics, self.store.outbox_counts())
         self.metrics.open_cascades.set(self.pipeline.detector.open_count())
         db = self.config.database_path
         self.metrics.database_bytes.set(sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal"))

@@ -19,55 +19,18 @@ docs/alerts.md, "The one unavoidable window").
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from monitor.records.mention import format_time, parse_time
+from monitor.records.mention import format_time
+from monitor.store.base import stamp
 from monitor.store.database import Store
+from monitor.store.outbox import IN_FLIGHT, UNCERTAIN, OutboxRow, Thread
 
-IN_FLIGHT = "in flight"
-UNCERTAIN = "uncertain"
-
-
-@dataclass(slots=True)
-class OutboxRow:
-    decision_id: int
-    channel: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str | None
-    ts: str | None
-    thread_ts: str | None
-    at: datetime
-    name: str
-    kind: str
-    level: str | None
-    watchlist: str
-    root_id: str | None
-    payload: dict[str, Any]
-
-    @property
-    def outcome_unknown(self) -> bool:
-        """A previous attempt may have reached Slack without our knowing (crash or timeout)."""
-        return (self.last_error or "").startswith((IN_FLIGHT, UNCERTAIN))
-
-
-@dataclass(frozen=True, slots=True)
-class Thread:
-    channel: str  # the channel id Slack answered with (chat.update needs the id, not the name)
-    ts: str
-
-
-def stamp(value: datetime) -> str:
-    """Fixed-width UTC time (always microseconds) so that stored times compare correctly as text."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-_QUEUE = "INSERT INTO outbox (decision_id, channel, status, next_attempt_at) VALUES (?, ?, 'pending', ?)"
+__all__ = ["IN_FLIGHT", "UNCERTAIN", "OutboxRow", "Thread", "stamp", "record_decisions", "queue_message", "rows",
+           "get", "thread_for", "earlier_unsent", "later_update_queued", "last_alert_at", "mark_in_flight",
+           "record_reply", "mark_sent", "set_status", "counts", "next_due"]
 
 
 def _json(value: Any) -> str:
@@ -85,165 +48,94 @@ def record_decisions(store: Store, decisions: list[dict[str, Any]], *, channel_f
     own ``store.transaction()`` to commit the decisions with the cascade state that led to them.
     """
     ids: list[int] = []
-    due = stamp(now)
-    with store.transaction() as conn:
+    with store.transaction():
         for d in decisions:
-            cur = conn.execute(
-                "INSERT INTO decisions (at, name, kind, level, watchlist, root_id, payload)"
-                " VALUES (?,?,?,?,?,?,?)",
-                (str(d.get("at") or format_time(now)), str(d.get("decision") or "unnamed"),
-                 str(d.get("kind") or "cascade"), d.get("level"), str(d.get("watchlist") or ""),
-                 d.get("root_id"), _json(d)),
-            )
-            did = int(cur.lastrowid or 0)
+            did = store.add_decision(
+                at=str(d.get("at") or format_time(now)), name=str(d.get("decision") or "unnamed"),
+                kind=str(d.get("kind") or "cascade"), level=d.get("level"), watchlist=str(d.get("watchlist") or ""),
+                root_id=d.get("root_id"), payload=_json(d))
             ids.append(did)
             if d.get("level"):
-                conn.execute(_QUEUE, (did, channel_for(str(d.get("watchlist") or "")), due))
+                store.queue_delivery(did, channel_for(str(d.get("watchlist") or "")), now)
     return ids
 
 
-def queue_message(conn: sqlite3.Connection, payload: dict[str, Any], *, name: str, channel: str,
+def queue_message(store: Store, payload: dict[str, Any], *, name: str, channel: str,
                   now: datetime, root_id: str) -> int:
     """Queue a message that is not an alert line (a digest) through the same outbox.
 
-    Its decision row has ``kind`` 'digest' and ``level`` 'digest'. Must run inside a transaction.
+    Its decision row has ``kind`` 'digest' and ``level`` 'digest'. Call inside the transaction that
+    also records why it was queued.
     """
-    cur = conn.execute(
-        "INSERT INTO decisions (at, name, kind, level, watchlist, root_id, payload)"
-        " VALUES (?, ?, 'digest', 'digest', ?, ?, ?)",
-        (format_time(now), name, str(payload.get("watchlist") or ""), root_id, _json(payload)),
-    )
-    did = int(cur.lastrowid or 0)
-    conn.execute(_QUEUE, (did, channel, stamp(now)))
+    with store.transaction():
+        did = store.add_decision(at=format_time(now), name=name, kind="digest", level="digest",
+                                 watchlist=str(payload.get("watchlist") or ""), root_id=root_id, payload=_json(payload))
+        store.queue_delivery(did, channel, now)
     return did
-
-
-_SELECT = (
-    "SELECT o.decision_id, o.channel, o.status, o.attempts, o.next_attempt_at, o.last_error, o.ts,"
-    " o.thread_ts, d.at, d.name, d.kind, d.level, d.watchlist, d.root_id, d.payload"
-    " FROM outbox o JOIN decisions d ON d.id = o.decision_id"
-)
-
-
-def _row(r: tuple[Any, ...]) -> OutboxRow:
-    try:
-        at = parse_time(r[8])
-    except Exception:
-        at = parse_time(r[4])
-    return OutboxRow(int(r[0]), r[1], r[2], int(r[3]), parse_time(r[4]), r[5], r[6], r[7], at, r[9], r[10],
-                     r[11], r[12], r[13], json.loads(r[14]))
 
 
 def rows(store: Store, status: str, *, due_by: datetime | None = None) -> list[OutboxRow]:
     """Outbox rows in ``status`` (due by ``due_by`` if given), oldest decision first."""
-    sql, args = _SELECT + " WHERE o.status = ?", [status]
-    if due_by is not None:
-        sql += " AND o.next_attempt_at <= ?"
-        args.append(stamp(due_by))
-    return [_row(r) for r in store.conn.execute(sql + " ORDER BY o.decision_id", args)]
+    return store.outbox_rows(status, due_by=due_by)
 
 
 def get(store: Store, decision_id: int) -> OutboxRow | None:
-    r = store.conn.execute(_SELECT + " WHERE o.decision_id = ?", (decision_id,)).fetchone()
-    return _row(r) if r else None
+    return store.outbox_row(decision_id)
 
 
 def thread_for(store: Store, root_id: str | None, watchlist: str) -> Thread | None:
     if not root_id:
         return None
-    r = store.conn.execute("SELECT channel, ts FROM threads WHERE root_id = ? AND watchlist = ?",
-                           (root_id, watchlist)).fetchone()
-    return Thread(r[0], r[1]) if r else None
-
-
-_SAME_STORM = ("SELECT 1 FROM outbox o JOIN decisions d ON d.id = o.decision_id"
-               " WHERE d.root_id = ? AND d.watchlist = ?")
+    return store.thread(root_id, watchlist)
 
 
 def earlier_unsent(store: Store, row: OutboxRow) -> bool:
     """Is an older alert of the same storm still waiting? (Then this one waits behind it.)"""
     if not row.root_id:
         return False
-    r = store.conn.execute(
-        _SAME_STORM + " AND o.decision_id < ? AND o.status = 'pending' LIMIT 1",
-        (row.root_id, row.watchlist, row.decision_id),
-    ).fetchone()
-    return r is not None
+    return store.pending_before(row.root_id, row.watchlist, row.decision_id)
 
 
 def later_update_queued(store: Store, row: OutboxRow, now: datetime) -> bool:
     """Is a newer update of the same storm due now? (Then it edits the root; this one need not.)"""
-    r = store.conn.execute(
-        _SAME_STORM + " AND o.decision_id > ? AND o.status = 'pending' AND d.level = 'update'"
-        " AND o.next_attempt_at <= ? LIMIT 1",
-        (row.root_id, row.watchlist, row.decision_id, stamp(now)),
-    ).fetchone()
-    return r is not None
+    return store.update_due_after(row.root_id, row.watchlist, row.decision_id, now)
 
 
 def last_alert_at(store: Store, row: OutboxRow) -> datetime | None:
     """When the previous alert of this storm was decided (sent or still queued), for the cooldown."""
-    found: list[datetime] = []
-    for (at,) in store.conn.execute(
-        "SELECT d.at FROM outbox o JOIN decisions d ON d.id = o.decision_id WHERE d.root_id = ?"
-        " AND d.watchlist = ? AND o.decision_id < ? AND o.status IN ('sent', 'pending')",
-        (row.root_id, row.watchlist, row.decision_id),
-    ):
-        try:
-            found.append(parse_time(at))
-        except Exception:
-            continue
+    found = store.alert_times_before(row.root_id, row.watchlist, row.decision_id)
     return max(found) if found else None
 
 
 # -- state changes, each one transaction ----------------------------------------------------------
 def mark_in_flight(store: Store, decision_id: int, now: datetime) -> None:
-    with store.transaction() as conn:
-        conn.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE decision_id = ?",
-                     (f"{IN_FLIGHT} since {format_time(now)}", decision_id))
+    store.count_attempt(decision_id, f"{IN_FLIGHT} since {format_time(now)}")
 
 
 def record_reply(store: Store, decision_id: int, ts: str | None, thread_ts: str | None) -> None:
     """The thread reply of an update is posted; the root edit may still be outstanding."""
-    with store.transaction() as conn:
-        conn.execute("UPDATE outbox SET ts = ?, thread_ts = ?, last_error = NULL WHERE decision_id = ?",
-                     (ts, thread_ts, decision_id))
+    store.record_reply(decision_id, ts, thread_ts)
 
 
 def mark_sent(store: Store, row: OutboxRow, *, ts: str | None, thread_ts: str | None, now: datetime,
               new_thread: Thread | None = None, note: str | None = None) -> None:
     """Delivered: record where, and (for a storm's first message) its thread, in one transaction."""
-    with store.transaction() as conn:
-        conn.execute(
-            "UPDATE outbox SET status = 'sent', ts = ?, thread_ts = ?, sent_at = ?, last_error = ?"
-            " WHERE decision_id = ?", (ts, thread_ts, format_time(now), note, row.decision_id),
-        )
+    with store.transaction():
+        store.mark_sent(row.decision_id, ts=ts, thread_ts=thread_ts, now=now, note=note)
         if new_thread is not None and row.root_id:
-            conn.execute(
-                "INSERT INTO threads (root_id, watchlist, channel, ts) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(root_id, watchlist) DO UPDATE SET channel = excluded.channel, ts = excluded.ts",
-                (row.root_id, row.watchlist, new_thread.channel, new_thread.ts),
-            )
+            store.save_thread(row.root_id, row.watchlist, new_thread)
 
 
 def set_status(store: Store, decision_id: int, status: str, note: str | None,
                next_attempt_at: datetime | None = None) -> None:
-    with store.transaction() as conn:
-        if next_attempt_at is None:
-            conn.execute("UPDATE outbox SET status = ?, last_error = ? WHERE decision_id = ?",
-                         (status, note, decision_id))
-        else:
-            conn.execute("UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ?"
-                         " WHERE decision_id = ?", (status, note, stamp(next_attempt_at), decision_id))
+    store.set_outbox_status(decision_id, status, note, next_attempt_at)
 
 
 def counts(store: Store) -> dict[str, int]:
     """Outbox rows by status, for ``monitor status`` and /metrics."""
-    return {s: int(n) for s, n in store.conn.execute("SELECT status, count(*) FROM outbox GROUP BY status")}
+    return store.outbox_counts()
 
 
 def next_due(store: Store, after: datetime) -> datetime | None:
     """The earliest ``next_attempt_at`` later than ``after`` among rows still to go out."""
-    r = store.conn.execute("SELECT min(next_attempt_at) FROM outbox WHERE status IN ('pending', 'held')"
-                           " AND next_attempt_at > ?", (stamp(after),)).fetchone()
-    return parse_time(r[0]) if r and r[0] else None
+    return store.next_due(after)

@@ -19,7 +19,6 @@ table, the clock), so a restart changes nothing:
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -122,30 +121,21 @@ def add_silence(store: Store, *, until: datetime, watchlist: str | None = None, 
     """Silence a watch-list, or a cascade (optionally within one watch-list), until ``until``."""
     if not watchlist and not root_id:
         raise ValueError("a silence needs a watch-list or a cascade")
-    with store.transaction() as conn:
-        cur = conn.execute("INSERT INTO silences (watchlist, root_id, until, reason) VALUES (?, ?, ?, ?)",
-                           (watchlist, root_id, stamp(until), reason))
-        return int(cur.lastrowid or 0)
+    return store.add_silence(until=until, watchlist=watchlist, root_id=root_id, reason=reason)
 
 
 def lift_silence(store: Store, silence_id: int, now: datetime) -> bool:
     """End a silence now. Returns False when there is no such silence."""
-    with store.transaction() as conn:
-        row = conn.execute("SELECT root_id, watchlist FROM silences WHERE id = ?", (silence_id,)).fetchone()
-        if row is None:
-            return False
-        conn.execute("UPDATE silences SET until = ? WHERE id = ?", (stamp(now), silence_id))
-        return True
+    return store.lift_silence(silence_id, now)
 
 
 def silences(store: Store, now: datetime, *, active_only: bool = True) -> list[dict[str, Any]]:
     out = []
-    for sid, wl, root, until, reason in store.conn.execute(
-            "SELECT id, watchlist, root_id, until, reason FROM silences ORDER BY id"):
-        end = parse_time(until)
-        if active_only and end <= now:
+    for s in store.silences():
+        if active_only and s.until <= now:
             continue
-        out.append({"id": sid, "watchlist": wl, "root_id": root, "until": end, "reason": reason})
+        out.append({"id": s.id, "watchlist": s.watchlist, "root_id": s.root_id, "until": s.until,
+                    "reason": s.reason})
     return out
 
 
@@ -177,11 +167,10 @@ def release_held(store: Store, config: Config, now: datetime) -> list[int]:
         payload = {"kind": "digest", "digest": "quiet", "watchlist": wl_name, "at": stamp(now),
                    "window": window_text(wl.quiet_hours) if wl and wl.quiet_hours else "",
                    "items": list(latest.values()), "decision_ids": [r.decision_id for r in held]}
-        with store.transaction() as conn:
-            did = outbox.queue_message(conn, payload, name="quiet_digest", channel=channel, now=now,
+        with store.transaction():
+            did = outbox.queue_message(store, payload, name="quiet_digest", channel=channel, now=now,
                                        root_id=f"digest:quiet:{wl_name}:{stamp(now)}")
-            conn.executemany("UPDATE outbox SET status = 'digested', last_error = ? WHERE decision_id = ?",
-                             [(f"in morning digest #{did}", r.decision_id) for r in held])
+            store.mark_digested([r.decision_id for r in held], f"in morning digest #{did}")
         made.append(did)
     return made
 
@@ -200,11 +189,11 @@ def queue_daily_digests(store: Store, config: Config, now: datetime) -> list[int
     made = []
     for name in sorted(config.watchlists):
         key = f"digest:daily:{name}:{local.date().isoformat()}"
-        with store.transaction() as conn:
-            if conn.execute("SELECT 1 FROM decisions WHERE root_id = ?", (key,)).fetchone():
+        with store.transaction():
+            if store.has_decision(key):
                 continue
             payload = daily_digest(store, name, now, period=f"{local.date():%A %d %B %Y}")
-            made.append(outbox.queue_message(conn, payload, name="daily_digest",
+            made.append(outbox.queue_message(store, payload, name="daily_digest",
                                              channel=config.channel_for(name), now=now, root_id=key))
     return made
 
@@ -212,39 +201,23 @@ def queue_daily_digests(store: Store, config: Config, now: datetime) -> list[int
 def daily_digest(store: Store, watchlist: str, now: datetime, *, period: str = "") -> dict[str, Any]:
     """Counts, sentiment trend and top complaints of the last 24 hours for one watch-list."""
     day, two = now - timedelta(hours=24), now - timedelta(hours=48)
-    tag = f",{watchlist},"
-
-    def mention_stats(start: datetime, end: datetime) -> tuple[int, int, float | None]:
-        r = store.conn.execute(
-            # A complaint is what the complaint model called one when it scored the mention: only those
-            # get a category (the model's own threshold, whatever it was).
-            "SELECT count(*), sum(CASE WHEN category IS NOT NULL THEN 1 ELSE 0 END), avg(sentiment) FROM mentions"
-            " WHERE observed_at >= ? AND observed_at < ? AND instr(',' || watchlists || ',', ?) > 0",
-            (_iso(start), _iso(end), tag)).fetchone()
-        return int(r[0] or 0), int(r[1] or 0), (float(r[2]) if r[2] is not None else None)
-
-    mentions, complaints, sentiment = mention_stats(day, now)
-    _, _, previous = mention_stats(two, day)
+    today = store.mention_stats(watchlist, day, now)
+    previous = store.mention_stats(watchlist, two, day).sentiment
+    mentions, complaints, sentiment = today.mentions, today.complaints, today.sentiment
     alerts = spikes = 0
     storms: dict[str, dict[str, Any]] = {}
-    for at, kind, level, root_id, payload in store.conn.execute(
-            "SELECT at, kind, level, root_id, payload FROM decisions WHERE watchlist = ? AND level IN "
-            "('new', 'update') ORDER BY id", (watchlist,)):
+    for dec in store.alerts_of(watchlist):
         try:
-            if not day <= parse_time(at) <= now:
+            if not day <= parse_time(dec.at) <= now:
                 continue
         except Exception:
             continue
-        alerts += kind == "cascade" and level == "new"
-        spikes += kind == "spike" and level == "new"
-        if kind == "cascade" and root_id:
-            storms[root_id] = json.loads(payload)
+        alerts += dec.kind == "cascade" and dec.level == "new"
+        spikes += dec.kind == "spike" and dec.level == "new"
+        if dec.kind == "cascade" and dec.root_id:
+            storms[dec.root_id] = dec.line()
     top = sorted(storms.values(), key=lambda d: -(_f(d.get("reactions")) or 0))[:5]
     return {"kind": "digest", "digest": "daily", "watchlist": watchlist, "at": stamp(now), "period": period,
             "mentions": mentions, "complaints": complaints, "alerts": alerts, "spikes": spikes,
             "sentiment": {"today": sentiment, "previous": previous}, "top": top}
 
-
-def _iso(value: datetime) -> str:
-    # mentions.observed_at is written by format_time (second precision unless sub-second present).
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -146,14 +146,11 @@ class Detector:
         c = self.cascades.get(key)
         return None if c is None else (c.alerted_size, c.vips_announced)
 
-    def restored(self, key: tuple[str, str], noted: Iterable[str]) -> bool:
-        """Take the suppressions recorded before a restart for a cascade rebuilt from the store (they are
-        not recorded again); whether it has reactions (and so is judged at the next pass)."""
+    def recorded_notes(self, key: tuple[str, str], noted: Iterable[str]) -> None:
+        """Suppressions recorded for an open cascade before a restart: not recorded again."""
         c = self.cascades.get(key)
-        if c is None:
-            return False
-        c.noted = c.noted | frozenset(noted)
-        return True
+        if c is not None:
+            c.noted = c.noted | frozenset(noted)
 
     def growing(self, now: datetime, window: float, at_least: int) -> Iterator[tuple[str, str]]:
         """(watch-list, root's source) of every open complaint with ``at_least`` reactions in the last

@@ -21,7 +21,7 @@ from monitor.clock import Clock
 from monitor.config.settings import Config
 from monitor.detect.detector import Detector
 from monitor.records.decision import Decision
-from monitor.records.mention import Mention, format_time, parse_time
+from monitor.records.mention import Mention
 from monitor.scoring.scores import Scorer, Scores
 from monitor.store.database import MentionRow, Store
 
@@ -75,7 +75,7 @@ class Pipeline:
         seen_again = [m for m in unique if m.id in known]
         linked: list[Linked] = []
         scores: list[Scores] = []
-        with self.store.transaction() as conn:
+        with self.store.transaction():
             moved = {k: v for k, v in (cursors or {}).items() if v}
             if seen_again or moved:
                 self.store.write_mentions([], seen_again, moved, now=now)
@@ -90,7 +90,7 @@ class Pipeline:
                     [MentionRow(x.mention, x.root_id, x.watchlists, s.sentiment, s.complaint.probability,
                                 s.complaint.specific, s.complaint.category, x.canonical_url)
                      for x, s in zip(step, step_scores, strict=True)], now=now)
-                self._touch_cascades(conn, step)
+                self._touch_cascades(step)
                 if orphans:
                     self.store.save_orphans(orphans)
                 linked += step
@@ -114,13 +114,10 @@ class Pipeline:
             self.counts[name] = self.counts.get(name, 0) + getattr(result, name)
         return result
 
-    @staticmethod
-    def _touch_cascades(conn: Any, linked: list[Linked]) -> None:
-        roots = [(x.root_id, wl, format_time(x.mention.observed_at))
+    def _touch_cascades(self, linked: list[Linked]) -> None:
+        roots = [(x.root_id, wl, x.mention.observed_at)
                  for x in linked if x.root_id == x.mention.id for wl in x.watchlists]
-        if roots:
-            conn.executemany("INSERT INTO cascades (root_id, watchlist, opened_at) VALUES (?, ?, ?)"
-                             " ON CONFLICT DO NOTHING", roots)
+        self.store.open_cascades(roots)
         # One update per cascade a batch grows, not per reaction: a storm's batch is mostly one cascade.
         grown: dict[tuple[str, str], list[Any]] = {}
         for x in linked:
@@ -132,11 +129,7 @@ class Pipeline:
                     else:
                         g[0] += 1
                         g[1] = x.mention.observed_at  # the last in the batch, as one update each would leave
-        if grown:
-            conn.executemany(
-                "UPDATE cascades SET reactions = reactions + ?, last_reaction_at = ?"
-                " WHERE root_id = ? AND watchlist = ?",
-                [(n, format_time(at), root_id, wl) for (root_id, wl), (n, at) in grown.items()])
+        self.store.grow_cascades([(root_id, wl, n, at) for (root_id, wl), (n, at) in grown.items()])
 
     def take_stored(self) -> dict[str, int]:
         """Mentions stored, by source, since the last call (for the ingest metric)."""
@@ -152,23 +145,18 @@ class Pipeline:
             return []
         now = self.clock.now()
         payloads = [d.to_json() for d in decisions]
-        with self.store.transaction() as conn:
+        with self.store.transaction():
             for d in decisions:
                 if d.level is not None and d.kind == "cascade":
-                    c = self.detector.cascades.get((d.root_id, d.watchlist))
-                    conn.execute(
-                        "UPDATE cascades SET level = 'new', alerted_at = coalesce(alerted_at, ?),"
-                        " alerted_size = ?, last_update_at = ?, vips = ? WHERE root_id = ? AND watchlist = ?",
-                        (format_time(now), c.alerted_size if c else d.fields.get("reactions"), format_time(now),
-                         ",".join(sorted(c.vips_announced)) if c else "", d.root_id, d.watchlist))
+                    state = self.detector.alert_state((d.root_id, d.watchlist))
+                    self.store.mark_alerted(d.root_id, d.watchlist, now=now,
+                                            size=state[0] if state else d.fields.get("reactions"),
+                                            vips=",".join(sorted(state[1])) if state else "")
             if self.deliver:
                 from monitor.alerts.outbox import record_decisions
                 record_decisions(self.store, payloads, channel_for=self.config.channel_for, now=now)
             else:
-                conn.executemany(
-                    "INSERT INTO decisions (at, name, kind, level, watchlist, root_id, payload) VALUES (?,?,?,?,?,?,?)",
-                    [(p["at"], p["decision"], p["kind"], p["level"], p["watchlist"], p["root_id"],
-                      json.dumps(p, ensure_ascii=False)) for p in payloads])
+                self.store.log_decisions(payloads)
         for d in decisions:
             self.counts[f"decision:{d.name}"] = self.counts.get(f"decision:{d.name}", 0) + 1
             log.info("decision %s for %s in %s: %s", d.name, d.root_id, d.watchlist, d.reason,
@@ -179,34 +167,26 @@ class Pipeline:
     def _restore(self) -> None:
         """Rebuild the detector's open cascades from the store after a restart; those with reactions
         are judged at the first ``detect()``."""
-        since = format_time(self.clock.now() - self.config.settings.detection.window)
-        open_ = self.store.conn.execute(
-            "SELECT root_id, watchlist, level, alerted_size, vips FROM cascades"
-            " WHERE coalesce(last_reaction_at, opened_at) >= ?", (since,)).fetchall()
+        open_ = self.store.cascades_since(self.clock.now() - self.config.settings.detection.window)
         # Reactions need only their sentiment to be judged; their complaint score is not re-read.
         neutral = self.scorer.score("").complaint
-        for root_id, watchlist, level, alerted_size, vips in open_:
+        for cascade in open_:
+            root_id, watchlist = cascade.root_id, cascade.watchlist
             if watchlist not in self.config.watchlists:
                 continue
-            rows = self.store.conn.execute(
-                "SELECT record, sentiment, id = root_id FROM mentions WHERE root_id = ? ORDER BY observed_at, rowid",
-                (root_id,)).fetchall()
-            for record, sentiment, is_root in rows:
-                m = Mention.from_text(record)
+            for m, sentiment, is_root in self.store.cascade_mentions(root_id):
                 if is_root:
                     self.detector.add_root(m, watchlist, self.scorer.score(m.full_text),
-                                           {"level": level, "alerted_size": alerted_size, "vips": vips})
+                                           {"level": cascade.level, "alerted_size": cascade.alerted_size,
+                                            "vips": cascade.vips})
                 else:
                     self.detector.add_reaction(m, root_id, watchlist, Scores(sentiment or 0.0, neutral))
-            c = self.detector.cascades.get((root_id, watchlist))
-            if c is not None:
+            if self.detector.has_reactions((root_id, watchlist)):
                 self.restored += 1
                 # Left dirty: judged at the first pass, since the process may have stopped between
                 # storing its last reactions and judging them. The alert state above keeps an alerted
                 # cascade from a second ``new``; the notes recorded keep it from a second note.
-                c.noted = c.noted | {name for (name,) in self.store.conn.execute(
-                    "SELECT DISTINCT name FROM decisions WHERE root_id = ? AND watchlist = ? AND kind = 'cascade'"
-                    " AND level IS NULL", (root_id, watchlist))}
+                self.detector.recorded_notes((root_id, watchlist), self.store.cascade_notes(root_id, watchlist))
         self._restore_spikes()
 
     def _restore_spikes(self) -> None:
@@ -218,22 +198,12 @@ class Pipeline:
         one episode, so an outage that outlasts a restart does not get a second ``new`` alert.
         """
         d, now = self.config.settings.detection, self.clock.now()
-        since = format_time(now - d.spike_history)
-        conn = self.store.conn
-        first = conn.execute("SELECT min(created_at) FROM mentions WHERE created_at >= ?", (since,)).fetchone()[0]
+        since = now - d.spike_history
+        first = self.store.first_created_since(since)
         if first is None:
             return
-        rows = conn.execute(
-            "SELECT id, watchlists, created_at, category FROM mentions"
-            " WHERE id = root_id AND kind = 'post' AND created_at >= ? AND complaint >= ?",
-            (since, self.scorer.complaint_threshold))
-        self.detector.restore_volume(parse_time(first), ((mention_id, wl, parse_time(created_at), category)
-                                                         for mention_id, watchlists, created_at, category in rows
-                                                         for wl in watchlists.split(",")))
-        latest = conn.execute(
-            "SELECT watchlist, root_id FROM decisions WHERE kind = 'spike' AND level = 'new' AND at >= ?"
-            " ORDER BY at", (format_time(now - timedelta(days=1)),)).fetchall()
-        for wl, root_id in latest:
+        self.detector.restore_volume(first, self.store.complaint_roots(since, self.scorer.complaint_threshold))
+        for wl, root_id in self.store.spike_alerts_since(now - timedelta(days=1)):
             if wl in self.config.watchlists:
                 self.detector.restore_spike(root_id)
 

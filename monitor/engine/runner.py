@@ -44,11 +44,8 @@ def scrub(text: str) -> str:
 
 def health_of(store: Store, key: str) -> tuple[int, datetime | None, str | None]:
     """Consecutive failures, paused-until and last error of a source, from ``source_health``."""
-    row = store.conn.execute(
-        "SELECT consecutive_failures, paused_until, last_error FROM source_health WHERE source_key = ?",
-        (key,),
-    ).fetchone()
-    return (int(row[0] or 0), opt_time(row[1]), row[2]) if row else (0, None, None)
+    state = store.source_state(key)
+    return state.consecutive_failures, state.paused_until, state.last_error
 
 
 async def poll_source(

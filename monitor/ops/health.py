@@ -72,11 +72,7 @@ def quiet_sources(store: Store, keys: Iterable[str], now: datetime, after: timed
             continue
         root_id = f"source:{key}"
         # An episode with no start (a source that never succeeded) is announced once until it does.
-        announced = store.conn.execute(
-            "SELECT 1 FROM decisions WHERE root_id = ? AND name = ? AND at >= ? LIMIT 1",
-            (root_id, name, format_time(episode) if episode else ""),
-        ).fetchone()
-        if announced:
+        if store.announced_since(root_id, name, episode):
             continue
         out.append({"at": format_time(now), "kind": "source", "level": "new", "watchlist": "",
                     "root_id": root_id, "decision": name, "reason": reason, "source": key,

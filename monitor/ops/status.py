@@ -13,18 +13,14 @@ def collect(config: Config) -> dict[str, Any]:
     path = config.database_path
     store = Store(path, read_only=True)
     try:
-        conn = store.conn
         sizes = [p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
-        outbox = dict(conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+        outbox = store.outbox_counts()
         return {
             "database": str(path),
             "database_bytes": sum(sizes),
             "mentions": store.count("mentions"),
-            "open_cascades": conn.execute(
-                "SELECT count(*) FROM cascades WHERE coalesce(last_reaction_at, opened_at) >= "
-                "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)",
-                (f"-{int(config.settings.detection.window.total_seconds())} seconds",)).fetchone()[0],
-            "alerted_cascades": conn.execute("SELECT count(*) FROM cascades WHERE level IS NOT NULL").fetchone()[0],
+            "open_cascades": store.count_open_cascades(config.settings.detection.window),
+            "alerted_cascades": store.count_alerted_cascades(),
             "alerts_queued": outbox.get("pending", 0) + outbox.get("held", 0),
             "alerts_sent": outbox.get("sent", 0),
             "alerts_failed": outbox.get("failed", 0),

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.config.settings import BlogSettings
-from monitor.records.mention import Mention, canonical_url, format_time
+from monitor.records.mention import Mention, canonical_url
 from monitor.sources.base import PollResult, stable_id
 from monitor.sources.blogs import (
     FeedOutcome,
@@ -52,17 +52,11 @@ class Thread:
 
 def followed_threads(store: Store, since: datetime, limit: int = MAX_THREADS) -> list[Thread]:
     """Matched rss posts published since ``since`` that advertise a comment feed, newest first."""
-    rows = store.conn.execute(
-        "SELECT id, url, json_extract(record, '$.comments_feed'),"
-        " coalesce(json_extract(record, '$.metrics.comments'), json_extract(record, '$.comment_count'))"
-        " FROM mentions WHERE source = 'rss' AND kind = 'post' AND created_at >= ?"
-        " AND json_extract(record, '$.comments_feed') IS NOT NULL ORDER BY created_at DESC LIMIT ?",
-        (format_time(since), limit),
-    ).fetchall()
     out: dict[str, Thread] = {}
-    for mid, url, feed, count in rows:
+    for row in store.comment_feeds(since, limit):
+        feed, count = row.feed, row.count
         if is_http(feed) and feed not in out:
-            out[feed] = Thread(feed, mid, url, int(count) if isinstance(count, (int, float)) else None)
+            out[feed] = Thread(feed, row.mention_id, row.url, int(count) if isinstance(count, (int, float)) else None)
     return list(out.values())
 
 

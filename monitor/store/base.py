@@ -1,0 +1,50 @@
+"""What every table family's methods share: the connection they run on, and small helpers.
+
+Each table-family module (mentions.py, cascades.py, outbox.py, silences.py, sources.py) defines a
+mixin of ``Tables``; ``Store`` (database.py) inherits them all and supplies the connection and
+``transaction()``. A method that writes opens ``self.transaction()``, which joins the caller's own
+transaction when there is one, so a caller can put several methods in one atomic write.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from monitor.records.mention import format_time
+
+
+class Tables:
+    """The part of ``Store`` a table family relies on (database.py provides it)."""
+
+    conn: sqlite3.Connection
+    db: sqlite_utils.Database
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One atomic write; nested use joins the outer transaction (see ``Store.transaction``)."""
+        raise NotImplementedError
+
+
+def stamp(value: datetime) -> str:
+    """Fixed-width UTC time (always microseconds) so that stored times compare correctly as text."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def opt_time(value: datetime | None) -> str | None:
+    """``format_time`` of a time that may be absent."""
+    return format_time(value) if value is not None else None
+
+
+def chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    """``items`` in chunks of at most ``size``, each padded (with its last item repeated, harmless in an
+    ``IN`` list) to a power of two: SQLite keeps one prepared statement per distinct query text, so a
+    list of every length from 1 to 500 would keep up to 500 statements per query (measured: up to
+    10 MB of a daemon's memory, filling for minutes); padded, there are ten."""
+    for i in range(0, len(items), size):
+        chunk = items[i:i + size]
+        width = min(size, 1 << (len(chunk) - 1).bit_length())
+        yield chunk + chunk[-1:] * (width - len(chunk))
