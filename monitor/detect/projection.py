@@ -195,7 +195,8 @@ class Activity:
     flat: int = 0          # direct ones whose generation is hidden (see ``add``)
     reach_sum: float = 0.0
     timing: _Timing | None = field(default=None, repr=False, compare=False)  # kept by ``project``
-    fresh: set[int] = field(default_factory=set, repr=False, compare=False)  # bins with new direct ones since
+    # bins that gained direct reactions since ``timing`` was brought up to date (None until it exists)
+    fresh: set[int] | None = field(default=None, repr=False, compare=False)
 
     def add(self, seconds: float, reach: float, direct: bool = True, flat: bool = False) -> None:
         """Count a reaction ``seconds`` after the root. ``flat``: a direct reaction that may belong to any
@@ -206,7 +207,7 @@ class Activity:
         _tally(self.buckets, int(seconds // BUCKET), direct, reach, seconds)
         j = bisect.bisect_right(EDGES, seconds) - 1
         _tally(self.bins, j, direct, reach, seconds)
-        if direct:
+        if direct and self.fresh is not None:
             self.fresh.add(j)
         self.count += 1
         self.deep += not direct
@@ -237,7 +238,7 @@ class _Timing:
     counted: dict[int, float] = field(default_factory=dict)  # bin -> direct reactions already in ``sums``
 
     def update(self, a: Activity) -> None:
-        for j in a.fresh:
+        for j in a.fresh or ():
             if j >= len(EDGES) - 1:
                 continue  # the open last bin has no whole mass: it is only ever the bin holding t
             now = a.bins[j][0]
@@ -246,7 +247,8 @@ class _Timing:
                 self.counted[j] = now
                 for k, kern in enumerate(self.kernels):
                     self.sums[k] += delta * _edge_cdf(kern)[1][j]
-        a.fresh.clear()
+        if a.fresh:
+            a.fresh.clear()
 
 
 def _timing(a: Activity, kernels: tuple[Kernel, ...]) -> _Timing:

@@ -33,17 +33,14 @@ from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
 from monitor.store.silences import SilenceTables
 from monitor.store.sources import SourceTables
 
-__all__ = ["MIGRATIONS", "REPLAY_CACHE_KIB", "SCHEMA_VERSION", "MentionRow", "Store", "Tracked", "_chunks"]
-
-REPLAY_CACHE_KIB = 65536  # SQLite's page cache for a replay (default 2 MiB): its transactions hold 20,000 rows
-
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MentionRow", "Store", "Tracked", "_chunks"]
 
 class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTables):
     """The one writer to the database. Not shared across processes; reads may come from anywhere."""
     def __init__(self, path: str | Path, *, read_only: bool = False, durable: bool = True):
         """``durable=False``: commits are handed to the OS without waiting for the disk (no fsync). The
         database survives the process crashing, not the machine; for a replay, which can be run again
-        (without fsync, and with a page cache of ``REPLAY_CACHE_KIB`` for its large transactions)."""
+        (without fsync)."""
         self.path = Path(path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,8 +53,6 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
             if not read_only:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL" if durable else "PRAGMA synchronous = OFF")
-                if not durable:
-                    conn.execute(f"PRAGMA cache_size = -{REPLAY_CACHE_KIB}")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
         self.conn = conn
