@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.clock import Clock
 from monitor.errors import PermanentSourceError, SourceError
-from monitor.sources.base import PollResult, RateLimited, Source, backoff_until, opt_time, stamp
+from monitor.records.mention import lenient_time
+from monitor.sources.base import PollResult, RateLimited, Source, backoff_until, stamp
 from monitor.store.database import Store
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ async def poll_source(
                 ok=bool(h.get("ok")),
                 items=int(h.get("items") or 0),
                 error=scrub(h["error"]) if h.get("error") else None,
-                paused_until=opt_time(h.get("paused_until")),
+                paused_until=lenient_time(h.get("paused_until")),
             )
     log.debug(
         "%s: %d item(s)%s",

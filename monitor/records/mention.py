@@ -203,6 +203,17 @@ def parse_time(value: Any, what: str = "time") -> datetime:
     return parsed.astimezone(UTC)
 
 
+def lenient_time(value: Any) -> datetime | None:
+    """A stored time (ISO string) back as a datetime; None when absent or unreadable (a cursor or a
+    health row written by an older version must not stop a poll)."""
+    if not value:
+        return None
+    try:
+        return parse_time(value)
+    except Exception:
+        return None
+
+
 @functools.lru_cache(maxsize=4096)
 def format_time(value: datetime) -> str:
     """ISO 8601 in UTC with a Z suffix; sub-second precision kept only when present.

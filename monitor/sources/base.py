@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from monitor.errors import SourceError
 from monitor.records.durations import backoff_delay
-from monitor.records.mention import Mention, format_time, parse_time
+from monitor.records.mention import Mention, format_time
 
 
 @dataclass(slots=True)
@@ -69,15 +69,6 @@ def struct_to_datetime(value: time.struct_time | tuple[int, ...] | None) -> date
     except (TypeError, ValueError, OverflowError):
         return None
 
-
-def opt_time(value: Any) -> datetime | None:
-    """A time stored in a cursor (ISO string) back as a datetime; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return parse_time(value)
-    except Exception:
-        return None
 
 
 def stamp(value: datetime | None) -> str | None:

@@ -25,8 +25,8 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from monitor.config.settings import BlogSettings
-from monitor.records.mention import Author, Mention, canonical_url
-from monitor.sources.base import PollResult, backoff_until, opt_time, stable_id, stamp, struct_to_datetime
+from monitor.records.mention import Author, Mention, canonical_url, lenient_time
+from monitor.sources.base import PollResult, backoff_until, stable_id, stamp, struct_to_datetime
 from monitor.sources.html import detail_to_text, html_to_text, tidy
 from monitor.sources.http import FetchError, HttpFetcher, safe_url
 
@@ -266,7 +266,7 @@ class Tally:
 
 
 def due(state: dict[str, Any] | None, now: datetime) -> bool:
-    when = opt_time((state or {}).get("next_at"))
+    when = lenient_time((state or {}).get("next_at"))
     return when is None or when <= now
 
 
@@ -342,7 +342,7 @@ class BlogSource:
                 }
         states = tally.states
         new_cursor = {"feeds": states}
-        waits = [opt_time(s.get("next_at")) for s in states.values()]
+        waits = [lenient_time(s.get("next_at")) for s in states.values()]
         park = None
         if self.feeds and len(states) == len(self.feeds) and all(w is not None and w > now for w in waits):
             park = min(w for w in waits if w is not None)  # every feed is backing off

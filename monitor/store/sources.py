@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.records.mention import format_time, parse_time
+from monitor.records.mention import format_time, lenient_time
 from monitor.store.base import Tables, opt_time
 
 
@@ -28,14 +28,6 @@ def put_cursor(conn: sqlite3.Connection, key: str, value: dict[str, Any], now: d
                  " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                  (key, json.dumps(value, sort_keys=True), format_time(now)))
 
-
-def _lenient_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parse_time(value)
-    except Exception:
-        return None
 
 
 class SourceTables(Tables):
@@ -78,7 +70,7 @@ class SourceTables(Tables):
             "SELECT consecutive_failures, paused_until, last_error FROM source_health WHERE source_key = ?",
             (key,),
         ).fetchone()
-        return SourceState(int(row[0] or 0), _lenient_time(row[1]), row[2]) if row else SourceState()
+        return SourceState(int(row[0] or 0), lenient_time(row[1]), row[2]) if row else SourceState()
 
     def health(self) -> list[dict[str, Any]]:
         """Every ``source_health`` row as a dict of its columns (``detail`` still JSON text), by source key."""
