@@ -50,7 +50,7 @@ def family_digest(family: str, folder: Path, *, seed: int = 9001) -> dict[str, A
     conn = sqlite3.connect(db)
     try:
         for table, order in TABLES.items():
-            rows = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()  # noqa: S608 - fixed names
+            rows = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()  # fixed names
             out[table] = len(rows)
             out[f"{table}_sha256"] = _sha(rows)
     finally:

@@ -11,8 +11,9 @@ import pytest
 
 from monitor.config.settings import DetectionSettings, Watchlist
 from monitor.detect.detector import Detector
-from monitor.detect.spikes import Spike, SpikeSettings, SpikeTracker, nbinom_sf, poisson_sf
+from monitor.detect.spikes import Spike, SpikeSettings, SpikeTracker
 from monitor.detect.spikes import _hour as hour_index
+from monitor.detect.tails import nbinom_sf, poisson_sf
 from monitor.records.mention import Author, Mention
 from monitor.records.scores import ComplaintScore, Scores
 

@@ -49,8 +49,6 @@ class Pipeline:
         self.matcher = Matcher(config.watchlists.values())
         self.linker = Linker(self.matcher, store)
         self.detector = Detector(config.watchlists, config.settings.detection)
-        # The scorer keeps recent scores (reposts and templated replies repeat texts): one cache, its own.
-        self._score = lambda text, explain: self.scorer.score(text, explain=explain)
         self.counts: dict[str, int] = {}
         self._stored: dict[str, int] = {}       # mentions stored by source since take_stored()
         # Open cascades that got a reaction since the last detect(): the daemon judges them soon.
@@ -85,7 +83,8 @@ class Pipeline:
                 if not pending:
                     break
                 step, orphans = self.linker.link(pending)
-                step_scores = [self._score(x.mention.full_text, x.root_id == x.mention.id) for x in step]
+                # The scorer keeps recent scores: reposts and templated replies repeat texts.
+                step_scores = [self.scorer.score(x.mention.full_text, explain=x.root_id == x.mention.id) for x in step]
                 self.store.write_mentions(
                     [MentionRow(x.mention, x.root_id, x.watchlists, s.sentiment, s.complaint.probability,
                                 s.complaint.specific, s.complaint.category, x.canonical_url)

@@ -9,7 +9,7 @@ transaction when there is one, so a caller can put several methods in one atomic
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
@@ -23,10 +23,8 @@ class Tables:
 
     conn: sqlite3.Connection
     db: sqlite_utils.Database
-
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        """One atomic write; nested use joins the outer transaction (see ``Store.transaction``)."""
-        raise NotImplementedError
+    # One atomic write; nested use joins the outer transaction (Store.transaction).
+    transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
 
 
 def stamp(value: datetime) -> str:
