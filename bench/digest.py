@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +24,18 @@ from typing import Any
 GOLDEN = Path(__file__).resolve().parent.parent / "tests" / "golden" / "replay_digest.json"
 FAMILIES = ("branching", "seismic", "hawkes", "delayed", "dense", "empirical")
 TABLES = {"mentions": "id", "decisions": "id", "cascades": "root_id, watchlist"}
+
+
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+def _times_as_records(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A stored row with its time columns spelt as records spell them (``format_time``): the golden
+    digests were written when the store wrote times that way; since schema 3 it stamps them with
+    microseconds (store/base.py), the same instants in another spelling."""
+    from monitor.records.mention import format_time, parse_time
+
+    return tuple(format_time(parse_time(v)) if isinstance(v, str) and _STAMP.match(v) else v for v in row)
 
 
 def _sha(rows: Any) -> str:
@@ -50,7 +63,8 @@ def family_digest(family: str, folder: Path, *, seed: int = 9001) -> dict[str, A
     conn = sqlite3.connect(db)
     try:
         for table, order in TABLES.items():
-            rows = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()  # fixed names
+            rows = [_times_as_records(r) for r in
+                    conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()]  # fixed names
             out[table] = len(rows)
             out[f"{table}_sha256"] = _sha(rows)
     finally:

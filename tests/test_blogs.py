@@ -308,13 +308,13 @@ def test_each_feed_keeps_its_own_health_for_status(host: BlogHost, config, caplo
         asyncio.run(poll_source(src, Pipeline(config, store, clock, deliver=False), store, clock))
     health = {h["source_key"]: h for h in store.health()}
     assert (
-        health[f"rss:{good}"]["last_success"] == "2026-03-02T09:00:00Z"
+        health[f"rss:{good}"]["last_success"] == "2026-03-02T09:00:00.000000Z"
         and health[f"rss:{good}"]["items_seen"] == 1
     )
     assert (
         health[f"rss:{bad}"]["consecutive_failures"] == 1 and "HTTP 404" in health[f"rss:{bad}"]["last_error"]
     )
-    assert health[f"rss:{bad}"]["paused_until"] > "2026-03-02T09:00:00Z"
+    assert health[f"rss:{bad}"]["paused_until"] > "2026-03-02T09:00:00.000000Z"
     assert health["rss:feeds"]["consecutive_failures"] == 0
     about_broken = [r for r in caplog.records if broken in r.getMessage() and "malformed" in r.getMessage()]
     assert len(about_broken) == 1

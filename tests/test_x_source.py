@@ -288,7 +288,7 @@ def test_a_parked_source_is_not_polled_until_the_reset(api: XApi, config: Config
     api.fail_next(429, reset=reset)
     asyncio.run(poll_source(src, pipeline, store, clock))
     [health] = store.health()
-    assert health["paused_until"] == "2026-03-10T12:15:00Z" and "rate limit" in health["last_error"]
+    assert health["paused_until"] == "2026-03-10T12:15:00.000000Z" and "rate limit" in health["last_error"]
     clock.advance(899)
     asyncio.run(poll_source(src, pipeline, store, clock))
     assert len(api.requests) == 1  # parked: X not asked

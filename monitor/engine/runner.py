@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from monitor.clock import Clock
 from monitor.errors import PermanentSourceError, SourceError
 from monitor.records.mention import lenient_time
-from monitor.sources.base import PollResult, RateLimited, Source, backoff_until, stamp
+from monitor.sources.base import PollResult, RateLimited, Source, backoff_until, time_text
 from monitor.store.database import Store
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ async def poll_source(
     failures, paused, last_error = health_of(store, key)
     if paused is not None and paused > now:
         log.debug(
-            "%s: parked until %s; not polled", key, stamp(paused), extra={"source": key, "decision": "parked"}
+            "%s: parked until %s; not polled", key, time_text(paused), extra={"source": key, "decision": "parked"}
         )
         return PollResult([], None, park_until=paused, detail={"skipped": "parked"})
     cursor = store.get_cursor(key)
@@ -132,7 +132,7 @@ def _failed(
         until = backoff_until(now, failures + 1, base=BACKOFF_BASE, cap=BACKOFF_CAP, rng=rng)
     if isinstance(exc, SourceError):
         log.warning(
-            "%s: %s failed: %s; next try after %s", key, stage, message, stamp(until), extra={"source": key}
+            "%s: %s failed: %s; next try after %s", key, stage, message, time_text(until), extra={"source": key}
         )
     else:
         log.error(
@@ -140,7 +140,7 @@ def _failed(
             key,
             stage,
             message,
-            stamp(until),
+            time_text(until),
             exc_info=exc,
             extra={"source": key},
         )

@@ -5,11 +5,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from monitor.clock import Clock, SystemClock
 from monitor.config.settings import Config
+from monitor.records.mention import format_time, lenient_time
 from monitor.store.database import Store
 
+TIMES = ("last_success", "last_error_at", "last_items_at", "paused_until")
 
-def collect(config: Config) -> dict[str, Any]:
+
+def _time(value: Any) -> str | None:
+    """A stored time in the records' form (the store stamps microseconds; people read seconds)."""
+    t = lenient_time(value)
+    return format_time(t.replace(microsecond=0)) if t is not None else value
+
+
+def collect(config: Config, clock: Clock | None = None) -> dict[str, Any]:
+    now = (clock or SystemClock()).now()
     path = config.database_path
     store = Store(path, read_only=True)
     try:
@@ -19,12 +30,13 @@ def collect(config: Config) -> dict[str, Any]:
             "database": str(path),
             "database_bytes": sum(sizes),
             "mentions": store.count("mentions"),
-            "open_cascades": store.count_open_cascades(config.settings.detection.window),
+            "open_cascades": store.count_open_cascades(config.settings.detection.window, now),
             "alerted_cascades": store.count_alerted_cascades(),
             "alerts_queued": outbox.get("pending", 0) + outbox.get("held", 0),
             "alerts_sent": outbox.get("sent", 0),
             "alerts_failed": outbox.get("failed", 0),
-            "sources": [{**row, "detail": json.loads(row["detail"]) if row.get("detail") else None}
+            "sources": [{**row, **{k: _time(row.get(k)) for k in TIMES},
+                         "detail": json.loads(row["detail"]) if row.get("detail") else None}
                         for row in store.health()],
         }
     finally:

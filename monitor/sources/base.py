@@ -71,7 +71,8 @@ def struct_to_datetime(value: time.struct_time | tuple[int, ...] | None) -> date
 
 
 
-def stamp(value: datetime | None) -> str | None:
+def time_text(value: datetime | None) -> str | None:
+    """``format_time`` of a time that may be absent, for log lines and cursors (the store stamps its own)."""
     return format_time(value) if value is not None else None
 
 

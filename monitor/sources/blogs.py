@@ -26,7 +26,7 @@ import feedparser
 
 from monitor.config.settings import BlogSettings
 from monitor.records.mention import Author, Mention, canonical_url, lenient_time
-from monitor.sources.base import PollResult, backoff_until, stable_id, stamp, struct_to_datetime
+from monitor.sources.base import PollResult, backoff_until, stable_id, struct_to_datetime, time_text
 from monitor.sources.html import detail_to_text, html_to_text, tidy
 from monitor.sources.http import FetchError, HttpFetcher, safe_url
 
@@ -297,9 +297,9 @@ def failed_state(
         new["last_error"] = message
     retry_after = exc.retry_after if isinstance(exc, FetchError) else None
     if retry_after is not None:
-        new["next_at"] = stamp(now + timedelta(seconds=retry_after))
+        new["next_at"] = time_text(now + timedelta(seconds=retry_after))
     else:
-        new["next_at"] = stamp(
+        new["next_at"] = time_text(
             backoff_until(now, new.get("failures") or 1, base=base, cap=BACKOFF_CAP, rng=rng)
         )
     return new, message

@@ -8,14 +8,13 @@ transaction when there is one, so a caller can put several methods in one atomic
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import sqlite_utils
-
-from monitor.records.mention import format_time
 
 
 class Tables:
@@ -27,14 +26,21 @@ class Tables:
     transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
 
 
+@functools.lru_cache(maxsize=8192)
 def stamp(value: datetime) -> str:
-    """Fixed-width UTC time (always microseconds) so that stored times compare correctly as text."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The one form of every time the store writes in a column: UTC, always with microseconds, so that
+    stored times compare correctly as text (``...:05Z`` sorts after ``...:05.3Z``; ``...:05.000000Z``
+    does not) in SQLite and PostgreSQL alike. Records' JSON keeps ``format_time``; both read back with
+    ``parse_time``. Cached: a mention's two times are stamped as its row is written."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat, not strftime: cheaper, and it pads a year before 1000 to four digits as text order needs.
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def opt_time(value: datetime | None) -> str | None:
-    """``format_time`` of a time that may be absent."""
-    return format_time(value) if value is not None else None
+def opt_stamp(value: datetime | None) -> str | None:
+    """``stamp`` of a time that may be absent."""
+    return stamp(value) if value is not None else None
 
 
 def chunks(items: list[str], size: int) -> Iterator[list[str]]:

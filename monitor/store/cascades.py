@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.records.mention import format_time
-from monitor.store.base import Tables
+from monitor.records.mention import parse_time
+from monitor.store.base import Tables, stamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class CascadeTables(Tables):
         if roots:
             with self.transaction() as conn:
                 conn.executemany("INSERT INTO cascades (root_id, watchlist, opened_at) VALUES (?, ?, ?)"
-                                 " ON CONFLICT DO NOTHING", [(r, w, format_time(at)) for r, w, at in roots])
+                                 " ON CONFLICT DO NOTHING", [(r, w, stamp(at)) for r, w, at in roots])
 
     def grow_cascades(self, grown: Sequence[tuple[str, str, int, datetime]]) -> None:
         """For each (root id, watch-list, reactions, last reaction at): add the reactions to the cascade's
@@ -57,7 +57,7 @@ class CascadeTables(Tables):
                 conn.executemany(
                     "UPDATE cascades SET reactions = reactions + ?, last_reaction_at = ?"
                     " WHERE root_id = ? AND watchlist = ?",
-                    [(n, format_time(at), root_id, wl) for root_id, wl, n, at in grown])
+                    [(n, stamp(at), root_id, wl) for root_id, wl, n, at in grown])
 
     def mark_alerted(self, root_id: str, watchlist: str, *, size: Any, vips: str, now: datetime) -> None:
         """A cascade alerted (first alert or update) at ``now``, at ``size`` reactions, with ``vips``
@@ -66,21 +66,20 @@ class CascadeTables(Tables):
             conn.execute(
                 "UPDATE cascades SET level = 'new', alerted_at = coalesce(alerted_at, ?),"
                 " alerted_size = ?, last_update_at = ?, vips = ? WHERE root_id = ? AND watchlist = ?",
-                (format_time(now), size, format_time(now), vips, root_id, watchlist))
+                (stamp(now), size, stamp(now), vips, root_id, watchlist))
 
     def cascades_since(self, since: datetime) -> list[OpenCascade]:
         """Cascades whose last reaction (or opening, without one) is at or after ``since``."""
         rows = self.conn.execute(
             "SELECT root_id, watchlist, level, alerted_size, vips FROM cascades"
-            " WHERE coalesce(last_reaction_at, opened_at) >= ?", (format_time(since),)).fetchall()
+            " WHERE coalesce(last_reaction_at, opened_at) >= ?", (stamp(since),)).fetchall()
         return [OpenCascade(*row) for row in rows]
 
-    def count_open_cascades(self, window: timedelta) -> int:
-        """Cascades with a reaction (or opened) within ``window`` of the wall clock's now (SQLite's)."""
+    def count_open_cascades(self, window: timedelta, now: datetime) -> int:
+        """Cascades with a reaction (or opened) within ``window`` before ``now``."""
         row = self.conn.execute(
-            "SELECT count(*) FROM cascades WHERE coalesce(last_reaction_at, opened_at) >= "
-            "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)",
-            (f"-{int(window.total_seconds())} seconds",)).fetchone()
+            "SELECT count(*) FROM cascades WHERE coalesce(last_reaction_at, opened_at) >= ?",
+            (stamp(now - window),)).fetchone()
         return int(row[0])
 
     def count_alerted_cascades(self) -> int:
@@ -94,7 +93,7 @@ class CascadeTables(Tables):
         with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO decisions (at, name, kind, level, watchlist, root_id, payload)"
-                " VALUES (?,?,?,?,?,?,?)", (at, name, kind, level, watchlist, root_id, payload))
+                " VALUES (?,?,?,?,?,?,?)", (stamp(parse_time(at)), name, kind, level, watchlist, root_id, payload))
             return int(cur.lastrowid or 0)
 
     def log_decisions(self, lines: Sequence[dict[str, Any]]) -> None:
@@ -103,7 +102,7 @@ class CascadeTables(Tables):
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO decisions (at, name, kind, level, watchlist, root_id, payload) VALUES (?,?,?,?,?,?,?)",
-                [(p["at"], p["decision"], p["kind"], p["level"], p["watchlist"], p["root_id"],
+                [(stamp(parse_time(p["at"])), p["decision"], p["kind"], p["level"], p["watchlist"], p["root_id"],
                   json.dumps(p, ensure_ascii=False)) for p in lines])
 
     def has_decision(self, root_id: str) -> bool:
@@ -114,7 +113,7 @@ class CascadeTables(Tables):
         """Whether a decision ``name`` about ``root_id`` was made at or after ``since`` (ever, if None)."""
         row = self.conn.execute(
             "SELECT 1 FROM decisions WHERE root_id = ? AND name = ? AND at >= ? LIMIT 1",
-            (root_id, name, format_time(since) if since else ""),
+            (root_id, name, stamp(since) if since else ""),
         ).fetchone()
         return row is not None
 
@@ -128,7 +127,7 @@ class CascadeTables(Tables):
         """(watch-list, root id) of each first spike alert decided at or after ``since``, oldest first."""
         rows = self.conn.execute(
             "SELECT watchlist, root_id FROM decisions WHERE kind = 'spike' AND level = 'new' AND at >= ?"
-            " ORDER BY at", (format_time(since),)).fetchall()
+            " ORDER BY at", (stamp(since),)).fetchall()
         return [(wl, root_id) for wl, root_id in rows]
 
     def alerts_of(self, watchlist: str) -> list[StoredDecision]:

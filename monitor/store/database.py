@@ -23,9 +23,9 @@ from pathlib import Path
 import sqlite_utils
 
 from monitor.errors import StoreError
-from monitor.records.mention import format_time
 from monitor.store import indexes
 from monitor.store.base import chunks as _chunks
+from monitor.store.base import stamp
 from monitor.store.cascades import CascadeTables
 from monitor.store.mentions import MentionRow, MentionTables, Tracked
 from monitor.store.outbox import OutboxTables
@@ -120,7 +120,7 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
         A cascade goes with all its mentions once its last reaction is older than ``before``, so a
         long-running storm is never cut in half. Undelivered alerts are kept whatever their age.
         """
-        cutoff = format_time(before)
+        cutoff = stamp(before)
         with self.transaction() as conn:
             old = "SELECT root_id FROM cascades WHERE coalesce(last_reaction_at, opened_at) < ?"
             deleted = {

@@ -8,11 +8,11 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from monitor.records.mention import Mention, format_time, parse_time, x_post_id
-from monitor.store.base import Tables, chunks
+from monitor.records.mention import Mention, parse_time, x_post_id
+from monitor.store.base import Tables, chunks, stamp
 from monitor.store.sources import put_cursor
 
 
@@ -101,8 +101,8 @@ class MentionTables(Tables):
                         (
                             r.mention.id, r.mention.source, r.mention.kind, r.mention.parent_id, r.root_id,
                             ",".join(r.watchlists), r.mention.url, r.mention.author.id, r.mention.author.handle,
-                            r.mention.author.followers, format_time(r.mention.created_at),
-                            format_time(r.mention.observed_at), r.sentiment, r.complaint,
+                            r.mention.author.followers, stamp(r.mention.created_at),
+                            stamp(r.mention.observed_at), r.sentiment, r.complaint,
                             None if r.specific is None else int(r.specific), r.category,
                             r.mention.json_text(),
                         )
@@ -120,7 +120,7 @@ class MentionTables(Tables):
 
     def save_orphans(self, orphans: Iterable[tuple[str, Mention]]) -> None:
         """Keep reactions to something not tracked (yet), under each key that could adopt them."""
-        rows = [(key, m.id, format_time(m.observed_at), m.json_text()) for key, m in orphans]
+        rows = [(key, m.id, stamp(m.observed_at), m.json_text()) for key, m in orphans]
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO orphans (key, mention_id, observed_at, record) VALUES (?, ?, ?, ?)"
@@ -171,7 +171,7 @@ class MentionTables(Tables):
         args: list[Any] = []
         if since is not None:
             sql += " WHERE observed_at >= ?"
-            args.append(format_time(since))
+            args.append(stamp(since))
         sql += " ORDER BY observed_at, rowid"
         for record, wls in self.conn.execute(sql, args):
             if watchlist and watchlist not in wls.split(","):
@@ -189,7 +189,7 @@ class MentionTables(Tables):
     def first_created_since(self, since: datetime) -> datetime | None:
         """The earliest ``created_at`` of a stored mention created at or after ``since``; None if none was."""
         first = self.conn.execute("SELECT min(created_at) FROM mentions WHERE created_at >= ?",
-                                  (format_time(since),)).fetchone()[0]
+                                  (stamp(since),)).fetchone()[0]
         return parse_time(first) if first is not None else None
 
     def complaint_roots(self, since: datetime, threshold: float) -> Iterator[tuple[str, str, datetime, str | None]]:
@@ -198,7 +198,7 @@ class MentionTables(Tables):
         rows = self.conn.execute(
             "SELECT id, watchlists, created_at, category FROM mentions"
             " WHERE id = root_id AND kind = 'post' AND created_at >= ? AND complaint >= ?",
-            (format_time(since), threshold))
+            (stamp(since), threshold))
         return ((mention_id, wl, parse_time(created_at), category)
                 for mention_id, watchlists, created_at, category in rows for wl in watchlists.split(","))
 
@@ -210,22 +210,17 @@ class MentionTables(Tables):
             " coalesce(json_extract(record, '$.metrics.comments'), json_extract(record, '$.comment_count'))"
             " FROM mentions WHERE source = 'rss' AND kind = 'post' AND created_at >= ?"
             " AND json_extract(record, '$.comments_feed') IS NOT NULL ORDER BY created_at DESC LIMIT ?",
-            (format_time(since), limit),
+            (stamp(since), limit),
         ).fetchall()
         return [CommentFeed(mid, url, feed, count) for mid, url, feed, count in rows]
 
     def mention_stats(self, watchlist: str, start: datetime, end: datetime) -> MentionStats:
-        """Counts and mean sentiment of the mentions of ``watchlist`` observed in [start, end). The bounds
-        are compared at second precision, as ``observed_at`` is written (``format_time``). A complaint is
+        """Counts and mean sentiment of the mentions of ``watchlist`` observed in [start, end). A complaint is
         what the complaint model called one when it scored the mention: only those get a category (the
         model's own threshold, whatever it was)."""
         r = self.conn.execute(
             "SELECT count(*), sum(CASE WHEN category IS NOT NULL THEN 1 ELSE 0 END), avg(sentiment) FROM mentions"
             " WHERE observed_at >= ? AND observed_at < ? AND instr(',' || watchlists || ',', ?) > 0",
-            (_seconds(start), _seconds(end), f",{watchlist},")).fetchone()
+            (stamp(start), stamp(end), f",{watchlist},")).fetchone()
         return MentionStats(int(r[0] or 0), int(r[1] or 0), float(r[2]) if r[2] is not None else None)
 
-
-def _seconds(value: datetime) -> str:
-    # mentions.observed_at is written by format_time (second precision unless sub-second present).
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.records.mention import format_time, parse_time
+from monitor.records.mention import parse_time
 from monitor.store.base import Tables, stamp
 
 IN_FLIGHT = "in flight"
@@ -153,7 +153,7 @@ class OutboxTables(Tables):
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE outbox SET status = 'sent', ts = ?, thread_ts = ?, sent_at = ?, last_error = ?"
-                " WHERE decision_id = ?", (ts, thread_ts, format_time(now), note, decision_id),
+                " WHERE decision_id = ?", (ts, thread_ts, stamp(now), note, decision_id),
             )
 
     def save_thread(self, root_id: str, watchlist: str, thread: Thread) -> None:

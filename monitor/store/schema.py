@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+def _restamp(table: str, c: str) -> str:
+    """The statement that rewrites ``table.c``'s ISO times in UTC ("...Z") to six fractional digits
+    (plain SQL that SQLite and PostgreSQL both accept)."""
+    return (f"UPDATE {table} SET {c} = CASE WHEN length({c}) = 20 THEN substr({c}, 1, 19) || '.000000Z'"
+            f" ELSE substr({c}, 1, 20) || substr(substr({c}, 21, length({c}) - 21) || '000000', 1, 6) || 'Z' END"
+            f" WHERE {c} LIKE '____-__-__T__:__:__%Z' AND length({c}) BETWEEN 20 AND 26;")
+
 
 # Each entry migrates the schema from version i to i+1. Append only; never edit a shipped step.
 MIGRATIONS: list[str] = [
@@ -111,4 +119,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX orphans_observed ON orphans(observed_at);
     """,
+    # 3: one stored-time form (store/base.py ``stamp``): every time column in UTC with microseconds, so
+    # that times compare correctly as text. Times written at second or sub-second precision ("...:05Z",
+    # "...:05.3Z") become "...:05.000000Z", "...:05.300000Z".
+    "\n".join(_restamp(table, column) for table, columns in (
+        ("mentions", ("created_at", "observed_at")), ("cursors", ("updated_at",)),
+        ("source_health", ("last_success", "last_error_at", "last_items_at", "paused_until")),
+        ("cascades", ("opened_at", "last_reaction_at", "alerted_at", "last_update_at")),
+        ("decisions", ("at",)), ("outbox", ("next_attempt_at", "sent_at")), ("silences", ("until",)),
+        ("orphans", ("observed_at",))) for column in columns),
 ]

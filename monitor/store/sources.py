@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.records.mention import format_time, lenient_time
-from monitor.store.base import Tables, opt_time
+from monitor.records.mention import lenient_time
+from monitor.store.base import Tables, opt_stamp, stamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ def put_cursor(conn: sqlite3.Connection, key: str, value: dict[str, Any], now: d
     """Write a cursor inside the caller's transaction."""
     conn.execute("INSERT INTO cursors (source_key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(source_key)"
                  " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                 (key, json.dumps(value, sort_keys=True), format_time(now)))
+                 (key, json.dumps(value, sort_keys=True), stamp(now)))
 
 
 
@@ -44,7 +44,7 @@ class SourceTables(Tables):
     def record_health(self, key: str, *, now: datetime, ok: bool, items: int = 0, error: str | None = None,
                       paused_until: datetime | None = None, detail: dict[str, Any] | None = None) -> None:
         """Note the outcome of one poll of a source, for ``monitor status`` and gone-quiet alerts."""
-        stamp = format_time(now)
+        at = stamp(now)
         with self.transaction() as conn:
             conn.execute("INSERT INTO source_health (source_key) VALUES (?) ON CONFLICT DO NOTHING", (key,))
             if ok:
@@ -52,7 +52,7 @@ class SourceTables(Tables):
                     "UPDATE source_health SET last_success = ?, consecutive_failures = 0,"
                     " items_seen = items_seen + ?, last_items_at = CASE WHEN ? > 0 THEN ? ELSE last_items_at END,"
                     " paused_until = ?, detail = coalesce(?, detail) WHERE source_key = ?",
-                    (stamp, items, items, stamp, opt_time(paused_until),
+                    (at, items, items, at, opt_stamp(paused_until),
                      json.dumps(detail) if detail is not None else None, key),
                 )
             else:
@@ -60,7 +60,7 @@ class SourceTables(Tables):
                     "UPDATE source_health SET last_error = ?, last_error_at = ?,"
                     " consecutive_failures = consecutive_failures + 1, paused_until = ?,"
                     " detail = coalesce(?, detail) WHERE source_key = ?",
-                    (error, stamp, opt_time(paused_until),
+                    (error, at, opt_stamp(paused_until),
                      json.dumps(detail) if detail is not None else None, key),
                 )
 
