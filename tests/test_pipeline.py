@@ -171,7 +171,7 @@ def test_a_spikes_examples_show_the_author_and_link_of_reports_nobody_reacted_to
     p.ingest(list(reports.values()))
     clock.set(T0 + timedelta(minutes=8))
     [spike] = p.detect()
-    examples = spike.fields["examples"]
+    examples = spike.fields.examples
     assert examples and all(e["author"] == reports[e["id"]].author.handle and e["url"] == reports[e["id"]].url
                             and e["followers"] == reports[e["id"]].author.followers for e in examples)
 

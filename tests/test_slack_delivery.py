@@ -499,3 +499,10 @@ def test_test_alert_without_slack_prints_to_the_console(env: Any, monkeypatch: A
     assert cmd_test_alert(args) == 0
     out = capsys.readouterr().out
     assert "Slack: off" in out and "Test alert" in out
+
+
+def test_a_webhook_slack_does_not_know_is_a_permanent_error_that_says_what_to_check() -> None:
+    from monitor.alerts.slack import describe
+
+    words = describe("invalid_token", secret_env="SLACK_WEBHOOK_URL")
+    assert "$SLACK_WEBHOOK_URL" in words and "whole URL" in words and "create a new one" in words

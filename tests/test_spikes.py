@@ -14,6 +14,7 @@ from monitor.detect.detector import Detector
 from monitor.detect.spikes import Spike, SpikeSettings, SpikeTracker
 from monitor.detect.spikes import _hour as hour_index
 from monitor.detect.tails import nbinom_sf, poisson_sf
+from monitor.records.decision import SpikeMeasures
 from monitor.records.mention import Author, Mention
 from monitor.records.scores import ComplaintScore, Scores
 
@@ -189,9 +190,10 @@ def test_an_outage_becomes_one_spike_alert_with_terms_and_examples() -> None:
         decisions += d.evaluate(at + timedelta(seconds=1))
     assert [(x.name, x.kind, x.level) for x in decisions] == [("spike_alert", "spike", "new")]
     f = decisions[0].fields
-    assert f["observed"] >= 8 and f["observed"] > f["baseline"]
-    assert "down" in f["top_terms"] and "acme" not in f["top_terms"] and f["examples"]
-    assert all(e["author"] and e["url"] for e in f["examples"])  # who to get back to, and where
+    assert isinstance(f, SpikeMeasures)
+    assert f.observed >= 8 and f.observed > f.baseline
+    assert "down" in f.top_terms and "acme" not in f.top_terms and f.examples
+    assert all(e["author"] and e["url"] for e in f.examples)  # who to get back to, and where
     assert decisions[0].root_id.startswith("spike:acme:")
 
 
@@ -220,7 +222,7 @@ def test_outage_reports_are_judged_against_their_own_far_lower_baseline() -> Non
         d.add_root(_mention(i, at, f"acme problem {category} {i}"), "acme", _scores(True, category))
     decisions += d.evaluate(now + CHECK)
     decisions = [x for x in decisions if x.at >= MONDAY + timedelta(days=1)]  # a new watch-list has no baseline
-    assert [(x.name, x.fields["scope"]) for x in decisions] == [("spike_alert", "outage reports")]
+    assert [(x.name, x.fields.scope) for x in decisions] == [("spike_alert", "outage reports")]
     assert outage <= decisions[0].at <= outage + timedelta(minutes=20)
     assert "outage reports in 30m" in decisions[0].reason
 

@@ -62,6 +62,8 @@ def describe(code: str, *, channel: str = "", secret_env: str = "") -> str:
         "is_archived": f"{where} is archived (is_archived): unarchive it or set another channel",
         "channel_is_archived": "the webhook's channel is archived (channel_is_archived): make a new webhook",
         "no_service": f"the incoming webhook was removed (no_service): create a new one and update {env}",
+        "invalid_token": f"Slack does not know the webhook in {env} (invalid_token): check that it holds "
+                         "the whole URL Slack gave (https://hooks.slack.com/services/...), or create a new one",
         "action_prohibited": "a workspace setting stops this webhook posting (action_prohibited): "
                              "ask a Slack admin",
         "restricted_action": f"a workspace setting stops the bot posting in {where} (restricted_action)",

@@ -36,7 +36,7 @@ from monitor.detect.cascade import Cascade, Pending, RootFields
 from monitor.detect.deadlines import Deadlines
 from monitor.detect.projection import Activity, Kernel, Projection, ProjectionSettings, effective_reach, project
 from monitor.detect.spikes import Spike, SpikeSettings, SpikeTracker, episode_id, hour_of
-from monitor.records.decision import Decision, DecisionName, Kind, Level
+from monitor.records.decision import CascadeMeasures, Decision, DecisionName, Kind, Level, SpikeMeasures
 from monitor.records.durations import duration_text
 from monitor.records.mention import Mention, canonical_url, format_time
 from monitor.records.scores import Scores
@@ -88,7 +88,7 @@ class Detector:
         self._spike_each = replace(self._spike, p_value=self._spike.p_value / 2)  # two tests per watch-list
         for name, wl in self.watchlists.items():
             for tracker in self._volume(name):
-                tracker.ignore = frozenset(t.strip("@#\"").lower() for t in wl.terms)
+                tracker.leave_out_terms(wl.terms)
 
     # -- feeding ---------------------------------------------------------------------------
     def add_root(self, m: Mention, watchlist: str, scores: Scores, alert_state: dict[str, Any] | None = None
@@ -363,36 +363,36 @@ class Detector:
         end = c.seconds(now)
         neg, neu, pos = c.sentiment
         root, complaint = c.root, c.complaint
-        fields = {
-            "reactions": c.size, "score": complaint["probability"], "projected": round(p.projected, 1),
-            "projected_low": round(p.projected_low, 1), "rate": round(p.rate, 2),
-            "acceleration": round(p.acceleration, 2), "infectiousness": float(f"{p.infectiousness:.3g}"),
-            "branching": round(p.branching, 3), "reach": c.reach, "threshold": threshold,
-            "p_storm": round(p.storm_probability(threshold), 3),
-            "share_of_threshold": round(c.size / threshold, 3), "age_minutes": round(end / 60, 1),
-            "channels": sorted(c.channels), "vip": c.root_vip or bool(c.vips), "vips": sorted(c.vips),
-            "root": root, "complaint": complaint,
-            "sentiment": {"root": root.get("sentiment"), "negative": neg, "neutral": neu, "positive": pos},
-            "growth": c.activity.histogram(end, GROWTH_BUCKET.total_seconds(), GROWTH_BUCKETS),
-            "growth_bucket": duration_text(GROWTH_BUCKET, "unit", largest="h"),
-            "top_reactions": list(c.top),
-        }
+        fields = CascadeMeasures(
+            reactions=c.size, score=complaint["probability"], projected=round(p.projected, 1),
+            projected_low=round(p.projected_low, 1), rate=round(p.rate, 2),
+            acceleration=round(p.acceleration, 2), infectiousness=float(f"{p.infectiousness:.3g}"),
+            branching=round(p.branching, 3), reach=c.reach, threshold=threshold,
+            p_storm=round(p.storm_probability(threshold), 3),
+            share_of_threshold=round(c.size / threshold, 3), age_minutes=round(end / 60, 1),
+            channels=sorted(c.channels), vip=c.root_vip or bool(c.vips), vips=sorted(c.vips),
+            root=root, complaint=complaint,
+            sentiment={"root": root.get("sentiment"), "negative": neg, "neutral": neu, "positive": pos},
+            growth=c.activity.histogram(end, GROWTH_BUCKET.total_seconds(), GROWTH_BUCKETS),
+            growth_bucket=duration_text(GROWTH_BUCKET, "unit", largest="h"),
+            top_reactions=list(c.top),
+        )
         return Decision(name, now, Kind.CASCADE, level, c.watchlist, c.root_id, reason, fields)
 
     def _spike_decision(self, wl: Watchlist, sp: Spike, scope: str, now: datetime) -> Decision:
         window = self._spike.window
         span = duration_text(window, "unit", largest="h")
         b = sp.baseline
-        fields = {
-            "reactions": sp.observed, "observed": sp.observed, "baseline": round(sp.expected, 2),
-            "dispersion": float(f"{b.dispersion:.3g}"),
-            "baseline_median_per_hour": b.median, "mad": round(1.4826 * b.mad * window / 3600, 2),
-            "baseline_basis": b.basis, "window": span, "p_value": float(f"{sp.p_value:.3g}"),
-            "score": round(sp.observed / max(sp.expected, 1e-9), 2), "rate": round(sp.observed * 3600 / window, 2),
-            "threshold": sp.threshold,
-            "started_at": format_time(sp.start), "top_terms": sp.top_terms, "scope": scope,
-            "examples": [self._example(wl.name, i, t) for i, t in sp.examples],
-        }
+        fields = SpikeMeasures(
+            reactions=sp.observed, observed=sp.observed, baseline=round(sp.expected, 2),
+            dispersion=float(f"{b.dispersion:.3g}"),
+            baseline_median_per_hour=b.median, mad=round(1.4826 * b.mad * window / 3600, 2),
+            baseline_basis=b.basis, window=span, p_value=float(f"{sp.p_value:.3g}"),
+            score=round(sp.observed / max(sp.expected, 1e-9), 2), rate=round(sp.observed * 3600 / window, 2),
+            threshold=sp.threshold,
+            started_at=format_time(sp.start), top_terms=sp.top_terms, scope=scope,
+            examples=[self._example(wl.name, i, t) for i, t in sp.examples],
+        )
         rid = episode_id(wl.name, sp.start)
         reason = (f"{sp.observed} {scope} in {span} against about {sp.expected:.1f} expected "
                   f"({b.basis} baseline, dispersion {b.dispersion:.2g}, p = {sp.p_value:.1g})")

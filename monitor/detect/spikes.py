@@ -119,6 +119,10 @@ class SpikeTracker:
     # counted: a check in that hour with nothing new cannot find a spike (see ``check``).
     _settled: tuple[int, SpikeSettings] | None = None
 
+    def leave_out_terms(self, terms: Iterable[str]) -> None:
+        """The watch-list's own terms: every counted post names one, so none is worth reporting."""
+        self.ignore = frozenset(t.strip("@#\"").lower() for t in terms)
+
     def add(self, at: datetime, mention_id: str, text: str, link: str | None = None) -> None:
         """Count one complaint root; posts sharing the same link within a window count once."""
         ts = at.timestamp()

@@ -149,7 +149,7 @@ class Pipeline:
                 if d.level is not None and d.kind == "cascade":
                     state = self.detector.alert_state((d.root_id, d.watchlist))
                     self.store.mark_alerted(d.root_id, d.watchlist, now=now,
-                                            size=state[0] if state else d.fields.get("reactions"),
+                                            size=state[0] if state else d.fields.reactions,
                                             vips=",".join(sorted(state[1])) if state else "")
             if self.deliver:
                 from monitor.alerts.outbox import record_decisions

@@ -7,7 +7,7 @@ the strings alert lines, the store and ops' filters use (docs/detection.md, "Dec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -36,6 +36,67 @@ class Level(StrEnum):
     UPDATE = "update"
 
 
+@dataclass(slots=True, frozen=True)
+class CascadeMeasures:
+    """What a cascade decision's alert line carries besides its names, in the line's key order
+    (docs/detection.md, "Alert lines"). ``root``, ``complaint``, ``top_reactions`` are the root
+    mention's and reactions' records as JSON, which the renderer reads leniently."""
+
+    reactions: int
+    score: float
+    projected: float
+    projected_low: float
+    rate: float
+    acceleration: float
+    infectiousness: float
+    branching: float
+    reach: int
+    threshold: int
+    p_storm: float
+    share_of_threshold: float
+    age_minutes: float
+    channels: list[str]
+    vip: bool
+    vips: list[str]
+    root: dict[str, Any]
+    complaint: dict[str, Any]
+    sentiment: dict[str, Any]        # root, negative, neutral, positive
+    growth: list[int]                # reactions per growth_bucket, oldest first
+    growth_bucket: str
+    top_reactions: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(slots=True, frozen=True)
+class SpikeMeasures:
+    """What a spike decision's alert line carries besides its names, in the line's key order."""
+
+    reactions: int
+    observed: int
+    baseline: float
+    dispersion: float
+    baseline_median_per_hour: float
+    mad: float
+    baseline_basis: str
+    window: str
+    p_value: float
+    score: float
+    rate: float
+    threshold: int
+    started_at: str
+    top_terms: list[str]
+    scope: str
+    examples: list[dict[str, Any]]   # id, text, and author, followers, url while its cascade is open
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+Measures = CascadeMeasures | SpikeMeasures
+
+
 @dataclass(slots=True)
 class Decision:
     """One decision; ``fields`` are the measures its alert line carries (docs/detection.md)."""
@@ -47,7 +108,7 @@ class Decision:
     watchlist: str
     root_id: str
     reason: str
-    fields: dict[str, Any] = field(default_factory=dict)
+    fields: Measures
 
     def __post_init__(self) -> None:
         # Names given as strings are checked here: an unknown one is a bug, not a new decision.
@@ -62,5 +123,5 @@ class Decision:
         out = {"at": format_time(self.at), "kind": self.kind.value,
                "level": None if self.level is None else self.level.value, "watchlist": self.watchlist,
                "root_id": self.root_id, "decision": self.name.value, "reason": self.reason}
-        out.update(self.fields)
+        out.update(self.fields.to_json())
         return out
