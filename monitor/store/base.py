@@ -34,8 +34,9 @@ def stamp(value: datetime) -> str:
     ``parse_time``. Cached: a mention's two times are stamped as its row is written."""
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    # isoformat, not strftime: cheaper, and it pads a year before 1000 to four digits as text order needs.
-    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    # isoformat, not strftime: cheaper, and it pads a year before 1000 to four digits as text order needs;
+    # in UTC it always ends in "+00:00".
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def opt_stamp(value: datetime | None) -> str | None:
