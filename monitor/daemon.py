@@ -29,7 +29,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.config.settings import Config, load_config, resolve_secret
 from monitor.engine.debounce import Debounced
 from monitor.engine.pipeline import Pipeline
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StoreError
 from monitor.ops import logs
 from monitor.ops.metrics import HealthServer, Metrics, observe_outbox, source_kind
 from monitor.ops.systemd import Notifier as SystemdNotifier
@@ -147,8 +147,17 @@ class Daemon:
             self.metrics.ingested.labels(source).inc(n)
 
     async def detect(self) -> None:
-        """One detection pass; run it through ``self.judge`` (``judge.run()``), so passes never overlap."""
-        decisions = self.pipeline.detect()
+        """One detection pass; run it through ``self.judge`` (``judge.run()``), so passes never overlap.
+
+        A pass whose decisions cannot be written (disk full, database locked) is logged in one line and
+        decided again at the next pass (``Pipeline.detect`` takes it back); the daemon keeps running.
+        """
+        try:
+            decisions = self.pipeline.detect()
+        except (StoreError, OSError) as exc:
+            log.error("detection pass not recorded (%s); nothing was lost, the next pass decides it again",
+                      _one_line(exc))
+            return
         for d in decisions:
             self.metrics.decisions.labels(d.name).inc()
         if any(d.level is not None for d in decisions):
@@ -368,6 +377,10 @@ class Daemon:
         await self.http.aclose()
         self.store.close()
         log.info("stopped cleanly")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def _every(d: timedelta) -> dict[str, Any]:

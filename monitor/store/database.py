@@ -84,17 +84,32 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
                 finally:
                     self._depth -= 1
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self._write_error(exc) from exc
             self._depth = 1
             try:
                 yield self.conn
-            except BaseException:
+                self.conn.execute("COMMIT")
+            except BaseException as exc:
                 self._depth = 0
-                self.conn.execute("ROLLBACK")
+                # SQLite rolls back by itself on some errors (a full disk); a COMMIT that failed leaves the
+                # transaction open, and every later BEGIN would fail with it.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 self._waiting = None  # what was rolled back may have been read into it
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise self._write_error(exc) from exc
                 raise
             self._depth = 0
-            self.conn.execute("COMMIT")
+
+    def _write_error(self, exc: sqlite3.OperationalError) -> StoreError:
+        """A write that failed for a reason of the machine (disk full, locked, read-only, I/O), not of
+        the data: retrying once it is fixed helps."""
+        error = StoreError(f"cannot write to database {self.path}: {exc}")
+        error.retryable = True
+        return error
 
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
