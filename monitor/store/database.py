@@ -43,9 +43,16 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
         (without fsync)."""
         self.path = Path(path)
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database folder {self.path.parent}: "
+                                 f"{exc.strerror or exc}; fix 'database' in the settings or the folder's "
+                                 "permissions") from None
         elif not self.path.exists():
             raise StoreError(f"no database at {self.path}: run 'monitor run' or 'monitor replay --database' first")
+        if self.path.is_dir():
+            raise StoreError(f"database {self.path} is a folder; point 'database' to a file in it")
         try:
             uri = f"file:{self.path}?mode=ro" if read_only else str(self.path)
             conn = sqlite3.connect(uri, uri=read_only, isolation_level=None, check_same_thread=False)
@@ -60,10 +67,22 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
         self._lock = threading.RLock()
         self._depth = 0
         self._waiting: set[str] | None = None  # see _orphan_keys
+        try:
+            version = self.schema_version()
+            self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the first page
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"cannot read database {self.path}: {exc}; is it a monitor database? "
+                             "(restore it from a backup, or point 'database' to another file)") from None
         if not read_only:
             self._migrate()
-        elif self.schema_version() != SCHEMA_VERSION:
-            raise StoreError(f"database {self.path} has schema {self.schema_version()}, this monitor needs "
+        elif version > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(f"database {self.path} was written by a newer monitor (schema {version}, this one "
+                             f"knows {SCHEMA_VERSION}); upgrade monitor")
+        elif version != SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(f"database {self.path} has schema {version}, this monitor needs "
                              f"{SCHEMA_VERSION}: start 'monitor run' once to migrate it")
 
     def close(self) -> None:
@@ -106,10 +125,8 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
 
     def _write_error(self, exc: sqlite3.OperationalError) -> StoreError:
         """A write that failed for a reason of the machine (disk full, locked, read-only, I/O), not of
-        the data: retrying once it is fixed helps."""
-        error = StoreError(f"cannot write to database {self.path}: {exc}")
-        error.retryable = True
-        return error
+        the data: what was being written can be written again once that is fixed."""
+        return StoreError(f"cannot write to database {self.path}: {exc}")
 
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
@@ -117,6 +134,7 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
     def _migrate(self) -> None:
         version = self.schema_version()
         if version > SCHEMA_VERSION:
+            self.conn.close()
             raise StoreError(f"database {self.path} was written by a newer monitor (schema {version}, "
                              f"this one knows {SCHEMA_VERSION}); upgrade monitor or point to another file")
         for step in range(version, SCHEMA_VERSION):
