@@ -209,17 +209,26 @@ class Daemon:
         if alerts:
             from monitor.alerts.outbox import record_decisions
 
-            with self.store.transaction():
-                record_decisions(self.store, alerts, channel_for=self.config.channel_for, now=self.clock.now())
+            try:
+                with self.store.transaction():
+                    record_decisions(self.store, alerts, channel_for=self.config.channel_for, now=self.clock.now())
+            except StoreError as exc:  # checked again at the next upkeep
+                log.error("source alerts not recorded (%s); the next upkeep tries again", _one_line(exc))
+                alerts = []
             for a in alerts:
                 self.metrics.decisions.labels(a["decision"]).inc()
                 log.warning("%s", a["reason"], extra={"decision": a["decision"], "source": a["source"]})
-            self.sender.wake()
+            if alerts:
+                self.sender.wake()
         self.sd.progress()  # the loop is alive even when every source fails and detection is slow
 
     async def prune(self) -> None:
         cutoff = self.clock.now() - self.config.settings.retention
-        deleted = self.store.prune(cutoff)
+        try:
+            deleted = self.store.prune(cutoff)
+        except StoreError as exc:
+            log.error("pruning failed (%s); the next hour's prune tries again", _one_line(exc))
+            return
         if any(deleted.values()):
             log.info("pruned what is older than %s: %s", cutoff.date(),
                      ", ".join(f"{n} {t}" for t, n in deleted.items() if n))

@@ -72,8 +72,11 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the first page
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StoreError(f"cannot read database {self.path}: {exc}; is it a monitor database? "
-                             "(restore it from a backup, or point 'database' to another file)") from None
+            hint = ("is it a monitor database? Restore it from a backup, or point 'database' to another file"
+                    if not isinstance(exc, sqlite3.OperationalError) else
+                    "check that this user may read the file and write its folder (SQLite keeps -wal and -shm "
+                    "files beside it)")
+            raise StoreError(f"cannot read database {self.path}: {exc}; {hint}") from None
         if not read_only:
             self._migrate()
         elif version > SCHEMA_VERSION:
