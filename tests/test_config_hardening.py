@@ -336,3 +336,19 @@ def test_renaming_a_watch_list_on_the_fast_cadence_reloads_without_a_job_lookup_
         d.store.close()
     assert "poll:x:brand" in jobs and "poll:x:acme" not in jobs
     assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_an_anchor_bomb_dropped_into_the_watch_list_folder_is_refused_by_the_running_daemon_in_one_line(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from monitor.daemon import Daemon
+
+    d = Daemon(load_config(write_config(tmp_path, [ACME])))
+    (tmp_path / "watchlists" / "bomb.yaml").write_text(ANCHOR_BOMB)
+    try:
+        with caplog.at_level("ERROR", logger="monitor"):
+            assert asyncio.run(d.reload("file change")) is False
+    finally:
+        d.store.close()
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "bomb.yaml:2: not valid YAML: anchors and aliases" in line and "last good config" in line
+    assert sorted(d.config.watchlists) == ["acme"]
