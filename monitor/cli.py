@@ -34,7 +34,13 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _load(args)
+    from monitor.config.writable import database_problems
+    from monitor.daemon import load_checked
+
+    config = load_checked(args.config)
+    problems = database_problems(config)
+    if problems:
+        raise ConfigError(problems)
     wl = config.watchlists
     print(f"{config.path}: ok; database {config.database_path}; {len(wl)} watch-list(s): "
           f"{', '.join(sorted(wl)) or 'none'}")
@@ -101,7 +107,12 @@ def _since(value: str) -> datetime:
     try:
         return parse_time(value, "--since")
     except MonitorError:
-        return datetime.now(UTC) - parse_duration(value)
+        pass
+    try:
+        return datetime.now(UTC) - parse_duration(value, unit="d")
+    except (ValueError, OverflowError) as exc:
+        raise MonitorError(f"--since: {exc}; give an ISO time such as 2026-11-02T09:00Z or a duration such as 7d"
+                           ) from None
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -26,10 +26,10 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.clock import Clock, SystemClock
-from monitor.config.settings import Config, load_config, resolve_secret
+from monitor.config.settings import Config, load_config, resolve_secret, watchlist_files
 from monitor.engine.debounce import Debounced
 from monitor.engine.pipeline import Pipeline
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StoreError
 from monitor.ops import logs
 from monitor.ops.metrics import HealthServer, Metrics, observe_outbox, source_kind
 from monitor.ops.systemd import Notifier as SystemdNotifier
@@ -147,8 +147,17 @@ class Daemon:
             self.metrics.ingested.labels(source).inc(n)
 
     async def detect(self) -> None:
-        """One detection pass; run it through ``self.judge`` (``judge.run()``), so passes never overlap."""
-        decisions = self.pipeline.detect()
+        """One detection pass; run it through ``self.judge`` (``judge.run()``), so passes never overlap.
+
+        A pass whose decisions cannot be written (disk full, database locked) is logged in one line and
+        decided again at the next pass (``Pipeline.detect`` takes it back); the daemon keeps running.
+        """
+        try:
+            decisions = self.pipeline.detect()
+        except (StoreError, OSError) as exc:
+            log.error("detection pass not recorded (%s); nothing was lost, the next pass decides it again",
+                      _one_line(exc))
+            return
         for d in decisions:
             self.metrics.decisions.labels(d.name).inc()
         if any(d.level is not None for d in decisions):
@@ -174,6 +183,8 @@ class Daemon:
             return
         changed, self.hot = hot ^ self.hot, hot
         for job_id in changed:
+            if self.scheduler.get_job(job_id) is None:
+                continue  # its source went with a reload (a watch-list renamed or removed)
             key = job_id[5:]
             log.info("%s: polling every %s (%s)", key, duration_text(self.interval(key), "unit", largest="m"),
                      "a complaint is growing" if job_id in hot else "back to normal")
@@ -198,17 +209,26 @@ class Daemon:
         if alerts:
             from monitor.alerts.outbox import record_decisions
 
-            with self.store.transaction():
-                record_decisions(self.store, alerts, channel_for=self.config.channel_for, now=self.clock.now())
+            try:
+                with self.store.transaction():
+                    record_decisions(self.store, alerts, channel_for=self.config.channel_for, now=self.clock.now())
+            except StoreError as exc:  # checked again at the next upkeep
+                log.error("source alerts not recorded (%s); the next upkeep tries again", _one_line(exc))
+                alerts = []
             for a in alerts:
                 self.metrics.decisions.labels(a["decision"]).inc()
                 log.warning("%s", a["reason"], extra={"decision": a["decision"], "source": a["source"]})
-            self.sender.wake()
+            if alerts:
+                self.sender.wake()
         self.sd.progress()  # the loop is alive even when every source fails and detection is slow
 
     async def prune(self) -> None:
         cutoff = self.clock.now() - self.config.settings.retention
-        deleted = self.store.prune(cutoff)
+        try:
+            deleted = self.store.prune(cutoff)
+        except StoreError as exc:
+            log.error("pruning failed (%s); the next hour's prune tries again", _one_line(exc))
+            return
         if any(deleted.values()):
             log.info("pruned what is older than %s: %s", cutoff.date(),
                      ", ".join(f"{n} {t}" for t, n in deleted.items() if n))
@@ -273,7 +293,11 @@ class Daemon:
     # -- reload ------------------------------------------------------------------------------
     def _config_mtimes(self) -> dict[str, float]:
         out = {}
-        for f in [self.config.path, *self.config.watchlist_dir.glob("*.y*ml")]:
+        try:
+            files = watchlist_files(self.config.watchlist_dir)
+        except OSError:
+            files = []
+        for f in [self.config.path, *files]:
             try:
                 out[str(f)] = f.stat().st_mtime
             except OSError:
@@ -282,13 +306,17 @@ class Daemon:
 
     async def watch_config(self) -> None:
         if self._config_mtimes() != self._mtimes:
-            self.reload("file change")
+            await self.reload("file change")
 
-    def reload(self, why: str) -> bool:
-        """Load the config again; on any error keep running on the last good one."""
+    async def reload(self, why: str) -> bool:
+        """Load the config again; on any error keep running on the last good one.
+
+        The files are read and validated in a worker thread, so a large or hostile watch-list never
+        holds the event loop (polls, delivery, health) while it is read; only the swap runs on it.
+        """
         self.sd.reloading()
         try:
-            config = load_config(self.config.path)
+            config = await asyncio.to_thread(load_checked, self.config.path)
         except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload refused (%s): %s; still running on the last good config", why, problem)
@@ -303,12 +331,16 @@ class Daemon:
         self.pipeline.reconfigure(config)
         self.judge.delay = config.settings.detection.debounce.total_seconds()
         self._build_outputs()
+        self.hot &= {f"poll:{k}" for k in self.sources}  # a renamed watch-list's job is gone
         if self.scheduler is not None:
             self._schedule_sources()
         log.info("reloaded config (%s): %d watch-list(s), %d source(s)", why, len(config.watchlists),
                  len(self.sources))
         self.sd.ready()
         return True
+
+    async def _reload_quietly(self, why: str) -> None:
+        await self.reload(why)
 
     # -- life --------------------------------------------------------------------------------
     async def run_once(self) -> None:
@@ -330,7 +362,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._background(self._reload_quietly("SIGHUP")))
         listener = None
         if self.config.settings.http.listen:
             listener = HealthServer(self.config.settings.http.listen, self.metrics, self.health,
@@ -370,6 +402,10 @@ class Daemon:
         log.info("stopped cleanly")
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
 def _every(d: timedelta) -> dict[str, Any]:
     """Interval trigger arguments, the same when a job is added and when its cadence changes.
 
@@ -380,8 +416,23 @@ def _every(d: timedelta) -> dict[str, Any]:
     return {"seconds": seconds, "jitter": min(seconds * 0.1, 30) if seconds >= 5 else None}
 
 
+def load_checked(path: Path | None) -> Config:
+    """``load_config``, and what each source would refuse to send (X's query length): the config the
+    daemon runs on. Raises ConfigError listing every problem."""
+    from monitor.sources import config_problems
+
+    config = load_config(path)
+    problems = config_problems(config)
+    if not config.watchlists:
+        problems.append(f"{config.path}:1: watchlists: no watch-list in {config.watchlist_dir}; add one "
+                        "(see config/watchlists/acme.yaml)")
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
 def run(config_path: Path | None, *, once: bool = False) -> int:
-    config = load_config(config_path)
+    config = load_checked(config_path)
     logs.setup(os.environ.get("MONITOR_LOG_LEVEL", config.settings.log_level))
     daemon = Daemon(config)
     for line in daemon.describe():

@@ -104,7 +104,7 @@ def cmd_silence(args: argparse.Namespace) -> int:
         store = Store(config.database_path)
     except MonitorError as exc:
         print(f"silence: {exc}", file=sys.stderr)
-        return 1
+        return 2
     try:
         if args.list:
             rows = quiet_hours.silences(store, now)
@@ -125,7 +125,7 @@ def cmd_silence(args: argparse.Namespace) -> int:
             print("silence: say for how long, e.g. --for 2h", file=sys.stderr)
             return 2
         try:
-            length = parse_duration(args.duration)
+            length = parse_duration(args.duration, unit="h")
         except ValueError as exc:
             print(f"silence: --for: {exc}", file=sys.stderr)
             return 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -23,10 +23,11 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
 )
 
-from monitor.config.yamlfile import read_yaml, validate
+from monitor.config.yamlfile import Located, excerpt, read_yaml, validate
 from monitor.errors import ConfigError
 
 DEFAULT_CONFIG = "config/monitor.yaml"
@@ -35,29 +36,63 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def parse_duration(value: Any) -> timedelta:
-    """``90s``, ``5m``, ``1h30m``, ``7d``, ``2w``, or a bare number of seconds."""
+_DEFAULT_UNIT: dict[str, str] = {}  # a duration field's name -> the unit of its default (filled below)
+# Durations that may be zero, and what zero means there; every other one must be more than zero.
+ZERO_MEANS = {"source_quiet_after": "off", "debounce": "at once", "cooldown": "none", "min_interval": "no spacing",
+              "follow_comments_for": "no comment threads"}
+
+
+def parse_duration(value: Any, info: ValidationInfo | None = None, *, unit: str = "m") -> timedelta:
+    """``90s``, ``5m``, ``1h30m``, ``7d``, ``2w``: a number with its unit, more than zero.
+
+    A bare number is refused ("30 what? write 30d"): ``retention: 30`` once pruned a live database
+    as 30 seconds. The suggested unit is the one the field's default is written in (``unit`` outside
+    a model). Zero is accepted (also bare) only where it means something (``ZERO_MEANS``).
+    """
+    field = info.field_name if info is not None else None
+    if field is not None:
+        unit = _DEFAULT_UNIT.get(field, "s")
+    zero_ok = field in ZERO_MEANS
     if isinstance(value, timedelta):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=value)
-    if not isinstance(value, str):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value == 0 and not zero_ok:
+            raise ValueError("must be more than 0")
+        if value != 0:
+            number = f"{value:g}" if isinstance(value, float) else str(value)
+            raise ValueError(f"{number} what? write {number.lstrip('-')}{unit}"
+                             + (" (a duration is never negative)" if value < 0 else ""))
+        seconds = 0.0
+    elif not isinstance(value, str):
         raise ValueError("expected a duration such as 90s, 5m, 2h or 7d")
-    text = value.strip().lower().replace(" ", "")
-    pos, total = 0, 0.0
-    for m in _DURATION_PART.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-        pos = m.end()
-    if not text or pos != len(text):
-        raise ValueError(f"{value!r} is not a duration: use a number with a unit, such as 90s, 5m, 2h or 7d")
-    return timedelta(seconds=total)
+    else:
+        text = value.strip().lower().replace(" ", "")
+        if re.fullmatch(r"-?\d+(\.\d+)?", text) and float(text) != 0:
+            raise ValueError(f"{text} what? write {text.lstrip('-')}{unit}")
+        pos, total = 0, 0.0
+        for m in _DURATION_PART.finditer(text):
+            if m.start() != pos:
+                break
+            total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+            pos = m.end()
+        if text.startswith("-"):
+            raise ValueError(f"{excerpt(value)!r}: a duration is never negative")
+        if not text or (pos != len(text) and not re.fullmatch(r"0+(\.0+)?", text)):
+            raise ValueError(f"{excerpt(value)!r} is not a duration: use a number with a unit, such as 90s, 5m, "
+                             "2h or 7d")
+        seconds = total
+    if seconds < 0:
+        raise ValueError("a duration is never negative")
+    if seconds == 0 and not zero_ok:
+        raise ValueError("must be more than 0")
+    return timedelta(seconds=seconds)
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+def _duration_field(value: Any, info: ValidationInfo) -> timedelta:
+    return parse_duration(value, info)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration_field)]
 
 
 def _parse_size(value: Any) -> int:
@@ -133,9 +168,15 @@ def _http_url(value: str) -> str:
     return value
 
 
+MAX_TERMS = 1000        # terms (and exclusions) per watch-list; X's query allows far fewer anyway
+MAX_TERM_LENGTH = 100   # characters per term
+
+
 def _term(value: str) -> str:
     if not str(value).strip():
         raise ValueError("a term cannot be blank")
+    if len(value) > MAX_TERM_LENGTH:
+        raise ValueError(f"a term is at most {MAX_TERM_LENGTH} characters; this one has {len(value)}")
     return value
 
 
@@ -294,8 +335,8 @@ class AlertSettings(_Strict):
 
 class Watchlist(_Strict):
     name: str
-    terms: list[Term] = Field(min_length=1)
-    exclude: list[Term] = []
+    terms: list[Term] = Field(min_length=1, max_length=MAX_TERMS)
+    exclude: list[Term] = Field([], max_length=MAX_TERMS)
     feeds: list[HttpURL] = []
     comment_feeds: list[HttpURL] = []
     x_query: str | None = None
@@ -323,12 +364,30 @@ class Watchlist(_Strict):
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a watch-list was read: its file and the line of each of its top-level keys."""
+
+    path: Path
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def at(self, key: str) -> str:
+        """``file:line`` of ``key`` (of the file's first line when the key is not written)."""
+        return f"{self.path}:{self.lines.get(key, 1)}"
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything loaded: settings, watch-lists by name, and where they came from."""
 
     path: Path
     settings: Settings
     watchlists: dict[str, Watchlist]
+    origins: dict[str, Origin] = field(default_factory=dict)  # watch-list name -> where it was read
+    lines: dict[str, int] = field(default_factory=dict)       # top-level key of monitor.yaml -> its line
+
+    def line_of(self, key: str) -> int:
+        """The line of a top-level key of monitor.yaml (1 when it is not written)."""
+        return self.lines.get(key, 1)
 
     @property
     def base_dir(self) -> Path:
@@ -364,15 +423,19 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     cfg_path = Path(path) if path is not None else default_config_path()
     problems: list[str] = []
     raw = read_yaml(cfg_path, problems)
-    settings = validate(Settings, raw, cfg_path, problems) if raw is not None else None
-    if settings is None:
+    if raw is None:
         raise ConfigError(problems)
-    config = Config(cfg_path, settings, {})
-    wl_dir = config.watchlist_dir
+    settings = validate(Settings, raw, cfg_path, problems)
+    # The watch-lists are checked even when the settings are not, so one run reports both.
+    folder = settings.watchlists if settings is not None else _folder_written(raw)
+    config = Config(cfg_path, settings or Settings(), {}, lines={k[0]: n for k, n in raw.lines.items() if len(k) == 1})
+    wl_dir = config.resolve(folder)
     if not wl_dir.is_dir():
-        raise ConfigError([f"{cfg_path}:1: watchlists: folder {wl_dir} does not exist; create it or fix the path"])
+        line = raw.line_of(("watchlists",))
+        problems.append(f"{cfg_path}:{line}: watchlists: folder {wl_dir} does not exist; create it or fix the path")
+        raise ConfigError(problems)
     seen: dict[str, Path] = {}
-    for file in sorted(wl_dir.glob("*.y*ml")):
+    for file in watchlist_files(wl_dir):
         data = read_yaml(file, problems)
         if data is None:
             continue
@@ -386,6 +449,34 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
             continue
         seen[wl.name] = file
         config.watchlists[wl.name] = wl
-    if problems:
+        config.origins[wl.name] = Origin(file, {k[0]: n for k, n in data.lines.items() if len(k) == 1})
+    if problems or settings is None:
         raise ConfigError(problems)
     return config
+
+
+def watchlist_files(folder: Path) -> list[Path]:
+    """The watch-list files of a folder: its ``*.yaml`` and ``*.yml``, in name order."""
+    return sorted(f for f in folder.iterdir() if f.suffix.lower() in (".yaml", ".yml") and not f.name.startswith("."))
+
+
+def _folder_written(raw: Located) -> str:
+    """The watch-list folder named in settings that did not validate (the default if it is unusable)."""
+    value = raw.value.get("watchlists")
+    return value if isinstance(value, str) and value.strip() else Settings.model_fields["watchlists"].default
+
+
+def _default_units() -> None:
+    """The unit a bare number is most likely meant in, per field: the largest that divides its default."""
+    models: list[type[BaseModel]] = [_Strict]
+    while models:
+        model = models.pop()
+        models += model.__subclasses__()
+        for name, info in model.model_fields.items():
+            if isinstance(info.default, timedelta) and name not in _DEFAULT_UNIT:
+                secs = int(info.default.total_seconds())
+                _DEFAULT_UNIT[name] = next((u for u, n in (("d", 86400), ("h", 3600), ("m", 60))
+                                            if secs and secs % n == 0), "s")
+
+
+_default_units()

@@ -22,12 +22,16 @@ And, recorded once per cascade so ops can see why something did not alert:
 is thin), ``suppressed_below_threshold`` (a complaint projected past half the threshold), and
 ``suppressed_spike_disabled``. Alert state (level, size at last alert, VIPs announced) is persisted
 by the pipeline, so a restart never sends a second ``new`` for the same cascade.
+
+The store is the truth: ``evaluate`` keeps what it changed in the cascades and spike trackers that
+gave a decision, and when the pipeline cannot commit those decisions it calls ``undo()``, which puts
+them back as they were (and marks the cascades changed), so the next pass decides them again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -74,6 +78,7 @@ class Detector:
         self._expiry: Deadlines[tuple[str, str]] = Deadlines()  # each open cascade at its earliest expiry
         self._channel_sets: dict[tuple[frozenset[str], str], frozenset[str]] = {}
         self._chained: set[str] = set()  # sources whose reposts name the repost they repost, not the original
+        self._undo: _Undo | None = None  # what the last evaluate() changed to reach its decisions
         # Told of every storm probability worked out for a complaint not yet alerted, as
         # (watch-list, root id, now, reactions, projection, p_storm): how the benchmark checks calibration.
         self.on_judged: Callable[[str, str, datetime, int, Projection, float], None] | None = None
@@ -237,26 +242,54 @@ class Detector:
 
     # -- deciding --------------------------------------------------------------------------
     def evaluate(self, now: datetime) -> list[Decision]:
+        """The decisions of every changed cascade and of the spike checks at ``now``.
+
+        They hold only once the caller has recorded them: if it cannot, it calls ``undo()``.
+        """
         decisions: list[Decision] = []
+        undo = _Undo()
         dirty, self._dirty = self._dirty, set()
         for key in sorted(dirty):  # a stable order: replays reproduce their decisions row for row
             c = self.cascades.get(key)
             if c is not None and c.dirty:
                 c.dirty = False
+                before = _judged_state(c)
                 d = self._judge(c, now)
                 if d is not None:
                     decisions.append(d)
+                    undo.cascades.append((c, before))
         hour, each = hour_of(now), self._spike_each
         for name, every in self.spikes.items():
             outage = self.outages[name]
             wl = self.watchlists.get(name)
             if wl is None or (every.settled(hour, each) and outage.settled(hour, each)):
                 continue  # nothing counted since a check this hour found nothing
+            episodes = [(t, t.episode_start, t.quiet_since) for t in (every, outage)]
             spike = self._check_spikes(every, outage, now)
             if spike is not None:
                 decisions.append(self._spike_decision(wl, *spike, now))
+                undo.trackers += episodes
         self._forget(now)
+        self._undo = undo if decisions else None
         return decisions
+
+    def undo(self) -> None:
+        """Take back the decisions of the last ``evaluate()``, which could not be recorded: their cascades
+        and spike episodes are as before it, and the next ``evaluate()`` decides them again. Once only."""
+        undo, self._undo = self._undo, None
+        if undo is None:
+            return
+        for c, state in undo.cascades:
+            (c.level, c.alerted_size, c.last_alert_at, c.vips_announced, c.noted, c.judged_size,
+             c.judged_p) = state
+            key = (c.root_id, c.watchlist)
+            if key not in self.cascades:  # expired in the same pass: kept until its decision is recorded
+                self.cascades[key] = c
+                self._expiry.add((c.last_at or c.root_at) + self.settings.window, key)
+            c.dirty = True
+            self._dirty.add(key)
+        for tracker, start, quiet in undo.trackers:
+            tracker.episode_start, tracker.quiet_since = start, quiet
 
     def _check_spikes(self, every: SpikeTracker, outage: SpikeTracker, now: datetime) -> tuple[Spike, str] | None:
         """One spike episode per watch-list, seen in all its complaints or in its outage reports alone.
@@ -425,6 +458,19 @@ class Detector:
                 self._dirty.discard(key)
             else:
                 self._expiry.add(last + window, key)
+
+
+@dataclass(slots=True)
+class _Undo:
+    """What one ``evaluate()`` changed to reach its decisions (see ``Detector.undo``)."""
+
+    cascades: list[tuple[Cascade, tuple[Any, ...]]] = field(default_factory=list)
+    trackers: list[tuple[SpikeTracker, datetime | None, float | None]] = field(default_factory=list)
+
+
+def _judged_state(c: Cascade) -> tuple[Any, ...]:
+    """The fields of ``c`` that judging it may change (see ``Detector.undo``)."""
+    return (c.level, c.alerted_size, c.last_alert_at, c.vips_announced, c.noted, c.judged_size, c.judged_p)
 
 
 def _percent(p: float) -> str:

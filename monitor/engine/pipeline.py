@@ -137,11 +137,28 @@ class Pipeline:
 
     # -- detect ----------------------------------------------------------------------------
     def detect(self) -> list[Decision]:
-        """Evaluate every changed cascade and the spike check now; record and return the decisions."""
+        """Evaluate every changed cascade and the spike check now; record and return the decisions.
+
+        The decisions and their alert state are recorded in one transaction; when it fails (disk full,
+        database locked) the detector takes them back (``Detector.undo``) and this raises what the store
+        raised: the next pass decides them again, so no alert is lost to a failed write.
+        """
         self.grown.clear()
         decisions = self.detector.evaluate(self.clock.now())
         if not decisions:
             return []
+        try:
+            self._record(decisions)
+        except BaseException:
+            self.detector.undo()
+            raise
+        for d in decisions:
+            self.counts[f"decision:{d.name}"] = self.counts.get(f"decision:{d.name}", 0) + 1
+            log.info("decision %s for %s in %s: %s", d.name, d.root_id, d.watchlist, d.reason,
+                     extra={"decision": d.name, "watchlist": d.watchlist, "root_id": d.root_id})
+        return decisions
+
+    def _record(self, decisions: list[Decision]) -> None:
         now = self.clock.now()
         payloads = [d.to_json() for d in decisions]
         with self.store.transaction():
@@ -156,11 +173,6 @@ class Pipeline:
                 record_decisions(self.store, payloads, channel_for=self.config.channel_for, now=now)
             else:
                 self.store.log_decisions(payloads)
-        for d in decisions:
-            self.counts[f"decision:{d.name}"] = self.counts.get(f"decision:{d.name}", 0) + 1
-            log.info("decision %s for %s in %s: %s", d.name, d.root_id, d.watchlist, d.reason,
-                     extra={"decision": d.name, "watchlist": d.watchlist, "root_id": d.root_id})
-        return decisions
 
     # -- restart -----------------------------------------------------------------------------
     def _restore(self) -> None:

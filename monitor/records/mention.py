@@ -152,8 +152,13 @@ class Mention:
         observed_raw = get("observed_at")
         observed = parse_time(observed_raw, "observed_at") if observed_raw else created
         author_id, handle = author.get("id"), author.get("handle")
+        text, url, title = get("text") or "", get("url"), get("title")
+        if type(text) is not str:
+            raise RecordError("text must be a string")
+        if (url is not None and type(url) is not str) or (title is not None and type(title) is not str):
+            raise RecordError("url and title must be strings or null")
         return cls(
-            mid, source, kind, parent_id, get("url"),
+            mid, source, kind, parent_id, url,
             Author(
                 author_id if type(author_id) is str and author_id else str(author_id or handle or ""),
                 handle if type(handle) is str and handle else str(handle or author_id or ""),
@@ -162,11 +167,11 @@ class Mention:
                 author.get("description"),
                 {} if _AUTHOR_KNOWN.issuperset(author) else {k: v for k, v in author.items() if k not in _AUTHOR_KNOWN},
             ),
-            get("text") or "",
+            text,
             links.copy(),
             created,
             observed,
-            get("title"),
+            title,
             metrics,
             {} if _KNOWN.issuperset(obj) else {k: v for k, v in obj.items() if k not in _KNOWN},
         )

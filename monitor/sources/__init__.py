@@ -24,7 +24,7 @@ from monitor.sources.base import PollResult, RateLimited, Source
 from monitor.sources.blogs import BlogSource
 from monitor.sources.comments import CommentSource
 from monitor.sources.http import FetchError, HttpFetcher, origin_of
-from monitor.sources.x import XSource, build_query
+from monitor.sources.x import MAX_QUERY, XSource, build_query
 from monitor.store.database import Store
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "FetchError",
     "HttpFetcher",
     "build_sources",
+    "config_problems",
     "disabled_reasons",
     "feed_batches",
 ]
@@ -115,4 +116,25 @@ def disabled_reasons(config: Config) -> list[str]:
             out.append("blogs: off, no feeds in any watch-list")
         if not any(wl.feeds or wl.comment_feeds for wl in config.watchlists.values()):
             out.append("comments: off, no feeds or comment_feeds in any watch-list")
+    return out
+
+
+def config_problems(config: Config) -> list[str]:
+    """What each source would refuse to send, found before it runs (``file:line: field: why``).
+
+    X: the recent-search query ``build_query`` makes of each watch-list (the one the source sends)
+    must fit in X's ``MAX_QUERY`` characters; without this check the source would pause at its
+    first poll. Checked whether or not a token is set, so check-config on a laptop finds it too.
+    """
+    if not config.settings.x.enabled:
+        return []
+    out = []
+    for name, wl in sorted(config.watchlists.items()):
+        query = build_query(wl)
+        if len(query) > MAX_QUERY:
+            key = "x_query" if wl.x_query else "terms"
+            origin = config.origins.get(name)
+            where = origin.at(key) if origin is not None else f"{config.watchlist_dir / name}.yaml:1"
+            out.append(f"{where}: {key}: the X search query made of it is {len(query):,} characters, X allows "
+                       f"{MAX_QUERY}; " + ("shorten it" if wl.x_query else "set a shorter x_query, or use fewer terms"))
     return out

@@ -43,9 +43,16 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
         (without fsync)."""
         self.path = Path(path)
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database folder {self.path.parent}: "
+                                 f"{exc.strerror or exc}; fix 'database' in the settings or the folder's "
+                                 "permissions") from None
         elif not self.path.exists():
             raise StoreError(f"no database at {self.path}: run 'monitor run' or 'monitor replay --database' first")
+        if self.path.is_dir():
+            raise StoreError(f"database {self.path} is a folder; point 'database' to a file in it")
         try:
             uri = f"file:{self.path}?mode=ro" if read_only else str(self.path)
             conn = sqlite3.connect(uri, uri=read_only, isolation_level=None, check_same_thread=False)
@@ -60,10 +67,25 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
         self._lock = threading.RLock()
         self._depth = 0
         self._waiting: set[str] | None = None  # see _orphan_keys
+        try:
+            version = self.schema_version()
+            self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the first page
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            hint = ("is it a monitor database? Restore it from a backup, or point 'database' to another file"
+                    if not isinstance(exc, sqlite3.OperationalError) else
+                    "check that this user may read the file and write its folder (SQLite keeps -wal and -shm "
+                    "files beside it)")
+            raise StoreError(f"cannot read database {self.path}: {exc}; {hint}") from None
         if not read_only:
             self._migrate()
-        elif self.schema_version() != SCHEMA_VERSION:
-            raise StoreError(f"database {self.path} has schema {self.schema_version()}, this monitor needs "
+        elif version > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(f"database {self.path} was written by a newer monitor (schema {version}, this one "
+                             f"knows {SCHEMA_VERSION}); upgrade monitor")
+        elif version != SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(f"database {self.path} has schema {version}, this monitor needs "
                              f"{SCHEMA_VERSION}: start 'monitor run' once to migrate it")
 
     def close(self) -> None:
@@ -84,17 +106,30 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
                 finally:
                     self._depth -= 1
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self._write_error(exc) from exc
             self._depth = 1
             try:
                 yield self.conn
-            except BaseException:
+                self.conn.execute("COMMIT")
+            except BaseException as exc:
                 self._depth = 0
-                self.conn.execute("ROLLBACK")
+                # SQLite rolls back by itself on some errors (a full disk); a COMMIT that failed leaves the
+                # transaction open, and every later BEGIN would fail with it.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 self._waiting = None  # what was rolled back may have been read into it
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise self._write_error(exc) from exc
                 raise
             self._depth = 0
-            self.conn.execute("COMMIT")
+
+    def _write_error(self, exc: sqlite3.OperationalError) -> StoreError:
+        """A write that failed for a reason of the machine (disk full, locked, read-only, I/O), not of
+        the data: what was being written can be written again once that is fixed."""
+        return StoreError(f"cannot write to database {self.path}: {exc}")
 
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
@@ -102,6 +137,7 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
     def _migrate(self) -> None:
         version = self.schema_version()
         if version > SCHEMA_VERSION:
+            self.conn.close()
             raise StoreError(f"database {self.path} was written by a newer monitor (schema {version}, "
                              f"this one knows {SCHEMA_VERSION}); upgrade monitor or point to another file")
         for step in range(version, SCHEMA_VERSION):
