@@ -299,7 +299,7 @@ def test_a_teams_workflow_receives_the_storm_once_with_its_updates(tmp_path: Pat
         assert teams.statuses.count(202) == 3 and len(teams.posts) == 3
         first, *updates = teams.posts
         assert "Complaint spreading" in first.text and "alert #1" in first.text
-        assert all("Storm update" in u.text for u in updates)
+        assert all("Storm update" in u.text and "follows alert #1" in u.text for u in updates)
         assert "2,000" in updates[-1].text
         assert slack.messages == []
         store.close()

@@ -183,6 +183,9 @@ class Sender:
         if thread is None:
             # Webhook or console, or the storm's first alert never went out (held, silenced, failed):
             # the update stands alone as a full message, and becomes the storm's thread if it can.
+            first = self.store.first_sent_alert(row.root_id, row.watchlist) if row.root_id else None
+            if first is not None and not self.notifier.supports_threads:
+                note = f"follows alert #{first}" + (f"; {note}" if note else "")
             await self._send_plain(row, self._render(row, "standalone", note), outcome)
             return
         ts = row.ts

@@ -141,6 +141,13 @@ class ActionTables(Tables):
                     " FROM decisions d LEFT JOIN outbox o ON o.decision_id = d.id WHERE d.root_id = ?"
                     " ORDER BY d.id", (root_id,))]
 
+    def first_sent_alert(self, root_id: str, watchlist: str) -> int | None:
+        """The decision id of a storm's first delivered alert, or None."""
+        r = self.conn.execute("SELECT min(d.id) FROM decisions d JOIN outbox o ON o.decision_id = d.id"
+                              " WHERE d.root_id = ? AND d.watchlist = ? AND o.status = 'sent'",
+                              (root_id, watchlist)).fetchone()
+        return int(r[0]) if r and r[0] is not None else None
+
     def last_sent_alert(self, root_id: str, watchlist: str, before: int | None = None) -> StormDecision | None:
         """The latest delivered alert of a storm (decided before decision ``before`` when given)."""
         sql = ("SELECT d.id, d.at, d.name, d.level, d.watchlist, d.payload, o.status, o.ts, o.last_error"
