@@ -78,6 +78,8 @@ def _handle(author: Any) -> str:
         return escape_inline(author) or "someone"
     h = escape_inline(str(author.get("handle") or "").lstrip("@"))
     name = escape_inline(author.get("name"))
+    if " " in h:  # a display name where a handle belongs (blog authors): not an @handle
+        h, name = "", name or h
     out = f"@{h}" if h else (name or "someone")
     return neutralise_broadcasts(f"{out} ({name})" if h and name and name != h else out)
 
