@@ -193,10 +193,17 @@ def _why(d: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _growth(d: dict[str, Any]) -> str:
-    line = sparkline(d.get("growth"))
+    """The sparkline from the storm's first active bucket on; '' while it spans fewer than two (a
+    single bar says nothing about growth: the growth in words says it instead)."""
+    raw = d.get("growth")
+    if not isinstance(raw, list):
+        return ""
+    g = [v for v in raw if _num(v) is not None][-24:]
+    while g and not _num(g[0]):
+        g = g[1:]
+    line = sparkline(g) if len(g) >= 2 else ""
     if not line:
         return ""
-    g = [v for v in d["growth"] if _num(v) is not None][-24:]
     bucket = escape_inline(d.get("growth_bucket") or "bucket")
     span = f"  {count(g[0])} → {count(g[-1])}" if g else ""
     return f"*Growth* per {bucket}: `{line}`{span}"
