@@ -29,6 +29,7 @@ from monitor.alerts.outbox import record_decisions
 from monitor.cli import main
 from monitor.clock import SimulatedClock
 from monitor.config.settings import Secret
+from monitor.errors import DeliveryError
 from monitor.store.database import Store
 from tests.test_slack_delivery import T0, TOKEN, alert, write_config
 
@@ -197,6 +198,19 @@ def test_without_an_app_token_the_alert_has_no_buttons_and_says_how_to_enable_th
         assert "Buttons are off: set $SLACK_APP_TOKEN" in json.dumps(root.blocks) and "docs/slack.md" in json.dumps(
             root.blocks)
         store.close()
+
+
+def test_a_bot_token_given_as_the_app_token_is_refused_in_words(tmp_path: Path) -> None:
+    with SlackStandIn(token=TOKEN) as slack:
+        async def handler(payload: dict[str, Any]) -> None:
+            return None
+        for token, words in ((TOKEN, "does not hold an app-level token"), ("xapp-1-wrong", "rejected the app-level token")):
+            sm = SocketMode(Secret(token), handler, api_url=slack.api_url)
+            with pytest.raises(DeliveryError) as err:
+                asyncio.run(sm.start())
+            assert words in str(err.value) and "$SLACK_APP_TOKEN" in str(err.value) and token not in str(err.value)
+            assert not err.value.retryable
+        assert slack.socket.connects == 0
 
 
 # -- what the alert says ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from monitor.alerts import actions
+from monitor.alerts.base import SlackError
 from monitor.alerts.sender import Sender
 from monitor.alerts.slack import classify
 from monitor.clock import Clock
@@ -97,7 +98,19 @@ class SocketMode:
             await asyncio.to_thread(client.connect)
         except Exception as exc:
             client.close()
-            raise classify(exc, secret_env=self.token_env) from None
+            err = classify(exc, secret_env=self.token_env)
+            words = {
+                "invalid_auth": f"Slack rejected the app-level token in ${self.token_env} (invalid_auth): copy it "
+                                "again from the app's Basic Information > App-Level Tokens (xapp-..., "
+                                "connections:write)",
+                "not_allowed_token_type": f"${self.token_env} does not hold an app-level token "
+                                          "(not_allowed_token_type): it needs the xapp-... token, not the "
+                                          "bot's xoxb-...",
+                "missing_scope": f"the app-level token in ${self.token_env} lacks connections:write (missing_scope)",
+            }
+            if err.code in words:
+                raise SlackError(words[err.code], code=err.code, retryable=False) from None
+            raise err from None
         self._client = client
         log.info("Socket Mode connected: alert buttons are live")
 
