@@ -204,7 +204,8 @@ def test_a_bot_token_given_as_the_app_token_is_refused_in_words(tmp_path: Path) 
     with SlackStandIn(token=TOKEN) as slack:
         async def handler(payload: dict[str, Any]) -> None:
             return None
-        for token, words in ((TOKEN, "does not hold an app-level token"), ("xapp-1-wrong", "rejected the app-level token")):
+        for token, words in ((TOKEN, "does not hold an app-level token"),
+                             ("xapp-1-wrong", "rejected the app-level token")):
             sm = SocketMode(Secret(token), handler, api_url=slack.api_url)
             with pytest.raises(DeliveryError) as err:
                 asyncio.run(sm.start())
