@@ -97,7 +97,8 @@ async def send_test_alert(config: Config, watchlist: str) -> str:
     checked = await notifier.check(channel)
     posted = await notifier.post(channel, render_alert(sample, title=title))
     if not notifier.supports_threads or not posted.ts:
-        return f"{checked}. Sent a test alert to the webhook's channel: look for it in Slack."
+        where = "Teams" if notifier.name.startswith("teams") else "Slack"
+        return f"{checked}. Sent a test alert to the webhook's channel: look for it in {where}."
     reply = dict(sample, decision="test_update", reason="threaded replies work")
     await notifier.post(posted.channel, render_update(reply), thread_ts=posted.ts)
     edited = render_alert(sample, title=title, updated=f"{now:%H:%M} UTC")
