@@ -49,6 +49,7 @@ from devkit.standins.xapi import XApi
 # Dummy credentials for the stand-ins; they go to the daemon through the environment, as real ones would.
 X_TOKEN = "demo-x-bearer"  # noqa: S105 - not a secret: only the local stand-in accepts it
 SLACK_TOKEN = "xoxb-demo-stand-in"  # noqa: S105
+APP_TOKEN = "xapp-1-A0DEMO-1-stand-in"  # noqa: S105 - the app-level token only the stand-in accepts
 CHANNEL = "#acme-pr"
 BRAND = "acme"
 VIP = "consumerdesk"
@@ -104,21 +105,28 @@ def write_config(world: World, *, digest_at: str | None = None) -> Path:
 
 
 def daemon_env() -> dict[str, str]:
-    return loopback_env(X_TOKEN, SLACK_TOKEN)
+    return loopback_env(X_TOKEN, SLACK_TOKEN, APP_TOKEN)
 
 
 # -- showing Slack in the terminal -------------------------------------------------------------------
 _LINK = re.compile(r"<([^|<>]+)\|([^<>]+)>")
 _BARE_LINK = re.compile(r"<(https?://[^<>]+)>")
+# Slack's emphasis: *bold*, _italic_, ~strike~, `code`, each around non-space text within a line.
+_EMPHASIS = re.compile(r"(?<![\w*_~`])([*_~`])(?=\S)([^\n]*?\S)\1(?![\w*_~`])")
 _EMOJI = {":rotating_light:": "🚨", ":newspaper:": "📰", ":chart_with_upwards_trend:": "📈",
           ":warning:": "⚠️", ":crescent_moon:": "🌙", ":star:": "⭐", ":arrow_up:": "⬆"}
 
 
 def mrkdwn_to_text(text: str) -> str:
+    """mrkdwn as a person reads it in Slack: emphasis marks gone, links as their label, quotes set
+    off, entities decoded (last, so that decoded text is never read as markup)."""
     text = _LINK.sub(r"\2", text)
     text = _BARE_LINK.sub(r"\1", text)
     for code, glyph in _EMOJI.items():
         text = text.replace(code, glyph)
+    for _ in range(2):  # nested: *`x`*
+        text = _EMPHASIS.sub(r"\2", text)
+    text = "\n".join("┃ " + line[1:] if line.startswith(">") else line for line in text.split("\n"))
     return html.unescape(text)
 
 
@@ -138,6 +146,10 @@ def render_blocks(blocks: list[dict[str, Any]], fallback: str) -> list[str]:
             lines.append("  " + " ".join(mrkdwn_to_text(str(e.get("text", ""))) for e in b.get("elements") or []))
         elif kind == "divider":
             lines.append("-" * 20)
+        elif kind == "input":
+            lines.append(f"[{b.get('label', {}).get('text', '')}: ________ ]")
+        elif kind == "actions":
+            lines.append("  ".join(f"[ {e.get('text', {}).get('text', '')} ]" for e in b.get("elements") or []))
     return lines or mrkdwn_to_text(fallback).splitlines()
 
 
@@ -281,6 +293,12 @@ class Story:
         for _ in range(k):
             self.w.x.add_tweet(OUTAGE[self.n % len(OUTAGE)], author=self._user("customer"), followers=60 + self.n)
 
+    def take_it(self) -> None:
+        try:
+            self.w.slack.press("Take it", user=("U0SAM", "sam"))
+        except (LookupError, TimeoutError) as exc:  # no buttons (Socket Mode down): say so, go on
+            self.out(f"       (could not press Take it: {exc})")
+
     def digest_now(self) -> None:
         write_config(self.w, digest_at=datetime.now(UTC).strftime("%H:%M"))
         self.reload()
@@ -308,6 +326,9 @@ class Story:
         steps.append((at, "A consumer journalist (a VIP on the watch-list) quotes it: a thread update goes out at "
                           "once, whatever the cooldown.", self.vip_quote))
         at += 2 * s
+        steps.append((at, "Sam from support presses Take it on the alert in Slack (through Socket Mode): the root "
+                          "message now shows Sam as its owner.", self.take_it))
+        at += 2 * s
         for k in range(3 if self.fast else 4):
             steps.append((at, None, functools.partial(self.grow, 2, 12 + 6 * k, 0)))
             at += 2 * s
@@ -333,7 +354,7 @@ def run_demo(*, fast: bool = False, keep: bool = False, out: Callable[[str], Non
              timeout: float = 120.0) -> int:
     """Play the story; 0 when a storm alert reached Slack (and a digest), 1 otherwise."""
     folder = Path(tempfile.mkdtemp(prefix="monitor-demo-"))
-    x, blogs, slack = XApi(token=X_TOKEN), BlogHost(), SlackStandIn(token=SLACK_TOKEN)
+    x, blogs, slack = XApi(token=X_TOKEN), BlogHost(), SlackStandIn(token=SLACK_TOKEN, app_token=APP_TOKEN)
     proc: subprocess.Popen[bytes] | None = None
     log_path = folder / "daemon.log"
     try:

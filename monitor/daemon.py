@@ -29,7 +29,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.config.settings import Config, load_config, resolve_secret, watchlist_files
 from monitor.engine.debounce import Debounced
 from monitor.engine.pipeline import Pipeline
-from monitor.errors import ConfigError, StoreError
+from monitor.errors import ConfigError, DeliveryError, StoreError
 from monitor.ops import logs
 from monitor.ops.metrics import HealthServer, Metrics, observe_outbox, source_kind
 from monitor.ops.systemd import Notifier as SystemdNotifier
@@ -57,6 +57,8 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.http: Any = None
         self.sender: Any = None
+        self.buttons: Any = None             # the Socket Mode listener, while connected
+        self.app_token: Any = None
         self.sources: dict[str, Any] = {}
         self.hot: set[str] = set()          # poll jobs currently on the fast cadence
         self.last_detect = time.monotonic()
@@ -77,7 +79,8 @@ class Daemon:
         from monitor.sources.http import HttpFetcher
 
         s = self.config.settings
-        for name in (s.x.bearer_token_env, s.slack.token_env, s.slack.webhook_url_env):
+        for name in (s.x.bearer_token_env, s.slack.token_env, s.slack.webhook_url_env, s.slack.app_token_env,
+                     s.teams.webhook_url_env):
             secret = resolve_secret(name)
             if secret:
                 logs.REDACTOR.add(secret.reveal())
@@ -95,6 +98,9 @@ class Daemon:
         else:  # keep its per-channel spacing and queue state across a reload
             self.sender.notifier = notifier
             self.sender.reload(self.config)
+        # Buttons need Socket Mode (an app token) and a bot token (to edit the root message).
+        self.app_token = resolve_secret(s.slack.app_token_env) if notifier.name == "slack-bot" else None
+        self.sender.interactive = self.app_token is not None and self.buttons is not None
         self.off = [*disabled_reasons(self.config), notifier_status(self.config)]
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -358,6 +364,24 @@ class Daemon:
             log.warning("%d alert(s) still queued; they go out at the next run", left)
         await self.http.aclose()
 
+    async def _start_buttons(self) -> None:
+        """Connect Socket Mode when an app token is set, so the alerts' buttons work; without it (or
+        when it fails) alerts go out without buttons and say how to turn them on."""
+        from monitor.alerts.interactive import ButtonHandler, SocketMode
+
+        if self.app_token is None:
+            return
+        s = self.config.settings.slack
+        sm = SocketMode(self.app_token, ButtonHandler(self.store, self.sender, self.clock), api_url=s.api_url,
+                        token_env=s.app_token_env or "")
+        try:
+            await sm.start()
+        except DeliveryError as exc:
+            log.error("Socket Mode did not connect, alerts go out without buttons: %s", exc)
+            return
+        self.buttons = sm
+        self.sender.interactive = True
+
     async def run_forever(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -378,6 +402,7 @@ class Daemon:
         self.scheduler.start()
         # Delivery is a loop of its own, not a job: one pass may take many seconds while a burst is
         # spaced out at Slack's one message a second per channel.
+        await self._start_buttons()
         sending = asyncio.create_task(self.sender.run(self.stopping), name="sender")
         self.sd.ready()
         log.info("running; stop with Ctrl-C or SIGTERM")
@@ -395,6 +420,8 @@ class Daemon:
         left = await self.sender.flush(timeout=10)
         if left:
             log.warning("%d alert(s) still queued; they go out at the next start", left)
+        if self.buttons is not None:
+            await self.buttons.close()
         if listener is not None:
             await listener.stop()
         await self.http.aclose()

@@ -219,9 +219,10 @@ class World:
         os.replace(tmp, path)
         return path
 
-    def start(self) -> Daemon:
+    def start(self, **extra_env: str) -> Daemon:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("NOTIFY_", "WATCHDOG_", "CREDENTIALS_", "MONITOR_"))}
+        env.update(extra_env)
         env.update({"E2E_X_TOKEN": self.x.token or "", "E2E_SLACK_TOKEN": self.slack.token,
                     "NOTIFY_SOCKET": self.notify.path, "WATCHDOG_USEC": "1000000", "PYTHONUNBUFFERED": "1"})
         d = Daemon(self.config, env)
@@ -425,3 +426,22 @@ def test_a_storm_stored_but_not_judged_before_kill_9_alerts_at_the_first_pass_af
     assert d3.stop()[0] == 0
     assert world.query("SELECT name FROM decisions") == [("first_alert",)]
     assert len(world.slack.messages) == 1
+
+
+def test_with_an_app_token_the_daemon_takes_button_presses_through_socket_mode(world: World) -> None:
+    settings = yaml.safe_load(world.config.read_text())
+    settings["slack"]["app_token_env"] = "E2E_SLACK_APP_TOKEN"
+    world.config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    root = world.storm()
+    d = world.start(E2E_SLACK_APP_TOKEN=world.slack.app_token)
+    d.wait_log(r"Socket Mode connected")
+    msg = wait_for("the alert with its buttons", lambda: [m for m in world.slack.roots("#acme-alerts")
+                                                          if any(b["type"] == "actions" for b in m.blocks)])[0]
+    env = world.slack.press("Take it", user=("U0DANA", "dana"), message=msg, times=2)
+    assert env.acks == 2
+    wait_for("the root edited to show the owner", lambda: "owner dana" in json.dumps(msg.blocks))
+    rows = wait_for("the action stored", lambda: world.query(
+        "SELECT action, user_name FROM alert_actions WHERE root_id = ?", f"x:{root['id']}"))
+    assert rows == [("take", "dana")]  # delivered twice, applied once
+    assert world.slack.app_token not in d.log_text() and SLACK_TOKEN not in d.log_text()
+    assert d.stop()[0] == 0

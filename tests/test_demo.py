@@ -20,6 +20,8 @@ def test_demo_shows_a_storm_alert_its_thread_updates_a_spike_and_the_digest() ->
     assert "DAILY DIGEST · ACME" in out
     assert "storm alert, latest" in out
     assert "1 storm alert(s)" in out
+    assert "[ Take it ]  [ Acknowledge ]  [ Mute 24h ]  [ Resolved ]" in out
+    assert "owner sam" in out  # Take it pressed through the Socket Mode stand-in edited the root
 
 
 def test_demo_gives_the_daemon_only_dummy_tokens_and_loopback_urls() -> None:
@@ -28,3 +30,25 @@ def test_demo_gives_the_daemon_only_dummy_tokens_and_loopback_urls() -> None:
     env = daemon_env()
     assert env["X_BEARER_TOKEN"] == X_TOKEN and env["SLACK_BOT_TOKEN"] == SLACK_TOKEN
     assert not any(k.lower().endswith("_proxy") and k.lower() != "no_proxy" for k in env)
+
+
+def test_the_terminal_view_reads_mrkdwn_as_a_person_would() -> None:
+    from devkit.demo import mrkdwn_to_text, render_blocks
+
+    assert mrkdwn_to_text("*Reactions*: 14 · `rss:1` _new_ <https://x.test/a|Open on X>") == \
+        "Reactions: 14 · rss:1 new Open on X"
+    assert mrkdwn_to_text(">a quoted post\n>second line") == "┃ a quoted post\n┃ second line"
+    # decoded last: escaped text from a post stays the text it was, never markup
+    assert mrkdwn_to_text("a &amp; b &lt;!channel&gt; 2*3*4") == "a & b <!channel> 2*3*4"
+    lines = render_blocks([{"type": "actions", "elements": [
+        {"type": "button", "text": {"type": "plain_text", "text": "Take it"}}]}], "")
+    assert lines == ["[ Take it ]"]
+
+
+def test_an_author_name_with_spaces_is_not_shown_as_an_at_handle() -> None:
+    from monitor.alerts.render import render_alert
+
+    d = {"kind": "cascade", "watchlist": "acme", "root_id": "rss:1",
+         "root": {"id": "rss:1", "source": "rss", "text": "charged twice", "author": {"handle": "Dana Reyes"}}}
+    text = str(render_alert(d).blocks)
+    assert "@Dana Reyes" not in text and "*Dana Reyes*" in text

@@ -1,4 +1,5 @@
-"""One contract, every notifier: Slack through a bot token, Slack through an incoming webhook, the console.
+"""One contract, every notifier: Slack through a bot token, Slack through an incoming webhook, Microsoft Teams
+through a Workflows webhook (its stand-in, devkit/standins/teams.py), the console.
 
 The Slack notifiers talk to the local stand-in (devkit/standins/slack.py, 127.0.0.1 only) over real
 HTTP; the console writes to a captured stream. Where a notifier cannot do something (threads, edits,
@@ -23,7 +24,8 @@ from urllib.parse import parse_qs
 import pytest
 
 from devkit.standins.slack import SlackStandIn
-from monitor.alerts import ConsoleNotifier, Message, Notifier, Posted, SlackBot, SlackWebhook
+from devkit.standins.teams import TeamsStandIn
+from monitor.alerts import ConsoleNotifier, Message, Notifier, Posted, SlackBot, SlackWebhook, TeamsWorkflow
 from monitor.alerts.render import render_alert, render_update
 from monitor.config.settings import Secret
 from monitor.errors import DeliveryError
@@ -192,6 +194,40 @@ def _webhook_rig() -> Iterator[Rig]:
         )
 
 
+def _teams_rig() -> Iterator[Rig]:
+    with TeamsStandIn() as teams:
+        hook = TeamsWorkflow(Secret(teams.webhook_url))
+
+        def fail(**how: Any) -> Breaker:
+            def make() -> tuple[Notifier, str]:
+                teams.fail_next(1, **how)
+                return hook, CHANNEL
+            return make
+
+        def seen() -> list[Seen]:
+            return [Seen(p.text) for p in teams.posts]
+
+        def raw() -> bytes:
+            return b"".join(r.body for r in teams.requests)
+
+        def decoded() -> str:
+            return "\n".join(s for r in teams.requests for s in _body_strings(r.body))
+
+        wrong_sig = TeamsWorkflow(Secret(teams.webhook_url.replace(teams.sig, "forgedsignature0123")))
+        gone = TeamsWorkflow(Secret(teams.webhook_url.replace(teams.workflow, "deadbeefdeadbeef")))
+        dead = TeamsWorkflow(Secret(_dead_url() + "/workflows/x/triggers/manual/paths/invoke?sig=deadsig0123"))
+        yield Rig(
+            hook, seen, raw, decoded,
+            transient=[Failure("rate limiting", fail(status=429, retry_after=3), retry_after=3.0),
+                       Failure("HTTP 500", fail(status=500)),
+                       Failure("cannot reach Teams", lambda: (dead, CHANNEL))],
+            permanent=[Failure("HTTP 401", lambda: (wrong_sig, CHANNEL)),
+                       Failure("HTTP 404", lambda: (gone, CHANNEL))],
+            secrets=[teams.webhook_url, teams.sig, "forgedsignature0123", "deadsig0123"],
+            wrong=[wrong_sig, gone, dead],
+        )
+
+
 class Stream(io.StringIO):
     """A captured console that can be made to fail: ``fail_next`` is raised by the next write."""
 
@@ -238,7 +274,7 @@ def _console_rig() -> Iterator[Rig]:
     )
 
 
-RIGS = {"slack-bot": _bot_rig, "slack-webhook": _webhook_rig, "console": _console_rig}
+RIGS = {"slack-bot": _bot_rig, "slack-webhook": _webhook_rig, "teams-workflow": _teams_rig, "console": _console_rig}
 
 
 @pytest.fixture(params=sorted(RIGS))

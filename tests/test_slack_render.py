@@ -174,3 +174,10 @@ def test_sample_alert_for_test_alert_is_complete_and_inert() -> None:
     m = render_alert(sample_alert("acme", "2026-03-02T09:30:00Z"), title="Test alert")
     raw = json.dumps(m.blocks, ensure_ascii=False) + m.text
     assert "Test alert" in raw and "&lt;!channel&gt;" in raw and "<!channel>" not in raw
+
+
+def test_the_sparkline_starts_at_the_storms_first_reactions_and_is_left_out_while_it_is_one_bar() -> None:
+    base = {"kind": "cascade", "watchlist": "acme", "root_id": "x:1", "growth_bucket": "10m"}
+    text = str(render_alert({**base, "growth": [0, 0, 0, 3, 9, 30]}).blocks)
+    assert "*Growth* per 10m: `▂▃█`  3 → 30" in text  # the empty buckets before the storm are not growth
+    assert "*Growth*" not in str(render_alert({**base, "growth": [0, 0, 0, 0, 14]}).blocks)

@@ -152,7 +152,7 @@ def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeo
     return proc.returncode
 
 
-def loopback_env(x_token: str, slack_token: str) -> dict[str, str]:
+def loopback_env(x_token: str, slack_token: str, slack_app_token: str | None = None) -> dict[str, str]:
     """The environment for a daemon started against stand-ins: their dummy tokens, no real ones, no proxy.
 
     Real ``X_*``/``SLACK_*``/``MONITOR_*`` variables are dropped, so a demo or benchmark can never
@@ -162,4 +162,6 @@ def loopback_env(x_token: str, slack_token: str) -> dict[str, str]:
            if not k.startswith(("SLACK_", "X_", "MONITOR_")) and not k.lower().endswith("_proxy")}
     env.update(X_BEARER_TOKEN=x_token, SLACK_BOT_TOKEN=slack_token, NO_PROXY="127.0.0.1,localhost",
                no_proxy="127.0.0.1,localhost", PYTHONUNBUFFERED="1")
+    if slack_app_token:
+        env["SLACK_APP_TOKEN"] = slack_app_token
     return env

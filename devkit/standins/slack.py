@@ -2,10 +2,15 @@
 
 Speaks enough of the real API for slack-sdk's WebClient (``base_url=stand_in.api_url``) and
 WebhookClient (``stand_in.webhook_url``): ``chat.postMessage``, ``chat.update``, ``auth.test``,
-``conversations.info`` (form or JSON bodies, ``Authorization: Bearer`` checked) and an incoming
-webhook. Answers are shaped like Slack's: HTTP 200 with ``{"ok": false, "error": ...}`` for API
-errors, HTTP 429 with ``Retry-After`` for rate limits, bare 5xx for outages, and for webhooks the
-plain strings ``ok`` / ``invalid_payload`` / ``no_service``. Like Slack, ``chat.update`` wants the
+``conversations.info`` (form or JSON bodies, ``Authorization: Bearer`` checked), file uploads into a
+thread (``files.getUploadURLExternal``, the upload itself, ``files.completeUploadExternal``: what
+slack-sdk's ``files_upload_v2`` calls; the old ``files.upload`` answers ``method_deprecated``), an
+incoming webhook, and Socket Mode: ``apps.connections.open`` with the app-level token (``xapp-``)
+hands out a websocket URL served by socket_mode.py; ``press("Take it", user=...)`` then delivers a
+``block_actions`` envelope for a button of the latest message that has it, as a person's click would.
+Answers are shaped like Slack's: HTTP 200 with ``{"ok": false, "error": ...}`` for API errors,
+HTTP 429 with ``Retry-After`` for rate limits, bare 5xx for outages, and for webhooks the plain
+strings ``ok`` / ``invalid_payload`` / ``no_service``. Like Slack, ``chat.update`` wants the
 channel id that chat.postMessage answered with, not the ``#name``.
 
 Failures are programmable: ``fail_next(n, status=429, retry_after=3)``, ``fail_next(n, status=500)``,
@@ -24,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from devkit.standins.base import LocalServer, Request, Response, StandIn
+from devkit.standins.socket_mode import Envelope, SocketModeServer
 from monitor.clock import Clock
 
 
@@ -60,12 +66,27 @@ class SlackMessage:
     via: str = "api"                # "api" or "webhook"
 
 
+@dataclass
+class SlackFile:
+    id: str
+    filename: str
+    title: str
+    data: bytes
+    channel: str | None = None      # set by files.completeUploadExternal
+    thread_ts: str | None = None
+    shared: bool = False
+
+
 class SlackStandIn(StandIn):
     """Use as a context manager; ``api_url`` goes to ``slack.api_url``, ``token`` to the token env."""
 
     def __init__(self, *, token: str = "xoxb-stand-in-token", clock: Clock | None = None,
-                 auto_create: bool = True, webhook_channel: str = "#webhook-alerts"):
+                 auto_create: bool = True, webhook_channel: str = "#webhook-alerts",
+                 app_token: str = "xapp-1-A0STANDIN-1-stand-in"):
         self.token = token
+        self.app_token = app_token
+        self.files: dict[str, SlackFile] = {}
+        self.socket = SocketModeServer()
         self.clock = clock
         self.auto_create = auto_create
         self.messages: list[SlackMessage] = []
@@ -88,6 +109,15 @@ class SlackStandIn(StandIn):
     @property
     def webhook_url(self) -> str:
         return self.server.url + self._hook
+
+    def start(self) -> SlackStandIn:
+        self.socket.start()
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.socket.stop()
 
     # -- programming it ---------------------------------------------------------------------------------
     def add_channel(self, name: str, *, member: bool = True) -> str:
@@ -138,6 +168,49 @@ class SlackStandIn(StandIn):
     def count(self, method: str, status: int | None = None) -> int:
         return sum(1 for c in self.calls if c.method == method and (status is None or c.status == status))
 
+    def thread_files(self, channel: str, thread_ts: str) -> list[SlackFile]:
+        """Files shared into a thread, in upload order."""
+        cid = self._ids.get(channel.lstrip("#"), channel)
+        return [f for f in self.files.values() if f.shared and f.channel == cid and f.thread_ts == thread_ts]
+
+    # -- a person at the buttons ------------------------------------------------------------------------
+    def press(self, label: str, *, user: tuple[str, str] = ("U0DANA", "dana"), note: str | None = None,
+              message: SlackMessage | None = None, times: int = 1) -> Envelope:
+        """Click the button labelled ``label`` on ``message`` (default: the latest message that has
+        one), typing ``note`` into the message's text input first; the envelope goes out ``times``
+        times (Slack's retries) and this returns once each delivery was acknowledged."""
+        with self._lock:
+            candidates = [message] if message is not None else list(reversed(self.messages))
+            for m in candidates:
+                found = _find_button(m.blocks, label)
+                if found is not None:
+                    break
+            else:
+                raise LookupError(f"no message has a button labelled {label!r}")
+            block_id, button = found
+            values: dict[str, Any] = {}
+            for b in m.blocks:
+                if b.get("type") == "input" and isinstance(b.get("element"), dict):
+                    el = b["element"]
+                    values[b.get("block_id", "")] = {el.get("action_id", ""): {
+                        "type": el.get("type"), "value": note if el.get("type") == "plain_text_input" else None}}
+            now = self._now()
+            action_ts = f"{int(now.timestamp())}.{next(self._seq):06d}"
+            payload = {
+                "type": "block_actions", "api_app_id": "A0STANDIN", "token": "stand-in-verification",
+                "user": {"id": user[0], "username": user[1], "name": user[1], "team_id": "T0STANDIN"},
+                "team": {"id": "T0STANDIN", "domain": "stand-in"},
+                "container": {"type": "message", "message_ts": m.ts, "channel_id": m.channel, "is_ephemeral": False},
+                "channel": {"id": m.channel, "name": self._names.get(m.channel, "")},
+                "message": _shape(m), "state": {"values": values},
+                "trigger_id": f"{next(self._seq)}.{secrets.token_hex(6)}",
+                "response_url": f"{self.url}/actions/T0STANDIN/{secrets.token_hex(6)}",
+                "actions": [{**{k: v for k, v in button.items()
+                                if k in ("action_id", "value", "style", "text", "type")},
+                             "block_id": block_id, "action_ts": action_ts}],
+            }
+        return self.socket.deliver(payload, times=times)
+
     # -- serving --------------------------------------------------------------------------------------
     def _now(self) -> datetime:
         return self.clock.now() if self.clock is not None else datetime.now(UTC)
@@ -159,6 +232,8 @@ class SlackStandIn(StandIn):
         with self._lock:
             if req.path == self._hook or req.path.startswith("/services/"):
                 return self._webhook(req)
+            if req.path.startswith("/upload/v1/"):
+                return self._receive_upload(req)
             if not req.path.startswith("/api/"):
                 return Response(404, b"not found")
             method = req.path[len("/api/"):]
@@ -176,6 +251,14 @@ class SlackStandIn(StandIn):
         token = auth[7:] if auth.lower().startswith("bearer ") else p.get("token")
         if not token:
             return _json({"ok": False, "error": "not_authed"})
+        if method == "apps.connections.open":
+            if not str(token).startswith("xapp-"):
+                return _json({"ok": False, "error": "not_allowed_token_type"})
+            if token != self.app_token:
+                return _json({"ok": False, "error": "invalid_auth"})
+            return _json({"ok": True, "url": self.socket.new_url()})
+        if str(token).startswith("xapp-"):
+            return _json({"ok": False, "error": "not_allowed_token_type"})
         if token != self.token:
             return _json({"ok": False, "error": "invalid_auth"})
         if method == "auth.test":
@@ -193,6 +276,12 @@ class SlackStandIn(StandIn):
             return self._post(p)
         if method == "chat.update":
             return self._update(p)
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(p)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(p)
+        if method == "files.upload":
+            return _json({"ok": False, "error": "method_deprecated"})
         return _json({"ok": False, "error": "unknown_method"}, 404)
 
     def _resolve(self, channel: str, *, names: bool = True) -> str | None:
@@ -237,6 +326,48 @@ class SlackStandIn(StandIn):
         return _json({"ok": True, "channel": cid, "ts": target.ts, "text": target.text,
                       "message": _shape(target)})
 
+    def _upload_url(self, p: dict[str, Any]) -> Response:
+        filename, length = str(p.get("filename") or ""), str(p.get("length") or "")
+        if not filename or not length.isdigit() or int(length) <= 0:
+            return _json({"ok": False, "error": "invalid_arguments"})
+        fid = f"F{next(self._seq):010d}"
+        self.files[fid] = SlackFile(fid, filename, filename, b"")
+        return _json({"ok": True, "upload_url": f"{self.url}/upload/v1/{fid}", "file_id": fid})
+
+    def _receive_upload(self, req: Request) -> Response:
+        fid = req.path.rsplit("/", 1)[-1]
+        with self._lock:
+            f = self.files.get(fid)
+            if f is None or req.method != "POST":
+                return Response(404, b"not found")
+            f.data = req.body
+        return Response(200, f"OK - {len(req.body)}".encode(), {"Content-Type": "text/plain"})
+
+    def _complete_upload(self, p: dict[str, Any]) -> Response:
+        files = p.get("files")
+        if isinstance(files, str):
+            try:
+                files = json.loads(files)
+            except ValueError:
+                files = None
+        if not isinstance(files, list) or not files:
+            return _json({"ok": False, "error": "invalid_arguments"})
+        cid = str(p.get("channel_id") or "") or None
+        if cid is not None and cid not in self._names:
+            return _json({"ok": False, "error": "channel_not_found"})
+        thread_ts = str(p.get("thread_ts") or "") or None
+        if thread_ts and not any(m.ts == thread_ts and m.channel == cid for m in self.messages):
+            return _json({"ok": False, "error": "thread_not_found"})
+        done = []
+        for item in files:
+            f = self.files.get(str(item.get("id") if isinstance(item, dict) else ""))
+            if f is None or not f.data:
+                return _json({"ok": False, "error": "file_not_found"})
+            f.title = str(item.get("title") or f.filename)
+            f.channel, f.thread_ts, f.shared = cid, thread_ts, cid is not None
+            done.append({"id": f.id, "title": f.title, "name": f.filename, "size": len(f.data)})
+        return _json({"ok": True, "files": done})
+
     def _webhook(self, req: Request) -> Response:
         if req.path != self._hook:
             return Response(404, b"no_service", {"Content-Type": "text/plain"})
@@ -280,6 +411,16 @@ def _params(req: Request) -> dict[str, Any]:
     elif req.body:
         out.update({k: v[-1] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()})
     return out
+
+
+def _find_button(blocks: list[dict[str, Any]], label: str) -> tuple[str, dict[str, Any]] | None:
+    for b in blocks:
+        if b.get("type") != "actions":
+            continue
+        for el in b.get("elements") or []:
+            if el.get("type") == "button" and (el.get("text") or {}).get("text") == label:
+                return str(b.get("block_id") or ""), el
+    return None
 
 
 def _blocks(value: Any) -> list[dict[str, Any]]:

@@ -14,16 +14,18 @@ from monitor.alerts.console import ConsoleNotifier
 from monitor.alerts.outbox import record_decisions
 from monitor.alerts.sender import Sender
 from monitor.alerts.slack import SlackBot, SlackWebhook
+from monitor.alerts.teams import TeamsWorkflow
 from monitor.config.settings import Config, resolve_secret
 
 __all__ = [
     "ConsoleNotifier", "Message", "Notifier", "Posted", "Sender", "SlackBot", "SlackError", "SlackWebhook",
-    "build_notifier", "notifier_status", "record_decisions",
+    "TeamsWorkflow", "build_notifier", "notifier_status", "record_decisions",
 ]
 
 
 def build_notifier(config: Config, env: Mapping[str, str] | None = None) -> Notifier:
-    """The way in that the settings and secrets allow: bot token, else webhook, else the console."""
+    """The way in that the settings and secrets allow: bot token, else webhook, else a Teams workflow
+    webhook, else the console."""
     s = config.settings.slack
     env = os.environ if env is None else env
     token = resolve_secret(s.token_env, env)
@@ -32,6 +34,9 @@ def build_notifier(config: Config, env: Mapping[str, str] | None = None) -> Noti
     url = resolve_secret(s.webhook_url_env, env)
     if url:
         return SlackWebhook(url, url_env=s.webhook_url_env or "")
+    teams = resolve_secret(config.settings.teams.webhook_url_env, env)
+    if teams:
+        return TeamsWorkflow(teams, url_env=config.settings.teams.webhook_url_env or "")
     return ConsoleNotifier()
 
 
@@ -40,11 +45,17 @@ def notifier_status(config: Config, env: Mapping[str, str] | None = None) -> str
     s = config.settings.slack
     env = os.environ if env is None else env
     if resolve_secret(s.token_env, env):
+        buttons = (f"buttons through Socket Mode (${s.app_token_env})" if resolve_secret(s.app_token_env, env)
+                   else f"no buttons (set ${s.app_token_env} for them)")
         return (f"Slack: bot token from ${s.token_env}; alerts go to each watch-list's channel "
-                f"(default {s.default_channel}), one thread per storm")
+                f"(default {s.default_channel}), one thread per storm, {buttons}")
     if resolve_secret(s.webhook_url_env, env):
         return (f"Slack: incoming webhook from ${s.webhook_url_env}; no threads or edits, "
                 "each update is a new message in the webhook's channel")
+    teams_env = config.settings.teams.webhook_url_env
+    if resolve_secret(teams_env, env):
+        return (f"Teams: workflow webhook from ${teams_env}; no threads, edits or buttons, each update is a "
+                "card of its own")
     names = " or ".join(f"${n}" for n in (s.token_env, s.webhook_url_env) if n)
     names = names or "token or webhook configured"
     return f"Slack: off, no {names}; alerts print to the console"

@@ -1,4 +1,4 @@
-"""``monitor test-alert`` and ``monitor silence``: registered into monitor/cli.py by ``register``.
+"""``monitor test-alert``, ``monitor silence`` and ``monitor alerts``: registered into monitor/cli.py by ``register``.
 
 Each handler takes the parsed arguments and returns the exit code: 0 done, 1 the action failed
 (the reason printed in words on stderr), 2 the configuration is invalid.
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.alerts import build_notifier, notifier_status, quiet_hours
+from monitor.alerts import build_notifier, history, notifier_status, quiet_hours
 from monitor.alerts.base import Message
 from monitor.alerts.console import as_text
 from monitor.alerts.render import render_alert, render_update
@@ -45,6 +46,16 @@ def register(subparsers: Any) -> None:
     s.add_argument("--for", dest="duration", metavar="DURATION", help="how long: 30m, 2h, 1d")
     s.add_argument("--reason", help="shown in the logs and in --list")
     s.set_defaults(func=cmd_silence)
+
+    a = subparsers.add_parser(
+        "alerts", help="recent alerts and open storms: state, owner, size, age; one storm's history",
+        description="List the storms that alerted recently with their watch-list, state, owner, size and age, "
+                    "or (--show) one storm's decisions, button actions and thread.")
+    a.add_argument("--config", help="monitor.yaml (default: $MONITOR_CONFIG or config/monitor.yaml)")
+    a.add_argument("--since", metavar="DURATION", default="7d", help="how far back (default 7d)")
+    a.add_argument("--show", metavar="ROOT_ID", help="one storm's history: decisions, actions, thread link")
+    a.add_argument("--json", action="store_true", help="print JSON instead of text")
+    a.set_defaults(func=cmd_alerts)
 
 
 def _load(args: argparse.Namespace) -> Config | None:
@@ -86,7 +97,8 @@ async def send_test_alert(config: Config, watchlist: str) -> str:
     checked = await notifier.check(channel)
     posted = await notifier.post(channel, render_alert(sample, title=title))
     if not notifier.supports_threads or not posted.ts:
-        return f"{checked}. Sent a test alert to the webhook's channel: look for it in Slack."
+        where = "Teams" if notifier.name.startswith("teams") else "Slack"
+        return f"{checked}. Sent a test alert to the webhook's channel: look for it in {where}."
     reply = dict(sample, decision="test_update", reason="threaded replies work")
     await notifier.post(posted.channel, render_update(reply), thread_ts=posted.ts)
     edited = render_alert(sample, title=title, updated=f"{now:%H:%M} UTC")
@@ -139,6 +151,36 @@ def cmd_silence(args: argparse.Namespace) -> int:
         what = f"cascade {args.cascade}" if args.cascade else f"watch-list {args.watchlist}"
         print(f"Silenced {what} until {quiet_hours.when_text(until)} (#{sid}); "
               f"lift it with: monitor silence --lift {sid}")
+        return 0
+    finally:
+        store.close()
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if config is None:
+        return 2
+    try:
+        since = parse_duration(args.since)
+    except ValueError as exc:
+        print(f"alerts: --since: {exc}", file=sys.stderr)
+        return 2
+    try:
+        store = Store(config.database_path, read_only=True)
+    except MonitorError as exc:
+        print(f"alerts: {exc}", file=sys.stderr)
+        return 1
+    now = datetime.now(UTC)
+    try:
+        if args.show:
+            found = history.storm(store, args.show, now)
+            if found is None:
+                print(f"alerts: no storm with root id {args.show!r} (see monitor alerts)", file=sys.stderr)
+                return 1
+            print(json.dumps(found, indent=2, ensure_ascii=False) if args.json else history.storm_text(found))
+            return 0
+        rows = history.storms(store, now - since, now)
+        print(json.dumps(rows, indent=2, ensure_ascii=False) if args.json else history.storms_text(rows, args.since))
         return 0
     finally:
         store.close()

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.alerts.base import Message
+from monitor.alerts.controls import Controls
 from monitor.alerts.escape import escape, escape_inline, link, neutralise_broadcasts, quote_block, truncate
 
 SECTION_LIMIT = 3000
@@ -77,6 +78,8 @@ def _handle(author: Any) -> str:
         return escape_inline(author) or "someone"
     h = escape_inline(str(author.get("handle") or "").lstrip("@"))
     name = escape_inline(author.get("name"))
+    if " " in h:  # a display name where a handle belongs (blog authors): not an @handle
+        h, name = "", name or h
     out = f"@{h}" if h else (name or "someone")
     return neutralise_broadcasts(f"{out} ({name})" if h and name and name != h else out)
 
@@ -190,10 +193,17 @@ def _why(d: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _growth(d: dict[str, Any]) -> str:
-    line = sparkline(d.get("growth"))
+    """The sparkline from the storm's first active bucket on; '' while it spans fewer than two (a
+    single bar says nothing about growth: the growth in words says it instead)."""
+    raw = d.get("growth")
+    if not isinstance(raw, list):
+        return ""
+    g = [v for v in raw if _num(v) is not None][-24:]
+    while g and not _num(g[0]):
+        g = g[1:]
+    line = sparkline(g) if len(g) >= 2 else ""
     if not line:
         return ""
-    g = [v for v in d["growth"] if _num(v) is not None][-24:]
     bucket = escape_inline(d.get("growth_bucket") or "bucket")
     span = f"  {count(g[0])} → {count(g[-1])}" if g else ""
     return f"*Growth* per {bucket}: `{line}`{span}"
@@ -216,8 +226,10 @@ def _reactions(items: Any, title: str, limit: int = 5) -> str:
     return "\n".join(lines) if len(lines) > 1 else ""
 
 
-def _footer(d: dict[str, Any], alert_id: int | None, note: str | None) -> Block:
+def _footer(d: dict[str, Any], alert_id: int | None, note: str | None, controls: Controls | None = None) -> Block:
     parts = [f"Watch-list *{escape_inline(d.get('watchlist') or '?')}*"]
+    if d.get("root_id") and d.get("kind") != "source":
+        parts.append(f"root `{escape_inline(d['root_id'])}`")
     c = d.get("complaint")
     if isinstance(c, dict) and isinstance(c.get("cues"), list) and c["cues"]:
         parts.append("cues: " + ", ".join(escape_inline(x) for x in c["cues"][:8]))
@@ -227,7 +239,19 @@ def _footer(d: dict[str, Any], alert_id: int | None, note: str | None) -> Block:
         parts.append(f"alert #{alert_id}")
     if note:
         parts.append(note)
-    return _context([" · ".join(parts)])
+    out = [" · ".join(parts)]
+    if controls is not None:
+        out += controls.context
+    return _context(out)
+
+
+def _with_controls(blocks: list[Block], controls: Controls | None, at: int) -> list[Block]:
+    """Insert the controls' section at ``at`` (after the figures) and their buttons at the end."""
+    if controls is None:
+        return blocks
+    if controls.lines:
+        blocks.insert(at, _section("\n".join(controls.lines)))
+    return blocks + [dict(b) for b in controls.blocks]
 
 
 def _fallback(d: dict[str, Any], prefix: str) -> str:
@@ -243,10 +267,11 @@ def _fallback(d: dict[str, Any], prefix: str) -> str:
 
 # -- whole messages -----------------------------------------------------------------------------
 def render_alert(d: dict[str, Any], *, alert_id: int | None = None, updated: str | None = None,
-                 note: str | None = None, title: str | None = None) -> Message:
+                 note: str | None = None, title: str | None = None, controls: Controls | None = None) -> Message:
     """The root message of a storm (also the edited root, with ``updated`` saying when)."""
     if d.get("kind") == "spike":
-        return render_spike(d, alert_id=alert_id, note=note, title=title)
+        return render_spike(d, alert_id=alert_id, note=note if not updated else f"updated {updated}", title=title,
+                            controls=controls)
     if d.get("kind") == "source":
         return render_source(d, alert_id=alert_id)
     wl = escape_inline(d.get("watchlist") or "?")
@@ -257,11 +282,20 @@ def render_alert(d: dict[str, Any], *, alert_id: int | None = None, updated: str
         if extra:
             optional.add(len(blocks))
             blocks.append(_section(extra))
-    blocks.append(_footer(d, alert_id, f"updated {updated}" if updated else note))
-    return Message(_fallback(d, "Complaint spreading"), fit(blocks, optional))
+    blocks.append(_footer(d, alert_id, f"updated {updated}" if updated else note, controls))
+    return Message(_fallback(d, "Complaint spreading"), _fit_controls(blocks, optional, controls, 3))
 
 
-def render_update(d: dict[str, Any], *, alert_id: int | None = None, note: str | None = None) -> Message:
+def _fit_controls(blocks: list[Block], optional: set[int], controls: Controls | None, at: int) -> list[Block]:
+    """``fit`` with the controls in: their section shifts the optional indexes after ``at`` by one."""
+    if controls is None or not controls.lines:
+        return fit(_with_controls(blocks, controls, at), optional)
+    shifted = {i + 1 if i >= at else i for i in optional}
+    return fit(_with_controls(blocks, controls, at), shifted)
+
+
+def render_update(d: dict[str, Any], *, alert_id: int | None = None, note: str | None = None,
+                  controls: Controls | None = None) -> Message:
     """A thread reply: what changed and the current figures, short."""
     name = escape_inline(d.get("decision") or "update").replace("_", " ")
     reason = f" · {truncate(escape_inline(d.get('reason')), 500)}" if d.get("reason") else ""
@@ -274,9 +308,10 @@ def render_update(d: dict[str, Any], *, alert_id: int | None = None, note: str |
         examples = _reactions(d.get("examples"), "Latest examples", 3)
         if examples:
             blocks.append(_section(examples))
-        blocks.append(_footer(d, alert_id, note))
+        blocks.append(_footer(d, alert_id, note, controls))
         fallback = f"Spike update [{escape_inline(d.get('watchlist') or '?')}] · {spike}"
-        return Message(truncate(fallback, FALLBACK_LIMIT), fit(blocks, {1} if examples else set()))
+        return Message(truncate(fallback, FALLBACK_LIMIT), _fit_controls(blocks, {1} if examples else set(),
+                                                                         controls, 1))
     figures = [f"{count(d.get('reactions'))} reactions"]
     if _num(d.get("rate")) is not None:
         figures.append(f"{compact(d.get('rate'))}/h")
@@ -293,8 +328,8 @@ def render_update(d: dict[str, Any], *, alert_id: int | None = None, note: str |
         if extra:
             optional.add(len(blocks))
             blocks.append(_section(extra))
-    blocks.append(_footer(d, alert_id, note))
-    return Message(_fallback(d, f"Update ({name})"), fit(blocks, optional))
+    blocks.append(_footer(d, alert_id, note, controls))
+    return Message(_fallback(d, f"Update ({name})"), _fit_controls(blocks, optional, controls, 1))
 
 
 def render_source(d: dict[str, Any], *, alert_id: int | None = None) -> Message:
@@ -306,7 +341,7 @@ def render_source(d: dict[str, Any], *, alert_id: int | None = None) -> Message:
 
 
 def render_spike(d: dict[str, Any], *, alert_id: int | None = None, note: str | None = None,
-                 title: str | None = None) -> Message:
+                 title: str | None = None, controls: Controls | None = None) -> Message:
     """A volume spike: complaints in the window against the baseline, top terms, examples."""
     wl = escape_inline(d.get("watchlist") or "?")
     window = escape_inline(d.get("window") or "window")
@@ -327,10 +362,11 @@ def render_spike(d: dict[str, Any], *, alert_id: int | None = None, note: str | 
     if examples:
         optional.add(len(blocks))
         blocks.append(_section(examples))
-    blocks.append(_footer(d, alert_id, note))
+    blocks.append(_footer(d, alert_id, note, controls))
     fallback = f"Complaint spike [{wl}] · {count(d.get('observed'))} complaints in {window} " \
                f"vs baseline {count(d.get('baseline'))}"
-    return Message(truncate(neutralise_broadcasts(fallback), FALLBACK_LIMIT), fit(blocks, optional))
+    return Message(truncate(neutralise_broadcasts(fallback), FALLBACK_LIMIT),
+                   _fit_controls(blocks, optional, controls, 2))
 
 
 def render_digest(p: dict[str, Any], *, alert_id: int | None = None) -> Message:

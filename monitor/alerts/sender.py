@@ -22,9 +22,12 @@ import random
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from monitor.alerts import outbox, quiet_hours
+from monitor.alerts import controls, outbox, quiet_hours
+from monitor.alerts.actions import judge_update
 from monitor.alerts.base import Message, Notifier, Posted
+from monitor.alerts.chart import storm_chart
 from monitor.alerts.escape import escape_inline
 from monitor.alerts.outbox import OutboxRow, Thread
 from monitor.alerts.render import render_alert, render_digest, render_update
@@ -53,8 +56,11 @@ class Sender:
     """Deliver due outbox rows through ``notifier``. One per process, sharing the daemon's Store."""
 
     def __init__(self, config: Config, store: Store, notifier: Notifier, clock: Clock, *,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, interactive: bool = False, charts: bool = True):
         self.store = store
+        # True when Socket Mode is on (an app token): storm messages carry the buttons.
+        self.interactive = interactive
+        self.charts = charts
         self.notifier = notifier
         self.clock = clock
         self.rng = rng or random.Random()
@@ -133,6 +139,17 @@ class Sender:
             if row.kind == "digest":
                 await self._send_plain(row, self._render(row, "digest", note), outcome)
             elif row.level == "update":
+                verdict = judge_update(self.store, row.root_id, row.watchlist, row.decision_id,
+                                       row.payload.get("reactions"), self._growth_factor(row.watchlist),
+                                       self.clock.now())
+                if not verdict.send:
+                    outbox.set_status(self.store, row.decision_id, "silenced", verdict.note)
+                    self.stats["silenced"] += 1
+                    log.info("alert #%d (%s, %s) dropped: %s", row.decision_id, row.name, row.watchlist, verdict.note)
+                    return outcome
+                if verdict.reopened:
+                    log.info("alert #%d (%s, %s): %s", row.decision_id, row.name, row.watchlist, verdict.note)
+                    note = f"{verdict.note}. {note}" if note else verdict.note
                 await self._send_update(row, note, outcome)
             else:
                 await self._send_plain(row, self._render(row, "alert", note), outcome)
@@ -156,6 +173,8 @@ class Sender:
         outbox.mark_sent(self.store, row, ts=posted.ts, thread_ts=None, now=self.clock.now(),
                          new_thread=thread)
         self._sent(row, posted)
+        if thread is not None:
+            await self._chart(row, thread)
 
     async def _send_update(self, row: OutboxRow, note: str | None, outcome: _Outcome) -> None:
         thread = None
@@ -164,6 +183,9 @@ class Sender:
         if thread is None:
             # Webhook or console, or the storm's first alert never went out (held, silenced, failed):
             # the update stands alone as a full message, and becomes the storm's thread if it can.
+            first = self.store.first_sent_alert(row.root_id, row.watchlist) if row.root_id else None
+            if first is not None and not self.notifier.supports_threads:
+                note = f"follows alert #{first}" + (f"; {note}" if note else "")
             await self._send_plain(row, self._render(row, "standalone", note), outcome)
             return
         ts = row.ts
@@ -184,26 +206,81 @@ class Sender:
                 log.warning("alert #%d: reply posted, but %s", row.decision_id, problem)
         outbox.mark_sent(self.store, row, ts=ts, thread_ts=thread.ts, now=self.clock.now(), note=problem)
         self._sent(row, Posted(ts, thread.channel))
+        await self._chart(row, thread)
+
+    def _growth_factor(self, watchlist: str) -> float:
+        wl = self.config.watchlists.get(watchlist)
+        return wl.alert.growth_factor if wl else 2.0
+
+    def _controls(self, d: dict[str, Any], did: int, *, with_buttons: bool) -> controls.Controls | None:
+        """Next step, state and (on a storm's root) the buttons; None for digests and source alerts."""
+        root_id, wl = d.get("root_id"), str(d.get("watchlist") or "")
+        if d.get("kind") not in ("cascade", "spike") or not isinstance(root_id, str):
+            return None
+        now = self.clock.now()
+        previous = self.store.last_sent_alert(root_id, wl, before=did)
+        muted = [x.until for x in self.store.silences() if x.root_id == root_id and x.watchlist in (None, wl)]
+        return controls.build(
+            d, watchlist=self.config.watchlists.get(wl), state=self.store.alert_state(root_id, wl), now=now,
+            previous=previous.payload if previous else None, prev_at=previous.at if previous else None,
+            interactive=self.interactive and self.notifier.supports_threads, muted_until=max(muted, default=None),
+            markup=self.notifier.markup == "mrkdwn", with_buttons=with_buttons and self.notifier.supports_threads,
+            app_token_env=self.config.settings.slack.app_token_env or "SLACK_APP_TOKEN")
 
     def _render(self, row: OutboxRow, how: str, note: str | None) -> Message:
-        d, did = row.payload, row.decision_id
+        return self._render_line(row.payload, row.decision_id, how, note, row.watchlist, row.name, row.root_id)
+
+    def _render_line(self, d: dict[str, Any], did: int, how: str, note: str | None, watchlist: str, name: str,
+                     root_id: str | None) -> Message:
         try:
             if how == "digest":
                 return render_digest(d, alert_id=did)
+            ctl = self._controls(d, did, with_buttons=how != "reply")
             if how == "reply":
-                return render_update(d, alert_id=did, note=note)
+                return render_update(d, alert_id=did, note=note, controls=ctl)
             if how == "root":
-                return render_alert(d, alert_id=did, updated=self.clock.now().strftime("%H:%M UTC"))
+                return render_alert(d, alert_id=did, updated=self.clock.now().strftime("%H:%M UTC"), controls=ctl)
             if how == "standalone":
-                return render_alert(d, alert_id=did, note=note, title=STANDALONE_TITLE)
-            return render_alert(d, alert_id=did, note=note)
+                return render_alert(d, alert_id=did, note=note, title=STANDALONE_TITLE, controls=ctl)
+            return render_alert(d, alert_id=did, note=note, controls=ctl)
         except Exception as exc:  # a rendering bug must not hold the whole outbox back
             log.exception("alert #%d: could not render (%s); sending a minimal message", did,
                           type(exc).__name__)
-            text = (f"Alert #{did} for watch-list {escape_inline(row.watchlist)} "
-                    f"({escape_inline(row.name)}): details could not be rendered; "
-                    f"root {escape_inline(row.root_id)}")
+            text = (f"Alert #{did} for watch-list {escape_inline(watchlist)} "
+                    f"({escape_inline(name)}): details could not be rendered; "
+                    f"root {escape_inline(root_id)}")
             return Message(text)
+
+    # -- what the buttons and the chart need --------------------------------------------------------
+    async def refresh_root(self, root_id: str, watchlist: str) -> bool:
+        """Edit a storm's root message to show its current state (after a button press).
+
+        False when the storm has no thread or nothing was delivered. Raises DeliveryError."""
+        thread = outbox.thread_for(self.store, root_id, watchlist)
+        latest = self.store.last_sent_alert(root_id, watchlist)
+        if thread is None or latest is None or not self.notifier.supports_threads:
+            return False
+        message = self._render_line(latest.payload, latest.id, "root", None, watchlist, latest.name, root_id)
+        await self.notifier.update(thread.channel, thread.ts, message)
+        return True
+
+    async def _chart(self, row: OutboxRow, thread: Thread) -> None:
+        """Best effort: the storm's chart into its thread. A failure is logged; the alert stands."""
+        upload = getattr(self.notifier, "upload", None)
+        if not self.charts or upload is None or row.kind != "cascade":
+            return
+        try:
+            png = await asyncio.to_thread(storm_chart, row.payload)
+        except Exception as exc:
+            log.warning("alert #%d: could not draw the chart (%s)", row.decision_id, type(exc).__name__)
+            return
+        if png is None:
+            return
+        try:
+            await upload(thread.channel, thread.ts, f"storm-{row.decision_id}.png", png,
+                         f"Reactions over time, alert #{row.decision_id}")
+        except DeliveryError as exc:
+            log.warning("alert #%d: chart not uploaded to the thread: %s", row.decision_id, exc)
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _sent(self, row: OutboxRow, posted: Posted) -> None:

@@ -177,6 +177,13 @@ class SlackBot:
         await self._call("chat_update", channel, channel=channel, ts=ts, text=message.text,
                          blocks=message.blocks or [], parse="none")
 
+    async def upload(self, channel: str, thread_ts: str, filename: str, data: bytes, title: str) -> None:
+        """Upload a file into a thread: files.getUploadURLExternal, the upload, then
+        files.completeUploadExternal (slack-sdk's files_upload_v2; the old files.upload is retired).
+        Needs the files:write scope."""
+        await self._call("files_upload_v2", channel, channel=channel, thread_ts=thread_ts, filename=filename,
+                         content=data, title=title)
+
     async def check(self, channel: str) -> str:
         data = await self._call("auth_test", channel)
         who = data.get("user") or data.get("bot_id") or "the bot"

@@ -235,13 +235,24 @@ class SlackSettings(_Strict):
     digest_at: ClockTime | None = None  # daily digest time of day, in digest_timezone
     digest_timezone: str = "UTC"
 
-    _check_env = field_validator("token_env", "webhook_url_env")(_env_name)
+    # The app-level token (xapp-...) for Socket Mode: with it the alerts carry buttons (docs/slack.md).
+    app_token_env: str | None = "SLACK_APP_TOKEN"
+
+    _check_env = field_validator("token_env", "webhook_url_env", "app_token_env")(_env_name)
     _check_url = field_validator("api_url")(_http_url)
 
     @field_validator("digest_timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
         return _timezone(value)
+
+
+class TeamsSettings(_Strict):
+    """Microsoft Teams through a Workflows webhook ("When a Teams webhook request is received")."""
+
+    webhook_url_env: str | None = "TEAMS_WEBHOOK_URL"
+
+    _check_env = field_validator("webhook_url_env")(_env_name)
 
 
 class DetectionSettings(_Strict):
@@ -277,6 +288,7 @@ class Settings(_Strict):
     x: XSettings = XSettings()
     blogs: BlogSettings = BlogSettings()
     slack: SlackSettings = SlackSettings()
+    teams: TeamsSettings = TeamsSettings()
     detection: DetectionSettings = DetectionSettings()
     http: HTTPSettings = HTTPSettings()
     retention: Duration = timedelta(days=30)
@@ -333,6 +345,26 @@ class AlertSettings(_Strict):
         return self.vip_threshold or max(1, self.spread_threshold // 5)
 
 
+class PlaybookStep(_Strict):
+    """One rule of a watch-list's playbook: when a storm matches (every given key), who acts and how."""
+
+    category: str | None = None       # the complaint's category (billing, delivery, ...)
+    specific: bool | None = None      # a specific, actionable complaint (true) or a vague one (false)
+    vip: bool | None = None           # a VIP or journalist is involved
+    kind: Literal["cascade", "spike"] | None = None
+    who: str = Field(min_length=1, max_length=80)    # shown as written, never as a ping
+    do: str = Field(min_length=1, max_length=200)    # the one-line instruction
+    # A real Slack user (U.../W...) or user group (S...) id to ping; only from this config.
+    slack_id: str | None = None
+
+    @field_validator("slack_id")
+    @classmethod
+    def _slack_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[SUW][A-Z0-9]{2,20}", value):
+            raise ValueError("must be a Slack user id (U.../W...) or user group id (S...)")
+        return value
+
+
 class Watchlist(_Strict):
     name: str
     terms: list[Term] = Field(min_length=1, max_length=MAX_TERMS)
@@ -344,6 +376,7 @@ class Watchlist(_Strict):
     vip_authors: list[str] = []
     alert: AlertSettings = AlertSettings()
     quiet_hours: QuietHours | None = None
+    playbook: list[PlaybookStep] = []   # the first matching step is the alert's next step
 
     @field_validator("name")
     @classmethod

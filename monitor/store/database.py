@@ -24,6 +24,7 @@ import sqlite_utils
 
 from monitor.errors import StoreError
 from monitor.store import indexes
+from monitor.store.actions import ActionTables
 from monitor.store.base import chunks as _chunks
 from monitor.store.base import stamp
 from monitor.store.cascades import CascadeTables
@@ -35,7 +36,7 @@ from monitor.store.sources import SourceTables
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MentionRow", "Store", "Tracked", "_chunks"]
 
-class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTables):
+class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTables, ActionTables):
     """The one writer to the database. Not shared across processes; reads may come from anywhere."""
     def __init__(self, path: str | Path, *, read_only: bool = False, durable: bool = True):
         """``durable=False``: commits are handed to the OS without waiting for the disk (no fsync). The
@@ -176,6 +177,10 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
                     (cutoff,)).rowcount,
                 "threads": conn.execute(
                     f"DELETE FROM threads WHERE root_id IN ({old})", (cutoff,)).rowcount,
+                "alert_actions": conn.execute(
+                    f"DELETE FROM alert_actions WHERE root_id IN ({old})", (cutoff,)).rowcount,
+                "alert_states": conn.execute(
+                    f"DELETE FROM alert_states WHERE root_id IN ({old})", (cutoff,)).rowcount,
                 "cascades": conn.execute(f"DELETE FROM cascades WHERE root_id IN ({old})", (cutoff,)).rowcount,
                 "orphans": conn.execute("DELETE FROM orphans WHERE observed_at < ?", (cutoff,)).rowcount,
             }

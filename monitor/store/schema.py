@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 def _restamp(table: str, c: str) -> str:
     """The statement that rewrites ``table.c``'s ISO times in UTC ("...Z") to six fractional digits
@@ -128,4 +128,30 @@ MIGRATIONS: list[str] = [
         ("cascades", ("opened_at", "last_reaction_at", "alerted_at", "last_update_at")),
         ("decisions", ("at",)), ("outbox", ("next_attempt_at", "sent_at")), ("silences", ("until",)),
         ("orphans", ("observed_at",))) for column in columns),
+    # 4: who has each storm and what was done about it, from Slack's buttons (monitor/store/actions.py).
+    """
+    CREATE TABLE alert_states (
+        root_id TEXT NOT NULL,
+        watchlist TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open',   -- open | acknowledged | resolved
+        owner TEXT,                            -- Slack user id
+        owner_name TEXT,
+        resolved_size INTEGER,                 -- reactions when resolved, reopened past growth_factor times it
+        note TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (root_id, watchlist)
+    );
+    CREATE TABLE alert_actions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        root_id TEXT NOT NULL,
+        watchlist TEXT NOT NULL,
+        action TEXT NOT NULL,                  -- take | acknowledge | mute | resolve | reopen
+        user_id TEXT,
+        user_name TEXT,
+        at TEXT NOT NULL,
+        note TEXT,
+        dedupe_key TEXT NOT NULL UNIQUE        -- a retried delivery of the same press is applied once
+    );
+    CREATE INDEX alert_actions_root ON alert_actions(root_id, watchlist);
+    """,
 ]
