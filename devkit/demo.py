@@ -333,7 +333,8 @@ def run_demo(*, fast: bool = False, keep: bool = False, out: Callable[[str], Non
              timeout: float = 120.0) -> int:
     """Play the story; 0 when a storm alert reached Slack (and a digest), 1 otherwise."""
     folder = Path(tempfile.mkdtemp(prefix="monitor-demo-"))
-    x, blogs, slack = XApi(token=X_TOKEN), BlogHost(), SlackStandIn(token=SLACK_TOKEN)
+    # search_reposts: the demo's script paces reposts as search served them before May 2026.
+    x, blogs, slack = XApi(token=X_TOKEN, search_reposts=True), BlogHost(), SlackStandIn(token=SLACK_TOKEN)
     proc: subprocess.Popen[bytes] | None = None
     log_path = folder / "daemon.log"
     try:
