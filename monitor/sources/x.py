@@ -181,6 +181,18 @@ def search_mentions(body: dict[str, Any], now: datetime) -> list[Mention]:
     return list(out.values())
 
 
+def count_buckets(body: dict[str, Any], watchlist: str) -> list[VolumeCount]:
+    """The non-empty buckets of a ``/2/tweets/counts/recent`` answer; malformed buckets are skipped."""
+    out = []
+    for b in body.get("data") or []:
+        try:
+            span = parse_time(b["start"], "start"), parse_time(b["end"], "end")
+            out.append(VolumeCount(watchlist, "x", *span, int(b.get("tweet_count") or 0)))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return [v for v in out if v.count > 0]
+
+
 def _newer(a: str | None, b: str | None) -> str | None:
     if not a or not b:
         return a or b
@@ -429,14 +441,7 @@ class XSource(XCaller):
                           granularity="minute", start_time=start, end_time=end)
         body = _json_body(resp, self.key)
         self.ledger.charge(self.key, now, counts=1)
-        out = []
-        for b in body.get("data") or []:
-            try:
-                span = parse_time(b["start"], "start"), parse_time(b["end"], "end")
-                out.append(VolumeCount(self.watchlist, "x", *span, int(b.get("tweet_count") or 0)))
-            except (KeyError, TypeError, ValueError):
-                continue
-        return [v for v in out if v.count > 0], {"until": format_time(end)}
+        return count_buckets(body, self.watchlist), {"until": format_time(end)}
 
     def _search(
         self, max_results: int, since_id: str | None, next_token: str | None, now: datetime
