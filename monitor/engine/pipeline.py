@@ -119,8 +119,9 @@ class Pipeline:
         self.grown |= {key for key in reacted if self.detector.has_reactions(key)}
         # Reported counts (X's public_metrics, from search or post lookup) after every seen reaction of
         # the batch, so a reaction seen in this batch is not also counted as an unseen one.
-        places = [(m, known[m.id].root_id, known[m.id].watchlists) for m in seen_again]
-        places += [(x.mention, x.root_id, x.watchlists) for x in linked]
+        # (Only mentions with metrics are looked at: a replay's records have none, and it stays as fast.)
+        places = [(m, known[m.id].root_id, known[m.id].watchlists) for m in seen_again if m.metrics]
+        places += [(x.mention, x.root_id, x.watchlists) for x in linked if x.mention.metrics]
         for m, root_id, watchlists in places:
             n = reported_reactions(m)
             if n is None:

@@ -17,7 +17,8 @@ join the cascade.
 Costs (``monitor/sources/spend.py``): a lookup bills each post once per UTC day, so looking up the same
 complaint every two minutes costs one post read a day; lookups ask for no user expansion (the
 authors are stored already), so they bill no user reads. All of it is complaint work: it may use the
-whole paced budget, and chatter (keyword search) leaves it what it asks for. The cursor:
+whole paced budget, and chatter (keyword search) leaves it what it asks for: after each poll, the
+due posts it could not pay for and a page of reactions for each post still growing. The cursor:
 
     {"posts": {"<post id>": {"at": 1767225600, "every": 120, "n": 42, "replies": 3, "quotes": 1,
                              "rs": "<newest reply id read>"}},
@@ -96,6 +97,7 @@ class XLookupSource(XCaller):
         park: datetime | None = None
         looked = fetched = 0
         grown: list[SpreadTarget] = []
+        done: set[str] = set()
         try:
             for batch in _batches(due, LOOKUP_BATCH):
                 batch = self._affordable(batch, now)
@@ -104,6 +106,7 @@ class XLookupSource(XCaller):
                     break
                 found = self._lookup(batch, now, state, mentions)
                 looked += len(batch)
+                done |= {post_id(t.mention_id) for t in batch}
                 grown += [t for t in batch if post_id(t.mention_id) in found]
             if self.settings.fetch_reactions and park is None:
                 for t in grown:
@@ -118,7 +121,10 @@ class XLookupSource(XCaller):
                 raise
             park = exc.until if isinstance(exc, RateLimited) else None
             warnings.append(str(exc))  # keep what was read; the rest is due again next poll
-        self.ledger.demand(0)
+        # What open complaints will ask for until the next poll, held back from chatter meanwhile: the due
+        # posts this poll could not pay for, and a page of reactions for each post that is growing.
+        skipped = self.ledger.unbilled([post_id(t.mention_id) for t in due if post_id(t.mention_id) not in done], now)
+        self.ledger.demand(len(skipped) + (REACTION_PAGE * len(grown) if self.settings.fetch_reactions else 0))
         new = {"posts": state, "spend": self.ledger.record(self.key, now), "read_today": self.ledger.read_today(now)}
         detail = {"spend": self.ledger.status(now), "followed": len(targets), "due": len(due), "looked_up": looked,
                   "reactions_read": fetched}
