@@ -174,3 +174,45 @@ def test_a_watch_list_query_longer_than_a_stream_rule_may_be_is_a_permanent_erro
 
     message = asyncio.run(scenario())
     assert "1024" in message and "'acme'" in message and "x_query" in message
+
+
+def test_a_refused_connection_backs_off_and_connects_once_the_slot_is_free(tmp_path: Path, stand_ins: Any) -> None:
+    import threading
+
+    import httpx
+
+    x, slack = stand_ins
+    path = config_path(tmp_path, x, slack)
+    stop = threading.Event()
+
+    def squat() -> None:  # another client holds the app's one connection
+        with httpx.Client() as c, c.stream("GET", f"{x.url}/2/tweets/search/stream",
+                                           headers={"Authorization": f"Bearer {X_TOKEN}"}) as r:
+            for _ in r.iter_raw():
+                if stop.is_set():
+                    return
+
+    squatter = threading.Thread(target=squat, daemon=True)
+    squatter.start()
+
+    async def scenario() -> tuple[str | None, int]:
+        await until("the other client connected", lambda: x.streaming)
+        daemon = Daemon(load_config(path))
+        src = stream_source(daemon)
+        src._http_backoff = (0.02, 0.1)
+        try:
+            await daemon.poll("xstream:all")
+            await until("refused: one connection per app", lambda: (src.last_error or "").startswith("stream refused"))
+            refused = src.last_error
+            stop.set()
+            await asyncio.to_thread(squatter.join, 5)
+            await until("connected once the slot was free", lambda: src.connected)
+            return refused, src.connections
+        finally:
+            await src.aclose()
+            await daemon.http.aclose()
+            daemon.store.close()
+
+    refused, connections = asyncio.run(scenario())
+    assert refused is not None and "429" in refused and "TooManyConnections" in refused
+    assert connections == 1

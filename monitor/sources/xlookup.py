@@ -67,6 +67,11 @@ def post_id(mention_id: str) -> str:
     return mention_id.split(":", 1)[1]
 
 
+def _unread(st: dict[str, Any]) -> bool:
+    """Whether a looked-up post reports more replies or quotes than were read."""
+    return bool(st.get("replies_now", 0) > st.get("replies", 0) or st.get("quotes_now", 0) > st.get("quotes", 0))
+
+
 def reactions_of(metrics: dict[str, Any] | None) -> int:
     m = metrics or {}
     return sum(int(m.get(k) or 0) for k in ("reposts", "replies", "quotes"))
@@ -109,7 +114,9 @@ class XLookupSource(XCaller):
                 done |= {post_id(t.mention_id) for t in batch}
                 grown += [t for t in batch if post_id(t.mention_id) in found]
             if self.settings.fetch_reactions and park is None:
-                for t in grown:
+                # Every post looked up with replies or quotes not read yet: those that grew now, and those a
+                # spent budget stopped before.
+                for t in (t for t in due if post_id(t.mention_id) in done and _unread(state[post_id(t.mention_id)])):
                     got = self._reactions(t, state[post_id(t.mention_id)], now, mentions)
                     if got is None:
                         break

@@ -158,13 +158,14 @@ class XStreamSource:
     async def _run(self) -> None:
         """Connect, read, reconnect with backoff: until cancelled or refused for good."""
         failures = 0
-        first = True
+        synced = False
         async with self._client() as client:
             while True:
                 try:
-                    if first:
+                    if not synced:  # once per connection task, retried until it succeeds
                         await self.sync_rules(client)
-                    await self._connect(client, backfill=not first)
+                        synced = True
+                    await self._connect(client, backfill=self.connections > 0)
                     failures = 0  # it was up: the next drop starts the backoff afresh
                 except asyncio.CancelledError:
                     raise
@@ -190,8 +191,6 @@ class XStreamSource:
                     log.error("%s: %s", self.key, self.last_error, exc_info=exc, extra={"source": self.key})
                     await self._back_off(failures, *self._http_backoff)
                     continue
-                finally:
-                    first = False
                 await self._back_off(max(1, failures), *self._network_backoff)  # closed by X: reconnect soon
 
     async def _back_off(self, failures: int, base: float, cap: float) -> None:
