@@ -234,3 +234,9 @@ def test_searching_bills_posts_and_their_authors(stand_ins: Any) -> None:
     assert len(result.mentions) == 12
     assert result.detail["spend"]["posts"] == 12 and result.detail["spend"]["users"] == 3
     assert result.detail["spend"]["spent_usd"] == pytest.approx(12 * 0.005 + 3 * 0.010)
+
+
+def test_a_lookup_cadence_whose_longest_interval_is_shorter_than_its_shortest_is_refused() -> None:
+    from pydantic import ValidationError
+    with pytest.raises(ValidationError, match="must not be shorter than lookup_min_interval"):
+        XSettings.model_validate({"lookup_min_interval": "10m", "lookup_max_interval": "5m"})

@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
 )
 
@@ -188,6 +189,14 @@ class XSettings(_Strict):
 
     _check_env = field_validator("bearer_token_env")(_env_name)
     _check_url = field_validator("api_url")(_http_url)
+
+    @field_validator("lookup_max_interval")
+    @classmethod
+    def _after_min(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        low = info.data.get("lookup_min_interval")
+        if low is not None and value < low:
+            raise ValueError(f"must not be shorter than lookup_min_interval ({low.total_seconds():.0f}s)")
+        return value
 
 
 class BlogSettings(_Strict):
