@@ -100,7 +100,7 @@ def test_without_lookups_the_same_storm_is_invisible_to_keyword_search(tmp_path:
 
 
 def test_lookups_batch_ids_follow_growth_and_rereads_the_same_day_cost_nothing(
-        tmp_path: Path, stand_ins: Any) -> None:
+        tmp_path: Path, stand_ins: Any, capsys: pytest.CaptureFixture[str]) -> None:
     x, slack = stand_ins
     _, daemon = run_storm(config_path(tmp_path, x, slack), x, [50, 50, 0, 0, 0, 0])
     lookups = [r for r in x.requests if r.path == "/2/tweets"]
@@ -117,6 +117,11 @@ def test_lookups_batch_ids_follow_growth_and_rereads_the_same_day_cost_nothing(
     assert spend["free"] >= len(lookups) - 1  # the root was billed once today, whatever the lookups
     post = next(iter(cursor["posts"].values()))
     assert post["every"] > 120  # quiet since: looked up less often
+    # X's own count of the cycle's post reads (GET /2/usage/tweets), asked hourly, is kept beside ours
+    assert cursor["x_usage"]["project_cap"] == 3_000_000 and cursor["x_usage"]["project_usage"] > 0
+    capsys.readouterr()
+    status(load_config(tmp_path / "monitor.yaml"))
+    assert "post reads this billing cycle" in capsys.readouterr().out
 
 
 def test_the_replies_of_a_growing_complaint_are_read_by_conversation_and_join_its_cascade(

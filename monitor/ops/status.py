@@ -36,12 +36,19 @@ def collect(config: Config) -> dict[str, Any]:
 def x_spend(health: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The X spend of this month, every X source together, as the X source polled last saw it."""
     latest: tuple[str, dict[str, Any]] | None = None
+    reported: dict[str, Any] | None = None  # X's own count, which only the lookup source asks for
     for row in health:
         detail = json.loads(row["detail"]) if row.get("detail") else {}
         spend = detail.get("spend") if isinstance(detail, dict) else None
-        if isinstance(spend, dict) and row.get("last_success") and (latest is None or row["last_success"] > latest[0]):
+        if not isinstance(spend, dict) or not row.get("last_success"):
+            continue
+        if isinstance(spend.get("x_reported"), dict):
+            reported = spend["x_reported"]
+        if latest is None or row["last_success"] > latest[0]:
             latest = (row["last_success"], spend)
-    return latest[1] if latest else None
+    if latest is None:
+        return None
+    return {**latest[1], "x_reported": reported} if reported else latest[1]
 
 
 def spend_line(spend: dict[str, Any]) -> str:
@@ -50,10 +57,14 @@ def spend_line(spend: dict[str, Any]) -> str:
     allowed = spend.get("allowed_so_far_usd")
     pace = f", ${allowed:,.2f} allowed so far" if allowed is not None else ""
     projected = spend.get("projected_usd")
-    return (f"X spend    ${spend.get('spent_usd', 0):,.2f}{of} in {spend.get('month')}{pace}; projected month "
+    line = (f"X spend    ${spend.get('spent_usd', 0):,.2f}{of} in {spend.get('month')}{pace}; projected month "
             f"${projected if projected is not None else 0:,.2f}; {spend.get('posts', 0)} post reads "
             f"({spend.get('free_rereads', 0)} re-reads free), {spend.get('users', 0)} user reads, "
             f"{spend.get('count_requests', 0)} count requests")
+    x = spend.get("x_reported")
+    if isinstance(x, dict) and "project_usage" in x:
+        line += f"; X reports {x['project_usage']} of {x.get('project_cap') or '?'} post reads this billing cycle"
+    return line
 
 
 def status(config: Config, *, as_json: bool = False) -> int:

@@ -37,12 +37,13 @@ import tweepy
 
 from monitor.config.settings import Secret, XSettings
 from monitor.errors import PermanentSourceError, SourceError
-from monitor.records.mention import Mention
+from monitor.records.mention import Mention, format_time, lenient_time
 from monitor.sources.base import PollResult, RateLimited
 from monitor.sources.spend import Priority, XLedger
 from monitor.sources.x import (
     EXPANSIONS,
     METRICS,
+    TWEEPY_HOST,
     TWEET_FIELDS,
     USER_FIELDS,
     XCaller,
@@ -53,6 +54,7 @@ from monitor.sources.x import (
 )
 from monitor.store.database import SpreadTarget, Store
 
+USAGE_EVERY = timedelta(hours=1)  # X's own count of post reads (/2/usage/tweets: 50 requests per 15 min)
 LOOKUP_BATCH = 100      # ids a lookup takes
 MAX_TARGETS = 2000      # posts followed at once (roots first)
 REACTION_PAGE = 100
@@ -133,10 +135,36 @@ class XLookupSource(XCaller):
         skipped = self.ledger.unbilled([post_id(t.mention_id) for t in due if post_id(t.mention_id) not in done], now)
         self.ledger.demand(len(skipped) + (REACTION_PAGE * len(grown) if self.settings.fetch_reactions else 0))
         new = {"posts": state, "spend": self.ledger.record(self.key, now), "read_today": self.ledger.read_today(now)}
-        detail = {"spend": self.ledger.status(now), "followed": len(targets), "due": len(due), "looked_up": looked,
-                  "reactions_read": fetched}
+        reported = self._x_usage(cursor.get("x_usage"), now, warnings)
+        if reported:
+            new["x_usage"] = reported
+        detail = {"spend": {**self.ledger.status(now), **({"x_reported": reported} if reported else {})},
+                  "followed": len(targets), "due": len(due), "looked_up": looked, "reactions_read": fetched}
         return PollResult(list(mentions.values()), new if new != cursor else None, park_until=park, detail=detail,
                           warnings=warnings)
+
+    def _x_usage(self, last: Any, now: datetime, warnings: list[str]) -> dict[str, Any] | None:
+        """X's own count of this billing cycle's post reads (``GET /2/usage/tweets``), asked hourly; it
+        bills nothing. A plan or app that does not answer it only gives a warning."""
+        last = last if isinstance(last, dict) else None
+        at = lenient_time(last.get("at")) if last else None
+        if at is not None and now - at < USAGE_EVERY:
+            return last
+        try:
+            # tweepy has no call for it: its session (with our adapter: host and token) asks.
+            resp = self.client.session.get(f"{TWEEPY_HOST}/2/usage/tweets", timeout=30)
+            data = (resp.json() or {}).get("data") or {} if resp.status_code == 200 else None
+        except (requests.RequestException, ValueError, AttributeError):
+            data = None
+        if not isinstance(data, dict) or "project_usage" not in data:
+            warnings.append(f"{self.key}: X did not report its usage (GET /2/usage/tweets); the spend shown is "
+                            "counted here")
+            return {**(last or {}), "at": format_time(now)} if last else {"at": format_time(now)}
+        try:
+            return {"at": format_time(now), "project_usage": int(data["project_usage"]),
+                    "project_cap": int(data.get("project_cap") or 0), "cap_reset_day": data.get("cap_reset_day")}
+        except (TypeError, ValueError):
+            return {"at": format_time(now)}
 
     def _due(self, st: dict[str, Any] | None, now: datetime) -> bool:
         if not st:
