@@ -5,15 +5,16 @@ starts: ours that are stale are deleted, missing ones added, other rules left al
 The connection (``GET /2/tweets/search/stream``, httpx streaming) runs in a background task that
 puts each post it delivers in an inbox; each ``poll`` hands the inbox on (stored with the cursor, as
 any source's records). X sends a ``\\r\\n`` keep-alive every 20 seconds; no byte for ``STALL``
-seconds is a disconnect. Reconnects back off with ``backoff_delay``: network errors from 1 s up to a
-minute, HTTP errors and 429s (one connection per app) from 5 s up to 5 minutes.
+seconds is a disconnect. Reconnects back off with ``backoff_delay`` (+-20% jitter): a close or a
+network error from 1 s up to a minute, an HTTP error from 5 s up to 5 minutes, a 429 (the app's one
+connection is taken) from a minute up to 15.
 
 After every gap (a disconnect, or a start with a stored cursor: the process was down), each
 watch-list's query is searched from the newest post stored before the gap (``since_id``; the same
 paging, page budget and cursor as ``XSource``), so every post of the gap is read once; posts the
 stream delivers as well are the same ids and are stored once. X's own ``backfill_minutes`` (up to 5,
 Enterprise access only) is asked for on reconnect when ``x.stream_backfill_minutes`` is set; the
-search backfill then runs only for a gap longer than that. The cursor:
+search backfill runs after every gap all the same (what both deliver is stored once). The cursor:
 
     {"since_id": "<newest post stored>", "backfill": {"<watch-list>": <XSource cursor>}, "spend": {...}}
 """
@@ -178,7 +179,9 @@ class XStreamSource:
                     failures += 1
                     self.last_error = f"stream refused: {exc}"
                     base, cap = self._http_backoff
-                    await self._back_off(failures, base * (12 if exc.status == 429 else 1), cap * 3)
+                    if exc.status == 429:  # X: wait a minute, doubling (the app's one connection is taken)
+                        base, cap = base * 12, cap * 3
+                    await self._back_off(failures, base, cap)
                     continue
                 except (httpx.HTTPError, OSError, ValueError) as exc:
                     failures += 1
