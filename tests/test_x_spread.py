@@ -245,3 +245,42 @@ def test_a_lookup_cadence_whose_longest_interval_is_shorter_than_its_shortest_is
     from pydantic import ValidationError
     with pytest.raises(ValidationError, match="must not be shorter than lookup_min_interval"):
         XSettings.model_validate({"lookup_min_interval": "10m", "lookup_max_interval": "5m"})
+
+
+def test_replies_are_read_while_the_budget_allows_and_the_unread_ones_once_it_allows_again(
+        tmp_path: Path, stand_ins: Any) -> None:
+    x, slack = stand_ins
+    path = config_path(tmp_path, x, slack, monthly_budget_usd=31.0, volume_counts="off")
+
+    def conversation_searches() -> int:
+        return len([r for r in x.requests if r.path == "/2/tweets/search/recent"
+                    and r.query["query"][0].startswith("conversation_id:")])
+
+    async def scenario() -> tuple[int, int, int, int]:
+        clock = SimulatedClock(datetime(2026, 5, 2, 0, 0, tzinfo=UTC))  # $1.31 allowed so far
+        daemon = Daemon(load_config(path), clock=clock)
+        try:
+            root = x.add_tweet(COMPLAINT, author="carol", followers=2400)
+            await daemon.poll("x:acme")
+            for i in range(3):
+                x.add_tweet(f"@carol this is outrageous ({i})", author=f"r{i}", replied_to=root["id"])
+            ledger = daemon.sources["xlookup:open"].ledger
+            now = clock.now()
+            # Chatter has spent all but 5 cents of the pace: a lookup fits, a page of replies does not.
+            left = ledger.allowed_usd(now) - ledger.spent_usd(now) - 0.05
+            ledger.charge("x:acme", now, posts=round(left / 0.005))
+            clock.advance(60)
+            await daemon.poll("xlookup:open")
+            looked = len([r for r in x.requests if r.path == "/2/tweets"])
+            before = conversation_searches()
+            clock.advance(86400)  # a day later the pace allows a dollar more
+            await daemon.poll("xlookup:open")
+            replies = daemon.store.conn.execute("SELECT count(*) FROM mentions WHERE kind = 'reply'").fetchone()[0]
+            return looked, before, conversation_searches(), replies
+        finally:
+            await daemon.http.aclose()
+            daemon.store.close()
+
+    looked, before, after, replies = asyncio.run(scenario())
+    assert looked == 1 and before == 0  # measured, but its replies not read: the budget did not allow it
+    assert after == 1 and replies == 3  # read once it did, though the post did not grow again
