@@ -185,7 +185,8 @@ def soak(seconds: float = 180.0, *, storm_every: float = 20.0, chatter_per_s: fl
                                     f"then {seconds:.0f}s measured ..." if warm_up else f"{seconds:.0f}s ..."))
     # The stand-in enforces X's 450 searches per 15 minutes; polling every second would exhaust it in
     # 7.5 minutes and park the source: that is a test of rate limits, not of memory or latency.
-    x, slack = XApi(token=X_TOKEN, limit=1_000_000), SlackStandIn(token=SLACK_TOKEN)
+    # search_reposts: the soak measures search-to-alert latency of reposts, as X served them before May 2026.
+    x, slack = XApi(token=X_TOKEN, limit=1_000_000, search_reposts=True), SlackStandIn(token=SLACK_TOKEN)
     x.start()
     slack.__enter__()
     samples: list[tuple[float, float]] = []

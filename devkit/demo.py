@@ -354,7 +354,9 @@ def run_demo(*, fast: bool = False, keep: bool = False, out: Callable[[str], Non
              timeout: float = 120.0) -> int:
     """Play the story; 0 when a storm alert reached Slack (and a digest), 1 otherwise."""
     folder = Path(tempfile.mkdtemp(prefix="monitor-demo-"))
-    x, blogs, slack = XApi(token=X_TOKEN), BlogHost(), SlackStandIn(token=SLACK_TOKEN, app_token=APP_TOKEN)
+    # search_reposts: the demo's script paces reposts as search served them before May 2026.
+    x, blogs = XApi(token=X_TOKEN, search_reposts=True), BlogHost()
+    slack = SlackStandIn(token=SLACK_TOKEN, app_token=APP_TOKEN)
     proc: subprocess.Popen[bytes] | None = None
     log_path = folder / "daemon.log"
     try:

@@ -90,6 +90,7 @@ class Daemon:
             old, self.http, self._http_settings = self.http, HttpFetcher(s.blogs), s.blogs
             if old is not None:
                 self._background(old.aclose())
+        self._close_sources()  # a stream's connection belongs to the source object being replaced
         self.sources = {src.key: src for src in build_sources(self.config, self.store, self.clock, self.http,
                                                                rng=self.rng)}
         notifier = build_notifier(self.config)
@@ -102,6 +103,12 @@ class Daemon:
         self.app_token = resolve_secret(s.slack.app_token_env) if notifier.name == "slack-bot" else None
         self.sender.interactive = self.app_token is not None and self.buttons is not None
         self.off = [*disabled_reasons(self.config), notifier_status(self.config)]
+
+    def _close_sources(self) -> None:
+        for src in self.sources.values():
+            close = getattr(src, "aclose", None)
+            if close is not None:
+                self._background(close())
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         try:
@@ -125,6 +132,10 @@ class Daemon:
         fast = f"poll:{key}" in self.hot
         if key.startswith("x:"):
             return s.x.fast_poll_every if fast else s.x.poll_every
+        if key.startswith("xlookup:"):  # each post has its own cadence within (monitor/sources/xlookup.py)
+            return s.x.lookup_every
+        if key.startswith("xstream:"):  # stores what the connection delivered
+            return s.x.stream_poll_every
         if key.startswith("comments:"):
             return s.blogs.fast_comments_poll_every if fast else s.blogs.comments_poll_every
         return s.blogs.poll_every
@@ -353,8 +364,9 @@ class Daemon:
         """Poll every source once (blogs before X, so shares of a new post find it), detect, deliver."""
         from monitor.engine.runner import poll_source
 
-        blogs = [s for s in self.sources.values() if not s.key.startswith("x:")]
-        xs = [s for s in self.sources.values() if s.key.startswith("x:")]
+        x_kinds = ("x:", "xlookup:", "xstream:")
+        blogs = [s for s in self.sources.values() if not s.key.startswith(x_kinds)]
+        xs = [s for s in self.sources.values() if s.key.startswith(x_kinds)]
         for group in (blogs, xs):
             await asyncio.gather(*(poll_source(s, self.pipeline, self.store, self.clock, rng=self.rng)
                                    for s in group))
@@ -424,6 +436,10 @@ class Daemon:
             await self.buttons.close()
         if listener is not None:
             await listener.stop()
+        for src in self.sources.values():
+            close = getattr(src, "aclose", None)
+            if close is not None:
+                await close()
         await self.http.aclose()
         self.store.close()
         log.info("stopped cleanly")

@@ -87,7 +87,7 @@ def test_the_x_source_reads_no_more_than_the_pace_and_parks_until_it_allows_a_pa
         settings = XSettings(api_url=api.url, monthly_read_budget=3100, page_size=100, max_pages_per_cycle=5)
         src = XSource("x:acme", "acme", Secret("budget-token-123456"), settings)
         first = asyncio.run(src.poll(None, clock.now()))
-        asked = [r.query["max_results"][0] for r in api.requests]
+        asked = [r.query["max_results"][0] for r in api.requests if r.path == "/2/tweets/search/recent"]
     # At the month's start the pace allows only the burst (31 posts): one page of 31, then park.
     assert asked == ["31"]
     assert first.cursor["usage"] == {"month": "2026-03", "used": 31}

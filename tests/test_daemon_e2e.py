@@ -314,7 +314,8 @@ def test_a_watch_list_edit_is_picked_up_without_a_restart(world: World) -> None:
     d = world.start()
     feed = world.blogs.add_feed("/globex/feed/")
     world.write_watchlist("acme", terms=["acme", "globex"], feeds=[feed])
-    d.wait_log(r"^reloaded config \(file change\): 1 watch-list\(s\), 3 source\(s\)")
+    # 4: x:acme, xlookup:open (the spread of open X complaints), rss:feeds, comments:threads
+    d.wait_log(r"^reloaded config \(file change\): 1 watch-list\(s\), 4 source\(s\)")
     tweet = world.x.add_tweet("globex lost my parcel again, third time this month", author="dan")
     post = world.blogs.add_post(feed, "Globex support is a maze", "<p>Nobody at globex answers.</p>")
     wait_for("the new term's tweet and the new feed's post stored", lambda: {

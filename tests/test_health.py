@@ -215,3 +215,8 @@ def test_a_source_parked_by_its_budget_is_announced_as_quiet_with_when_it_resume
     alerts = check(store, T0 + 7 * HOUR)
     assert [a["decision"] for a in alerts] == ["source_quiet"]
     assert "it is paused until 2026-11-03T15:00:00" in alerts[0]["reason"]
+
+
+def test_the_x_stream_is_judged_on_silence_and_the_lookups_only_on_failures() -> None:
+    # The stream replaces the x:<watch-list> searches; lookups have nothing to do with no open complaint.
+    assert judged_quiet("xstream:all") and not judged_quiet("xlookup:open")

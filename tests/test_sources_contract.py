@@ -277,7 +277,7 @@ def test_sources_are_built_from_the_config_and_the_off_ones_say_why(
 
     monkeypatch.setenv("X_BEARER_TOKEN", TOKEN)
     built = {s.key: s for s in build_sources(config, store, clock)}
-    assert sorted(built) == ["comments:threads", "rss:feeds", "x:acme", "x:globex"]
+    assert sorted(built) == ["comments:threads", "rss:feeds", "x:acme", "x:globex", "xlookup:open"]
     assert isinstance(built["x:acme"], XSource) and built["x:acme"].budget.budget == 4500  # one plan, shared
     assert disabled_reasons(config) == []
     assert TOKEN not in repr(built["x:acme"].__dict__)

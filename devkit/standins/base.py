@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
@@ -27,6 +27,9 @@ class Response:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # A streamed body (chunked transfer encoding), e.g. X's filtered stream: each item is sent and
+    # flushed as it comes; the connection closes when the iterator ends.
+    stream: Iterator[bytes] | None = None
 
 
 Handler = Callable[[Request], Response]
@@ -69,6 +72,20 @@ class LocalServer:
                 self.send_response(resp.status)
                 for k, v in resp.headers.items():
                     self.send_header(k, v)
+                if resp.stream is not None:
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    try:
+                        for chunk in resp.stream:
+                            if chunk:
+                                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                                self.wfile.flush()
+                        self.wfile.write(b"0\r\n\r\n")
+                    except OSError:  # the client hung up
+                        pass
+                    return
                 self.send_header("Content-Length", str(len(resp.body)))
                 self.end_headers()
                 if self.command != "HEAD":

@@ -207,9 +207,36 @@ class XSettings(_Strict):
     max_pages_per_cycle: int = Field(5, ge=1, le=100)
     page_size: int = Field(100, ge=10, le=100)
     fast_poll_every: Duration = timedelta(seconds=30)
+    # Money (pay-per-use, docs/sources.md "X costs"): prices are X's published rates, as defaults.
+    monthly_budget_usd: float | None = Field(None, ge=0)
+    price_per_post_read: float = Field(0.005, ge=0)
+    price_per_user_read: float = Field(0.010, ge=0)
+    price_per_count_request: float = Field(0.005, ge=0)
+    complaint_reserve: float = Field(0.25, ge=0, le=1)  # share of the paced budget chatter may not spend
+    # Spread by post lookup: open complaints' public_metrics, on a cadence that follows their growth.
+    lookup: bool = True
+    lookup_every: Duration = timedelta(minutes=1)
+    lookup_min_interval: Duration = timedelta(minutes=2)
+    lookup_max_interval: Duration = timedelta(hours=1)
+    fetch_reactions: bool = True  # replies (conversation_id: search) and quotes (quote-posts endpoint)
+    # Volume from /2/tweets/counts/recent: auto = when search does not read everything.
+    volume_counts: Literal["auto", "always", "off"] = "auto"
+    counts_every: Duration = timedelta(minutes=10)
+    # Filtered stream instead of recent search.
+    mode: Literal["search", "stream"] = "search"
+    stream_backfill_minutes: int = Field(0, ge=0, le=5)  # X's backfill: Enterprise access only
+    stream_poll_every: Duration = timedelta(seconds=5)
 
     _check_env = field_validator("bearer_token_env")(_env_name)
     _check_url = field_validator("api_url")(_http_url)
+
+    @field_validator("lookup_max_interval")
+    @classmethod
+    def _after_min(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        low = info.data.get("lookup_min_interval")
+        if low is not None and value < low:
+            raise ValueError(f"must not be shorter than lookup_min_interval ({low.total_seconds():.0f}s)")
+        return value
 
 
 class BlogSettings(_Strict):

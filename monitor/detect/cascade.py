@@ -53,6 +53,9 @@ class Cascade:
     judged_size: int = 0                                         # reactions at the last storm estimate
     judged_p: float = 1.0                                        # and the probability it gave
     dirty: bool = True
+    # Reactions a service reported (X's public_metrics) that were not seen one by one: None until the
+    # first report, so the cascades that never get one pay nothing (Detector.report_counts).
+    counts: ReportedCounts | None = None
 
     @property
     def size(self) -> int:
@@ -75,6 +78,25 @@ class Cascade:
 
     def seconds(self, at: datetime) -> float:
         return (at - self.root_at).total_seconds()
+
+
+@dataclass(slots=True)
+class ReportedCounts:
+    """Per reported mention id: its reactions as reported (reposts + replies + quotes), how many of them were
+    seen one by one, and how many stand in the cascade's activity as unseen ones."""
+
+    reported: dict[str, int] = field(default_factory=dict)
+    seen: dict[str, int] = field(default_factory=dict)
+    unseen: dict[str, int] = field(default_factory=dict)
+    unseen_reach: float = 0.0  # followers the unseen reactors are estimated to have, in all
+
+    @property
+    def total_unseen(self) -> int:
+        return sum(self.unseen.values())
+
+    @property
+    def total_reported(self) -> int:
+        return sum(self.reported.values())
 
 
 @dataclass(slots=True)

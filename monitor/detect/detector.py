@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config.settings import DetectionSettings, Watchlist
-from monitor.detect.cascade import Cascade, Pending, RootFields
+from monitor.detect.cascade import Cascade, Pending, ReportedCounts, RootFields
 from monitor.detect.deadlines import Deadlines
 from monitor.detect.projection import Activity, Kernel, Projection, ProjectionSettings, effective_reach, project
 from monitor.detect.spikes import Spike, SpikeSettings, SpikeTracker, episode_id, hour_of
@@ -44,6 +44,7 @@ from monitor.records.decision import CascadeMeasures, Decision, DecisionName, Ki
 from monitor.records.durations import duration_text
 from monitor.records.mention import Mention, canonical_url, format_time
 from monitor.records.scores import Scores
+from monitor.records.volume import VolumeCount
 
 GROWTH_BUCKET = timedelta(minutes=10)
 GROWTH_BUCKETS = 12
@@ -74,6 +75,7 @@ class Detector:
         self._pending: dict[tuple[str, str], Pending] = {}    # open ones without (see monitor/detect/cascade.py)
         self.spikes: dict[str, SpikeTracker] = {}    # every complaint post, per watch-list
         self.outages: dict[str, SpikeTracker] = {}   # only those of category "outage"
+        self.volumes: dict[tuple[str, str], SpikeTracker] = {}  # posts counted by a service, per (watch-list, source)
         self._dirty: set[tuple[str, str]] = set()
         self._expiry: Deadlines[tuple[str, str]] = Deadlines()  # each open cascade at its earliest expiry
         self._channel_sets: dict[tuple[frozenset[str], str], frozenset[str]] = {}
@@ -185,8 +187,9 @@ class Detector:
         if m.kind == "repost" and not direct:
             self._chained.add(m.source)
         flat = direct and m.kind == "repost" and m.source not in self._chained
-        c.activity.add((at - c.root_at).total_seconds(), effective_reach(author.followers, self._projection), direct,
-                       flat)
+        if c.counts is None or not self._put_face(c.counts, m.parent_id or root_id):
+            c.activity.add((at - c.root_at).total_seconds(), effective_reach(author.followers, self._projection),
+                           direct, flat)
         handle = author.handle.lstrip("@").lower()
         if handle not in c.participants:
             c.participants[handle] = followers
@@ -204,6 +207,70 @@ class Detector:
         c.last_at = at if c.last_at is None or at > c.last_at else c.last_at
         c.dirty = True
         self._dirty.add(key)
+
+    @staticmethod
+    def _put_face(rc: ReportedCounts, parent: str) -> bool:
+        """A reaction seen one by one to a mention with reported counts: True when it was already counted
+        as one of its unseen reactions (it is not counted again)."""
+        if parent not in rc.reported:
+            return False
+        rc.seen[parent] = rc.seen.get(parent, 0) + 1
+        unseen = rc.unseen.get(parent, 0)
+        if unseen <= 0:
+            return False
+        rc.unseen_reach -= rc.unseen_reach / max(1, rc.total_unseen)
+        rc.unseen[parent] = unseen - 1
+        return True
+
+    def report_counts(self, mention_id: str, root_id: str, watchlist: str, reactions: int, at: datetime) -> bool:
+        """A service reports that mention ``mention_id`` (the root, or a post in its cascade) has ``reactions``
+        (reposts + replies + quotes) as of ``at``, whether or not we saw them one by one.
+
+        Reactions reported beyond those seen count as unseen reactions, at ``at``: the cascade's size
+        is then at least what was reported, and each unseen reactor is given the mean reach of those
+        seen (the model's default reach when none was). X's keyword search returns no reposts since
+        May 2026, so most of a retweet storm is known only this way. Reactions seen later to the same
+        mention take an unseen one's place, never adding to it. Counts that fall (deleted reposts) are
+        ignored. Returns whether the cascade grew (it is then judged at the next ``evaluate``)."""
+        key = (root_id, watchlist)
+        c = self.cascades.get(key)
+        if c is None:
+            if reactions <= 0 or key not in self._pending:
+                return False
+            c = self._open(key, self._pending.pop(key))
+        rc = c.counts
+        if rc is None:
+            rc = c.counts = ReportedCounts()
+        if reactions <= rc.reported.get(mention_id, 0):
+            return False
+        direct = mention_id == root_id
+        if mention_id not in rc.reported and direct:
+            rc.seen[mention_id] = c.activity.count - c.activity.deep  # its answers seen before the first report
+        rc.reported[mention_id] = reactions
+        gap = reactions - rc.seen.get(mention_id, 0) - rc.unseen.get(mention_id, 0)
+        if gap <= 0:
+            return False
+        a = c.activity
+        reach = a.reach_sum / a.count if a.count else effective_reach(None, self._projection)
+        others = len(c.participants) - 1
+        root_followers = max(0, c.root_mention.followers or 0)
+        followers = (c.reach - root_followers) / others if others > 0 else float(self._projection.default_followers)
+        seconds = max(0.0, (at - c.root_at).total_seconds())
+        for _ in range(gap):  # on X a repost of a repost names the original: a direct one of any generation
+            a.add(seconds, reach, direct, direct)
+        rc.unseen[mention_id] = rc.unseen.get(mention_id, 0) + gap
+        rc.unseen_reach += gap * followers
+        if c.last_at is None or at > c.last_at:
+            c.last_at = at
+        c.dirty = True
+        self._dirty.add(key)
+        return True
+
+    def add_volume(self, counts: Iterable[VolumeCount]) -> None:
+        """Posts a service counted for a watch-list (X's counts endpoint), for the volume spike check."""
+        for v in counts:
+            if v.watchlist in self.watchlists and v.count > 0:
+                self.volumes.setdefault((v.watchlist, v.source), SpikeTracker()).add_count(v.start, v.count)
 
     def _plus(self, channels: frozenset[str], source: str) -> frozenset[str]:
         """``channels`` with ``source``: one shared frozenset per combination (there are a handful)."""
@@ -269,6 +336,15 @@ class Detector:
             if spike is not None:
                 decisions.append(self._spike_decision(wl, *spike, now))
                 undo.trackers += episodes
+        for (name, source), volume in self.volumes.items():
+            wl = self.watchlists.get(name)
+            open_before, quiet_before = volume.episode_start is not None, volume.quiet_since
+            if wl is None or volume.settled(hour, self._spike):
+                continue
+            found = volume.check(now, self._spike)
+            if found is not None and not open_before:
+                undo.trackers.append((volume, None, quiet_before))
+                decisions.append(self._spike_decision(wl, found, f"{source.upper()} post volume", now))
         self._forget(now)
         self._undo = undo if decisions else None
         return decisions
@@ -410,6 +486,13 @@ class Detector:
             growth_bucket=duration_text(GROWTH_BUCKET, "unit", largest="h"),
             top_reactions=list(c.top),
         )
+        rc = c.counts
+        if rc is not None:
+            fields = replace(fields, reach=c.reach + round(rc.unseen_reach), reported_reactions=rc.total_reported,
+                             unseen_reactions=rc.total_unseen)
+            if rc.total_unseen:
+                reason += (f" ({rc.total_unseen} of them counted from the post's public metrics, not seen one by "
+                           "one)")
         return Decision(name, now, Kind.CASCADE, level, c.watchlist, c.root_id, reason, fields)
 
     def _spike_decision(self, wl: Watchlist, sp: Spike, scope: str, now: datetime) -> Decision:
@@ -424,7 +507,7 @@ class Detector:
             score=round(sp.observed / max(sp.expected, 1e-9), 2), rate=round(sp.observed * 3600 / window, 2),
             threshold=sp.threshold,
             started_at=format_time(sp.start), top_terms=sp.top_terms, scope=scope,
-            examples=[self._example(wl.name, i, t) for i, t in sp.examples],
+            examples=[self._example(wl.name, i, t) for i, t in sp.examples if i],
         )
         rid = episode_id(wl.name, sp.start)
         reason = (f"{sp.observed} {scope} in {span} against about {sp.expected:.1f} expected "

@@ -134,6 +134,21 @@ class SpikeTracker:
         self._count(ts)
         bisect.insort(self.recent, (ts, mention_id, text))
 
+    def add_count(self, at: datetime, n: int) -> None:
+        """Count ``n`` posts at ``at`` that a service counted without our reading them (X's counts
+        endpoint): they have no id or text, so they give a spike its size but no example or term."""
+        if n <= 0:
+            return
+        ts = at.timestamp()
+        self._settled = None
+        hour = _hour(ts)
+        self.hourly[hour] = self.hourly.get(hour, 0) + n
+        b = _bin(ts)
+        self.bins[b] = self.bins.get(b, 0) + n
+        self.since = hour if self.since is None else min(self.since, hour)
+        i = bisect.bisect_right(self.recent, (ts, "\uffff"))
+        self.recent[i:i] = [(ts, "", "")] * n
+
     def count_history(self, at: datetime) -> None:
         """Count a complaint root from before a restart in the hourly history (baselines only)."""
         self._count(at.timestamp())

@@ -22,11 +22,21 @@ from monitor.config.settings import Config
 from monitor.detect.detector import Detector
 from monitor.records.decision import Decision
 from monitor.records.mention import Mention
+from monitor.records.volume import VolumeCount
 from monitor.scoring.scores import Scorer, Scores
 from monitor.store.database import MentionRow, Store
 
 log = logging.getLogger(__name__)
+# The reported metrics that are reactions a cascade is measured in (X's public_metrics, as x.py names
+# them): likes are not, and a blog's comment count is not either (its comments are read one by one).
+REACTION_METRICS = ("reposts", "replies", "quotes")
 
+
+def reported_reactions(m: Mention) -> int | None:
+    """The reactions a mention's reported metrics say it has, or None when it reports none."""
+    if not m.metrics or not any(k in m.metrics for k in REACTION_METRICS):
+        return None
+    return sum(int(m.metrics.get(k) or 0) for k in REACTION_METRICS)
 
 
 @dataclass(slots=True)
@@ -107,6 +117,18 @@ class Pipeline:
                     self.detector.add_reaction(x.mention, x.root_id, wl, s)
         # Asked after the loop: a root polled with its first reactions may come after them in ``linked``.
         self.grown |= {key for key in reacted if self.detector.has_reactions(key)}
+        # Reported counts (X's public_metrics, from search or post lookup) after every seen reaction of
+        # the batch, so a reaction seen in this batch is not also counted as an unseen one.
+        # (Only mentions with metrics are looked at: a replay's records have none, and it stays as fast.)
+        places = [(m, known[m.id].root_id, known[m.id].watchlists) for m in seen_again if m.metrics]
+        places += [(x.mention, x.root_id, x.watchlists) for x in linked if x.mention.metrics]
+        for m, root_id, watchlists in places:
+            n = reported_reactions(m)
+            if n is None:
+                continue
+            for wl in watchlists:
+                if self.detector.report_counts(m.id, root_id, wl, n, m.observed_at):
+                    self.grown.add((root_id, wl))
         result = IngestResult(len(mentions), len(linked), len(seen_again),
                               max(0, len(unique) - len(linked) - len(seen_again)), linked)
         for name in ("new", "updated", "dropped"):
@@ -129,6 +151,10 @@ class Pipeline:
                         g[0] += 1
                         g[1] = x.mention.observed_at  # the last in the batch, as one update each would leave
         self.store.grow_cascades([(root_id, wl, n, at) for (root_id, wl), (n, at) in grown.items()])
+
+    def add_volume(self, counts: Sequence[VolumeCount]) -> None:
+        """Posts a source counted without reading them (X's counts endpoint), for the volume spike check."""
+        self.detector.add_volume(counts)
 
     def take_stored(self) -> dict[str, int]:
         """Mentions stored, by source, since the last call (for the ingest metric)."""
@@ -185,6 +211,7 @@ class Pipeline:
             root_id, watchlist = cascade.root_id, cascade.watchlist
             if watchlist not in self.config.watchlists:
                 continue
+            reported = []
             for m, sentiment, is_root in self.store.cascade_mentions(root_id):
                 if is_root:
                     self.detector.add_root(m, watchlist, self.scorer.score(m.full_text),
@@ -192,6 +219,12 @@ class Pipeline:
                                             "vips": cascade.vips})
                 else:
                     self.detector.add_reaction(m, root_id, watchlist, Scores(sentiment or 0.0, neutral))
+                if (n := reported_reactions(m)) is not None:
+                    reported.append((m, n))
+            if reported:  # the stored records hold the last metrics reported, as of the cascade's last news
+                latest = max(m.observed_at for m, _ in reported)
+                for m, n in reported:
+                    self.detector.report_counts(m.id, root_id, watchlist, n, latest)
             if self.detector.has_reactions((root_id, watchlist)):
                 self.restored += 1
                 # Left dirty: judged at the first pass, since the process may have stopped between

@@ -86,6 +86,8 @@ async def poll_source(
             store.set_cursor(key, result.cursor, now=now)
     except Exception as exc:  # nothing was committed: the same records come again next poll
         return _failed(store, key, exc, failures, now, rng or _RNG, stage="storing")
+    if result.volumes:
+        pipeline.add_volume(result.volumes)
     for warning in result.warnings:
         log.warning("%s: %s", key, scrub(warning), extra={"source": key})
     detail = {k: v for k, v in result.detail.items() if k != "health"}

@@ -26,6 +26,7 @@ def collect(config: Config, clock: Clock | None = None) -> dict[str, Any]:
     try:
         sizes = [p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
         outbox = store.outbox_counts()
+        health = store.health()
         return {
             "database": str(path),
             "database_bytes": sum(sizes),
@@ -37,10 +38,45 @@ def collect(config: Config, clock: Clock | None = None) -> dict[str, Any]:
             "alerts_failed": outbox.get("failed", 0),
             "sources": [{**row, **{k: _time(row.get(k)) for k in TIMES},
                          "detail": json.loads(row["detail"]) if row.get("detail") else None}
-                        for row in store.health()],
+                        for row in health],
+            "x_spend": x_spend(health),
         }
     finally:
         store.close()
+
+
+def x_spend(health: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The X spend of this month, every X source together, as the X source polled last saw it."""
+    latest: tuple[str, dict[str, Any]] | None = None
+    reported: dict[str, Any] | None = None  # X's own count, which only the lookup source asks for
+    for row in health:
+        detail = json.loads(row["detail"]) if row.get("detail") else {}
+        spend = detail.get("spend") if isinstance(detail, dict) else None
+        if not isinstance(spend, dict) or not row.get("last_success"):
+            continue
+        if isinstance(spend.get("x_reported"), dict):
+            reported = spend["x_reported"]
+        if latest is None or row["last_success"] > latest[0]:
+            latest = (row["last_success"], spend)
+    if latest is None:
+        return None
+    return {**latest[1], "x_reported": reported} if reported else latest[1]
+
+
+def spend_line(spend: dict[str, Any]) -> str:
+    budget = spend.get("budget_usd")
+    of = f" of ${budget:,.2f}" if budget is not None else " (no money budget set)"
+    allowed = spend.get("allowed_so_far_usd")
+    pace = f", ${allowed:,.2f} allowed so far" if allowed is not None else ""
+    projected = spend.get("projected_usd")
+    line = (f"X spend    ${spend.get('spent_usd', 0):,.2f}{of} in {spend.get('month')}{pace}; projected month "
+            f"${projected if projected is not None else 0:,.2f}; {spend.get('posts', 0)} post reads "
+            f"({spend.get('free_rereads', 0)} re-reads free), {spend.get('users', 0)} user reads, "
+            f"{spend.get('count_requests', 0)} count requests")
+    x = spend.get("x_reported")
+    if isinstance(x, dict) and "project_usage" in x:
+        line += f"; X reports {x['project_usage']} of {x.get('project_cap') or '?'} post reads this billing cycle"
+    return line
 
 
 def status(config: Config, *, as_json: bool = False) -> int:
@@ -51,6 +87,8 @@ def status(config: Config, *, as_json: bool = False) -> int:
     print(f"database   {info['database']} ({info['database_bytes'] / 1e6:.1f} MB, {info['mentions']} mentions)")
     print(f"cascades   {info['open_cascades']} open, {info['alerted_cascades']} alerted")
     print(f"alerts     {info['alerts_queued']} queued, {info['alerts_sent']} sent, {info['alerts_failed']} failed")
+    if info.get("x_spend"):
+        print(spend_line(info["x_spend"]))
     if not info["sources"]:
         print("sources    none polled yet")
     for s in info["sources"]:

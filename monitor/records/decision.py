@@ -64,9 +64,16 @@ class CascadeMeasures:
     growth: list[int]                # reactions per growth_bucket, oldest first
     growth_bucket: str
     top_reactions: list[dict[str, Any]]
+    # Only for a cascade whose post's public metrics were read (an X lookup): reactions counted from
+    # those figures, and those of them not seen one by one; absent from the line otherwise.
+    reported_reactions: int | None = None
+    unseen_reactions: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        out = {name: getattr(self, name) for name in self.__slots__}
+        if self.reported_reactions is None:
+            del out["reported_reactions"], out["unseen_reactions"]
+        return out
 
 
 @dataclass(slots=True, frozen=True)

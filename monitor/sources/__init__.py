@@ -9,7 +9,10 @@ Sources and their keys (the cursor and health keys):
 - ``rss:feeds`` (or ``rss:feeds/<i>of<n>`` past 250 feeds): the distinct feeds of every watch-list,
   in batches polled concurrently within the shared fetcher's limits; each feed also gets a health
   row ``rss:<feed url>``;
-- ``comments:threads``: the comment threads of matched posts and the listed ``comment_feeds``.
+- ``comments:threads``: the comment threads of matched posts and the listed ``comment_feeds``;
+- ``xstream:all``: with ``x.mode: stream``, one filtered-stream connection instead of the ``x:`` sources;
+- ``xlookup:open``: the spread of open complaints on X by post lookup (``x.lookup``), their replies and
+  quotes; every X source shares one ledger of money and post reads (``monitor/sources/spend.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from monitor.sources.base import PollResult, RateLimited, Source
 from monitor.sources.blogs import BlogSource
 from monitor.sources.comments import CommentSource
 from monitor.sources.http import FetchError, HttpFetcher, origin_of
+from monitor.sources.spend import XLedger
 from monitor.sources.x import MAX_QUERY, XSource, build_query
+from monitor.sources.xlookup import XLookupSource
+from monitor.sources.xstream import XStreamSource
 from monitor.store.database import Store
 
 __all__ = [
@@ -75,11 +81,21 @@ def build_sources(
     sources: list[Source] = []
     token = resolve_secret(s.x.bearer_token_env) if s.x.enabled else None
     if token and s.x.monthly_read_budget > 0 and config.watchlists:
+        ledger = XLedger(s.x)
         share = s.x.monthly_read_budget // len(config.watchlists)
-        for name in sorted(config.watchlists):
-            sources.append(
-                XSource(f"x:{name}", build_query(config.watchlists[name]), token, s.x, budget=share)
-            )
+        xs: list[Source] = []
+        if s.x.mode == "stream":
+            queries = {name: build_query(wl) for name, wl in sorted(config.watchlists.items())}
+            xs.append(XStreamSource("xstream:all", queries, token, s.x, ledger=ledger, rng=rng))
+        else:
+            for name in sorted(config.watchlists):
+                xs.append(XSource(f"x:{name}", build_query(config.watchlists[name]), token, s.x, budget=share,
+                                  ledger=ledger, watchlist=name))
+        if s.x.lookup:
+            xs.append(XLookupSource("xlookup:open", store, token, s.x, ledger=ledger, window=s.detection.window))
+        for src in xs:  # what every X source spent this month, and read today, survives a restart
+            ledger.seed(src.key, store.get_cursor(src.key))
+        sources += xs
     if not s.blogs.enabled:
         return sources
     feeds = [f for name in sorted(config.watchlists) for f in config.watchlists[name].feeds]
@@ -109,6 +125,8 @@ def disabled_reasons(config: Config) -> list[str]:
         out.append("X: off, monthly_read_budget is 0")
     elif not config.watchlists:
         out.append("X: off, no watch-lists")
+    elif not s.x.lookup:
+        out.append("X lookups: off (x.lookup: false): reposts, which keyword search no longer returns, go uncounted")
     if not s.blogs.enabled:
         out.append("blogs: off, disabled in settings (blogs.enabled: false)")
     else:

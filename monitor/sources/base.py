@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 from monitor.errors import SourceError
 from monitor.records.durations import backoff_delay
 from monitor.records.mention import Mention, format_time
+from monitor.records.volume import VolumeCount
 
 
 @dataclass(slots=True)
@@ -30,6 +31,7 @@ class PollResult:
     )
     detail: dict[str, Any] = field(default_factory=dict)  # for status: budget used, feeds ok/failed, ...
     warnings: list[str] = field(default_factory=list)
+    volumes: list[VolumeCount] = field(default_factory=list)  # counted posts a source did not read (X counts)
 
 
 @runtime_checkable

@@ -28,13 +28,13 @@ from monitor.store.actions import ActionTables
 from monitor.store.base import chunks as _chunks
 from monitor.store.base import stamp
 from monitor.store.cascades import CascadeTables
-from monitor.store.mentions import MentionRow, MentionTables, Tracked
+from monitor.store.mentions import MentionRow, MentionTables, SpreadTarget, Tracked
 from monitor.store.outbox import OutboxTables
 from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
 from monitor.store.silences import SilenceTables
 from monitor.store.sources import SourceTables
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MentionRow", "Store", "Tracked", "_chunks"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MentionRow", "SpreadTarget", "Store", "Tracked", "_chunks"]
 
 class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTables, ActionTables):
     """The one writer to the database. Not shared across processes; reads may come from anywhere."""

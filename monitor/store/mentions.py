@@ -65,6 +65,18 @@ class MentionStats:
     sentiment: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class SpreadTarget:
+    """An X post in an open complaint cascade, whose spread is measured by post lookup."""
+
+    mention_id: str                 # "x:<post id>"
+    root_id: str
+    kind: str
+    metrics: dict[str, int] | None  # the last reported
+    conversation_id: str | None
+    last_reaction_at: str | None    # the cascade's, as stored
+
+
 class MentionTables(Tables):
     _waiting: set[str] | None  # see _orphan_keys
 
@@ -201,6 +213,26 @@ class MentionTables(Tables):
             (stamp(since), threshold))
         return ((mention_id, wl, parse_time(created_at), category)
                 for mention_id, watchlists, created_at, category in rows for wl in watchlists.split(","))
+
+    def spread_targets(self, source: str, since: datetime, limit: int) -> list[SpreadTarget]:
+        """The posts of ``source`` (but reposts) in the cascades active since ``since`` whose root the
+        complaint model called a complaint (it gave a category): roots first, then by the cascade's last
+        reaction, newest first; at most ``limit``."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT m.id, m.root_id, m.kind, m.record, max(coalesce(c.last_reaction_at, c.opened_at))"
+            " FROM cascades c JOIN mentions r ON r.id = c.root_id JOIN mentions m ON m.root_id = r.id"
+            " WHERE coalesce(c.last_reaction_at, c.opened_at) >= ? AND r.category IS NOT NULL"
+            " AND m.source = ? AND m.kind <> 'repost'"
+            " GROUP BY m.id, m.root_id, m.kind, m.record"
+            " ORDER BY CASE WHEN m.id = m.root_id THEN 0 ELSE 1 END, 5 DESC, m.id LIMIT ?",
+            (stamp(since), source, limit)).fetchall()
+        out = []
+        for mid, root_id, kind, record, last in rows:
+            data = json.loads(record)
+            metrics = data.get("metrics") if isinstance(data.get("metrics"), dict) else None
+            conv = data.get("conversation_id")  # a mention's extra fields are top-level keys of its record
+            out.append(SpreadTarget(mid, root_id, kind, metrics, str(conv) if conv else None, last))
+        return out
 
     def comment_feeds(self, since: datetime, limit: int) -> list[CommentFeed]:
         """Stored rss posts created at or after ``since`` whose record names a comment feed, newest first,
