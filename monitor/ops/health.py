@@ -11,7 +11,8 @@ announce, the moment it starts, that a source "has been quiet for 12 hours"; the
 episode runs from the later of its start and the process's start.
 
 Which rows are judged how:
-- ``x:<watch-list>`` and the feed batches ``rss:feeds``: quiet and failing;
+- ``x:<watch-list>``, the feed batches ``rss:feeds``, ``bluesky:jetstream``, ``mastodon:<host>`` and
+  ``hn:<watch-list>``: quiet and failing;
 - a single feed ``rss:<url>`` and ``comments:threads``: failing only. One blog may post once a week
   and comment threads die down by nature; their silence is covered by the batch's.
 """
@@ -33,7 +34,7 @@ def _t(value: str | None) -> datetime | None:
 
 def judged_quiet(key: str) -> bool:
     """Whether silence from this source means something is wrong (see the module docstring)."""
-    return key.startswith("x:") or key == "rss:feeds" or key.startswith("rss:feeds/")
+    return (key.startswith(("x:", "rss:feeds/", "bluesky:", "mastodon:", "hn:")) or key == "rss:feeds")
 
 
 def quiet_sources(store: Store, keys: Iterable[str], now: datetime, after: timedelta, *,
