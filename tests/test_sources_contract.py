@@ -22,8 +22,8 @@ from devkit.standins.feeds import BlogHost
 from devkit.standins.hn import HNSearch
 from devkit.standins.mastodon import MastodonInstance
 from devkit.standins.xapi import XApi
-from monitor.clock import SimulatedClock
 from monitor.cascades.match import Matcher
+from monitor.clock import SimulatedClock
 from monitor.config.settings import BlueskySettings, Config, HNSettings, MastodonSettings, Secret, XSettings
 from monitor.engine.pipeline import Pipeline
 from monitor.engine.runner import poll_source

@@ -93,15 +93,16 @@ class HNSource:
         body, _ = await get_json(self.fetcher, with_query(f"{self.api}/search_by_date", params))
         return body if isinstance(body, dict) else {}
 
-    async def _pages(self, base: list[tuple[str, Any]], entry: dict[str, Any], state: dict[str, Any]
-                     ) -> list[dict[str, Any]]:
-        """Every hit at or after ``entry['since']``, newest first, not seen before; ``entry`` moved on.
+    async def _pages(self, base: list[tuple[str, Any]], entry: dict[str, Any], state: dict[str, Any],
+                     hits: list[dict[str, Any]]) -> None:
+        """Every hit at or after ``entry['since']`` not seen before, newest first, onto ``hits`` as each
+        page arrives (so a request refused half-way loses none); ``entry`` moved on.
 
         A run of pages not finished this poll keeps its page and its start in ``entry['run']``."""
         s = self.settings
         run = dict(entry.get("run") or {"page": 0, "since": entry["since"]})
         seen = set(entry.get("seen") or [])
-        hits: list[dict[str, Any]] = []
+        start = len(hits)
         for _ in range(s.max_pages_per_cycle):
             entry["run"] = run
             body = await self._search(base + [("numericFilters", f"created_at_i>={run['since']}"),
@@ -116,11 +117,11 @@ class HNSource:
                 if newest > entry["since"]:
                     entry["since"] = newest
                     entry["seen"] = []
-                at_edge = [str(h["objectID"]) for h in hits if int(h.get("created_at_i") or 0) == entry["since"]]
+                at_edge = [str(h["objectID"]) for h in hits[start:]
+                           if int(h.get("created_at_i") or 0) == entry["since"]]
                 entry["seen"] = sorted(set(entry.get("seen") or []) | set(at_edge))
-                return hits
+                return
         entry["run"] = run
-        return hits
 
     async def poll(self, cursor: dict[str, Any] | None, now: datetime) -> PollResult:
         cur = dict(cursor or {})
@@ -129,30 +130,26 @@ class HNSource:
                                  "hour": self._hour(cur, now)}
         first = int((now - self.settings.backfill).timestamp())
         found: dict[str, Mention] = {}
-        thread_hits: list[Mention] = []
+        term_hits: list[dict[str, Any]] = []
+        thread_hits: list[dict[str, Any]] = []
         before = state["hour"]["used"]
         warnings: list[str] = []
         spent = False
         try:
             for term in self.terms:
                 entry = state["terms"].setdefault(term, {"since": first})
-                for hit in await self._pages([("query", term), ("tags", "(story,comment)")], entry, state):
-                    m = hit_mention(hit, now)
-                    if m is None:
-                        continue
-                    found[m.id] = m
-                    story = hit.get("story_id") if m.kind == "comment" else hit.get("objectID")
-                    if story is not None:
-                        state["threads"].setdefault(str(story), {"at": int(m.created_at.timestamp()),
-                                                                 "since": int(m.created_at.timestamp())})
-            thread_hits = await self._follow(state, now)
+                await self._pages([("query", term), ("tags", "(story,comment)")], entry, state, term_hits)
+                self._found(term_hits, found, state, now)
+            await self._follow(state, now, thread_hits)
         except _Spent:
             spent = True
         except FetchError as exc:
             if state["hour"]["used"] - before <= 1:
                 raise
             warnings.append(str(exc))  # keep what the earlier requests gave
-        mentions = list(found.values()) + [m for m in thread_hits if m.id not in found]
+        self._found(term_hits, found, state, now)  # what was read stays even if the hour ran out half-way
+        comments = [m for h in thread_hits if (m := hit_mention(h, now)) is not None and m.kind == "comment"]
+        mentions = list(found.values()) + [m for m in comments if m.id not in found]
         mentions = self._ours(mentions, found)
         new = {k: v for k, v in state.items() if v}
         park = (lenient_time(state["hour"]["start"]) or now) + HOUR if spent else None
@@ -160,23 +157,34 @@ class HNSource:
                   "threads": len(state["threads"]), "terms": len(self.terms)}
         return PollResult(mentions, new if new != cur else None, park_until=park, detail=detail, warnings=warnings)
 
-    async def _follow(self, state: dict[str, Any], now: datetime) -> list[Mention]:
+    @staticmethod
+    def _found(hits: list[dict[str, Any]], found: dict[str, Mention], state: dict[str, Any], now: datetime) -> None:
+        """Term hits as mentions; the story of each is followed from now on."""
+        for hit in hits:
+            m = hit_mention(hit, now)
+            if m is None or m.id in found:
+                continue
+            found[m.id] = m
+            story = hit.get("story_id") if m.kind == "comment" else hit.get("objectID")
+            if story is not None:
+                at = int(m.created_at.timestamp())
+                state["threads"].setdefault(str(story), {"at": at, "since": at})
+
+    async def _follow(self, state: dict[str, Any], now: datetime, out: list[dict[str, Any]]) -> None:
         s = self.settings
         threads = state["threads"]
         cutoff = int((now - s.follow_threads_for).timestamp())
         for sid in [k for k, v in threads.items() if int(v.get("at") or 0) < cutoff]:
             del threads[sid]
         tracked = set(self.store.tracked(f"hn:{sid}" for sid in threads))
-        order = sorted(threads, key=lambda sid: (f"hn:{sid}" not in tracked, -int(threads[sid].get("at") or 0)))
-        out: list[Mention] = []
+        # Tracked stories first, then the one checked longest ago: a spent hour does not starve a thread.
+        order = sorted(threads, key=lambda sid: (f"hn:{sid}" not in tracked, int(threads[sid].get("checked") or 0),
+                                                 -int(threads[sid].get("at") or 0)))
         for sid in order[:s.max_threads_per_cycle]:
             entry = threads[sid]
             entry.setdefault("since", int(entry.get("at") or 0))
-            for hit in await self._pages([("tags", f"comment,story_{sid}")], entry, state):
-                m = hit_mention(hit, now)
-                if m is not None and m.kind == "comment":
-                    out.append(m)
-        return out
+            await self._pages([("tags", f"comment,story_{sid}")], entry, state, out)
+            entry["checked"] = int(now.timestamp())
 
     def _ours(self, mentions: list[Mention], found: dict[str, Mention]) -> list[Mention]:
         """Hits naming a term, and thread comments answering what is tracked or passed on with them.
