@@ -113,7 +113,8 @@ def test_a_bluesky_complaint_alerts_and_after_kill_9_the_stream_resumes_from_its
         world.stream.post(f"did:plc:r{i}", f"same here, two weeks and no refund ({i})", reply_to=root)
     for i in range(3):
         world.stream.repost(f"did:plc:fan{i}", root)
-    wait_for("the Bluesky alert in Slack", lambda: _alerted(world, "alice.bsky.social"), 30)
+    [alert] = wait_for("the Bluesky alert in Slack", lambda: _alerted(world, "alice.bsky.social"), 30)
+    assert "Bluesky" in str(alert.blocks)  # where it spreads, by name
     wait_for("all 7 Bluesky mentions stored", lambda: len(world.ids("bluesky")) == 7)
 
     d.kill9()  # no clean stop: whatever was in flight is lost, the stored cursor is not
@@ -149,7 +150,8 @@ def test_a_mastodon_thread_and_an_hn_thread_each_alert_as_cascades(world: World)
         world.masto.post(f"r{i}", f"@carol same here ({i})", reply_to=toot)
         world.hn.comment(f"c{i}", f"They did the same to me ({i})", parent=story)
     world.masto.boost("fan", toot, followers=500)
-    wait_for("the Mastodon alert in Slack", lambda: _alerted(world, "carol"), 30)
-    wait_for("the HN alert in Slack", lambda: _alerted(world, "pg"), 30)
+    [masto] = wait_for("the Mastodon alert in Slack", lambda: _alerted(world, "carol"), 30)
+    [hn] = wait_for("the HN alert in Slack", lambda: _alerted(world, "pg"), 30)
+    assert "Mastodon" in str(masto.blocks) and "Hacker News" in str(hn.blocks)
     assert len(world.ids("mastodon")) == 5 and len(world.ids("hn")) == 4
     assert not d.errors()
