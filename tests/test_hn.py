@@ -116,6 +116,14 @@ def test_the_hourly_request_limit_parks_the_source_until_the_hour_is_over(tmp_pa
     assert [m.text for m in rig.poll().mentions] == ["still down"]
 
 
+def test_a_term_written_as_a_handle_or_hashtag_is_searched_once(tmp_path: Path, hn: HNSearch) -> None:
+    from monitor.sources.hn import HNSource
+
+    source = HNSource("hn:acme", ["acme", "@Acme", "#acme", '"acme broadband"'], _config(tmp_path, hn).settings.hn,
+                      HttpFetcher(), Store(tmp_path / "x.db"))
+    assert source.terms == ["acme", "acme broadband"]
+
+
 def test_a_story_hit_maps_title_link_and_counts() -> None:
     hit = {"created_at": "2024-05-01T10:00:00.000Z", "created_at_i": 1714557600, "title": "Acme raises prices",
            "url": "https://news.example/acme", "author": "dang", "points": 120, "story_text": None,

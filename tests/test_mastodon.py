@@ -151,3 +151,13 @@ def test_a_token_itself_in_the_config_is_refused(tmp_path: Path, instance: Masto
     with pytest.raises(ConfigError) as err:
         _config(tmp_path, instance, token_envs={"mastodon.social": "abc-123.secret/token"})
     assert "NAME of an environment variable" in str(err.value)
+
+
+@pytest.mark.parametrize("bad, field", [({"instances": ["not a host!"], "hashtags": ["acme"]}, "instances"),
+                                        ({"instances": ["mastodon.social"], "hashtags": ["acme fail"]}, "hashtags"),
+                                        ({"instances": [], "hashtags": ["acme"]}, "instances")])
+def test_a_bad_mastodon_watch_list_entry_is_refused_naming_its_field(tmp_path: Path, bad: dict[str, Any],
+                                                                    field: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write_config(tmp_path, [{"name": "acme", "terms": ["acme"], "mastodon": bad}]))
+    assert f"mastodon.{field}" in str(err.value) and "acme.yaml" in str(err.value)

@@ -73,7 +73,10 @@ def hit_mention(hit: dict[str, Any], now: datetime) -> Mention | None:
 class HNSource:
     def __init__(self, key: str, terms: list[str], settings: HNSettings, fetcher: HttpFetcher, store: Store):
         self.key = key
-        self.terms = [t.strip().strip('"') for t in terms if t.strip().strip('"')]
+        # Algolia ignores "@" and "#": "acme", "@acme" and "#acme" are one query, asked once.
+        queries = {t.strip().strip('"').lstrip("@#").strip().casefold(): t.strip().strip('"').lstrip("@#").strip()
+                   for t in terms}
+        self.terms = [q for k, q in queries.items() if k]
         self.settings = settings
         self.fetcher = fetcher
         self.store = store
