@@ -268,3 +268,22 @@ def test_make_run_says_whether_bluesky_is_on_and_why(tmp_path: Path, stream: Jet
     store = Store(off.database_path)
     assert not [s for s in build_sources(off, store, SimulatedClock(datetime.now(UTC))) if s.key.startswith("bluesky")]
     store.close()
+
+
+def test_a_poll_far_behind_judges_what_it_reads_in_chunks_and_keeps_the_same(
+        tmp_path: Path, stream: Jetstream, appview: AppView, monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.sources.bluesky as bluesky
+
+    monkeypatch.setattr(bluesky, "SETTLE_EVERY", 2)  # a reaction and its post fall in different chunks
+    rig = Rig(_config(tmp_path, stream, appview))
+    rig.poll()
+    root = stream.post(ALICE, COMPLAINT)
+    stream.post("did:plc:noise", "hello world", reply_to="at://did:plc:x/app.bsky.feed.post/3zz")
+    first = stream.post("did:plc:r1", "me too", reply_to=root)
+    stream.repost("did:plc:noise2", "at://did:plc:x/app.bsky.feed.post/3zz")
+    stream.post("did:plc:r2", "and me", reply_to=first, root=root)  # a reply to a reply, chunks later
+    stream.repost("did:plc:fan", root)
+    result = rig.poll()
+    assert sorted(m.author.id for m in result.mentions) == sorted([ALICE, "did:plc:r1", "did:plc:r2", "did:plc:fan"])
+    [deep] = [m for m in result.mentions if m.author.id == "did:plc:r2"]
+    assert deep.parent_id == mention_id(first)

@@ -53,6 +53,7 @@ PROFILES_PER_REQUEST = 25  # app.bsky.actor.getProfiles takes at most 25 actors
 MAX_MESSAGE = 2**20        # one Jetstream event; a post is a few KB at most
 PROFILE_CACHE = 50_000     # authors whose follower counts are remembered
 LINK_FACET = "app.bsky.richtext.facet#link"
+SETTLE_EVERY = 5_000       # candidates judged against the store at a time while reading
 
 
 def mention_id(uri: str) -> str | None:
@@ -233,8 +234,9 @@ class BlueskySource:
         recent: dict[str, int] = {k: v for k, v in (cur.get("recent") or {}).items() if isinstance(v, int)}
         start = max(0, since - rewind_us) if since is not None else int(
             (now - self.settings.backfill).timestamp() * 1e6)
-        candidates, read, last_us, stop, warnings = await self._read(start, now)
-        kept = self._keep(candidates, recent)
+        kept_by_id: dict[str, Mention] = {}
+        read, last_us, stop, warnings = await self._read(start, now, recent, kept_by_id)
+        kept = list(kept_by_id.values())
         warnings += await self.profiles.fill(kept, now)
         new_us = max(last_us or 0, since or 0) or int(now.timestamp() * 1e6)
         floor = new_us - rewind_us
@@ -247,9 +249,11 @@ class BlueskySource:
                   "profile_requests": self.profiles.requests}
         return PollResult(kept, new if new != cur else None, detail=detail, warnings=warnings)
 
-    async def _read(self, start_us: int | None, now: datetime
-                    ) -> tuple[list[Candidate], int, int | None, str, list[str]]:
-        """Read the stream from ``start_us`` until caught up with ``now``; what was read survives a drop."""
+    async def _read(self, start_us: int | None, now: datetime, recent: dict[str, int], kept: dict[str, Mention]
+                    ) -> tuple[int, int | None, str, list[str]]:
+        """Read the stream from ``start_us`` until caught up with ``now``, keeping what is ours in ``kept``
+        (settled every ``SETTLE_EVERY`` candidates, so a poll far behind holds no more than that in
+        memory); what was read survives a drop."""
         s = self.settings
         url = self.subscribe_url(start_us)
         now_us = int(now.timestamp() * 1e6)
@@ -285,6 +289,9 @@ class BlueskySource:
                         c = None
                     if c is not None:
                         candidates.append(c)
+                        if len(candidates) >= SETTLE_EVERY:
+                            self._keep(candidates, recent, kept)
+                            candidates = []
                     if t >= now_us:
                         stop = "caught_up"
                         break
@@ -302,11 +309,16 @@ class BlueskySource:
                                   f"{type(exc).__name__}: {exc}") from None
             stop = "dropped"
             warnings.append(f"Jetstream failed after {read} events ({type(exc).__name__}); resuming there next poll")
-        return candidates, read, last_us, stop, warnings
+        finally:
+            self._keep(candidates, recent, kept)
+        return read, last_us, stop, warnings
 
-    def _keep(self, candidates: list[Candidate], recent: dict[str, int]) -> list[Mention]:
-        """The candidates that are ours, in stream order: matched, reacting to a tracked or kept post, or
-        linking to a tracked page; each once (what the rewind replays and was kept before is skipped)."""
+    def _keep(self, candidates: list[Candidate], recent: dict[str, int], kept: dict[str, Mention]) -> None:
+        """Add to ``kept`` the candidates that are ours, in stream order: matched, reacting to a tracked or
+        kept post, or linking to a tracked page; each once (what the rewind replays and was kept before
+        is skipped)."""
+        if not candidates:
+            return
         refs = {r for c in candidates if not c.matched for r in c.refs}
         tracked = set(self.store.tracked(refs)) if refs else set()
         canon = {canonical_url(u) for c in candidates if not c.matched and not c.refs for u in c.links}
@@ -316,7 +328,6 @@ class BlueskySource:
             if (post := x_post_id(u)) is not None:
                 targets[u] = post
         linked = set(self.store.tracked(set(targets.values()))) if targets else set()
-        kept: dict[str, Mention] = {}
         for c in candidates:
             m = c.mention
             if m.id in recent or m.id in kept:
@@ -328,4 +339,3 @@ class BlueskySource:
                 if c.refs or not any(targets.get(canonical_url(u)) in linked for u in c.links):
                     continue
             kept[m.id] = m
-        return list(kept.values())
