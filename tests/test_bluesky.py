@@ -154,6 +154,7 @@ def test_a_bluesky_complaint_with_replies_and_reposts_arriving_over_jetstream_is
     assert dict(rows) == {"post": 1, "reply": 3, "repost": 4, "quote": 1}
     [root_m] = [m for m in result.mentions if m.id == root_id]
     assert (root_m.author.handle, root_m.author.followers, root_m.author.name) == ("alice.bsky.social", 12_000, "Alice")
+    assert root_m.url == f"https://bsky.app/profile/alice.bsky.social/post/{root.rsplit('/', 1)[-1]}"
 
     decisions = rig.pipeline.detect()
     assert [(d.name, d.root_id) for d in decisions if d.level is not None] == [("first_alert", root_id)]

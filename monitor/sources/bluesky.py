@@ -203,6 +203,8 @@ class ProfileCache:
             p = found[1]
             if isinstance(p.get("handle"), str):
                 m.author.handle = p["handle"]
+                if m.url:  # the address the app shares ("Copy link"), so links to it join this cascade
+                    m.url = post_url(p["handle"], m.url.rsplit("/", 1)[-1])
             if isinstance(p.get("displayName"), str) and p["displayName"]:
                 m.author.name = p["displayName"]
             if isinstance(p.get("followersCount"), int):
