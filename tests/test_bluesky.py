@@ -288,3 +288,18 @@ def test_a_poll_far_behind_judges_what_it_reads_in_chunks_and_keeps_the_same(
     assert sorted(m.author.id for m in result.mentions) == sorted([ALICE, "did:plc:r1", "did:plc:r2", "did:plc:fan"])
     [deep] = [m for m in result.mentions if m.author.id == "did:plc:r2"]
     assert deep.parent_id == mention_id(first)
+
+
+def test_a_post_elsewhere_linking_a_tracked_bluesky_post_joins_its_cascade(
+        tmp_path: Path, stream: Jetstream, appview: AppView) -> None:
+    rig = Rig(_config(tmp_path, stream, appview))
+    appview.add_profile(ALICE, "alice.bsky.social", 900)
+    rig.poll()
+    root = stream.post(ALICE, COMPLAINT)
+    rig.poll()
+    now = datetime.now(UTC)
+    shared = f"https://bsky.app/profile/alice.bsky.social/post/{root.rsplit('/', 1)[-1]}"
+    tweet = Mention("x:1790000000000000009", "x", "post", None, "https://x.com/dan/status/1790000000000000009",
+                    Author("10", "dan"), f"look at this {shared}", [shared], now, now)
+    rig.pipeline.ingest([tweet])
+    assert rig.store.tracked(["x:1790000000000000009"])["x:1790000000000000009"].root_id == mention_id(root)
