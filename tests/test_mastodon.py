@@ -161,3 +161,14 @@ def test_a_bad_mastodon_watch_list_entry_is_refused_naming_its_field(tmp_path: P
     with pytest.raises(ConfigError) as err:
         load_config(write_config(tmp_path, [{"name": "acme", "terms": ["acme"], "mastodon": bad}]))
     assert f"mastodon.{field}" in str(err.value) and "acme.yaml" in str(err.value)
+
+
+def test_a_429_parks_the_instance_instead_of_retrying(tmp_path: Path, instance: MastodonInstance) -> None:
+    rig = Rig(_config(tmp_path, instance))
+    instance.remaining = 0  # someone else on this IP spent the window
+    result = rig.poll()
+    assert "rate limited" in result.detail["error"] and result.park_until is not None
+    assert (result.park_until - rig.clock.now()).total_seconds() >= 60
+    asked = len(instance.requests)
+    again = asyncio.run(poll_source(rig.source, rig.pipeline, rig.store, rig.clock))  # within the wait
+    assert again.detail == {"skipped": "parked"} and len(instance.requests) == asked

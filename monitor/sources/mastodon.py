@@ -201,6 +201,7 @@ class MastodonSource:
         warnings: list[str] = []
         requests_before = state["window"]["used"]
         spent = False
+        limited: datetime | None = None
         try:
             for tag in self.hashtags:
                 await self._tag(tag, state, found, now)
@@ -215,9 +216,10 @@ class MastodonSource:
             if state["window"]["used"] - requests_before <= 1 and not found:
                 raise
             warnings.append(str(exc))  # keep what the earlier requests gave
-        park = None
+            limited = exc.until if isinstance(exc, RateLimited) else None
+        park = limited
         w = state["window"]
-        if spent or w.get("remaining", RESERVE + 1) <= RESERVE:
+        if park is None and (spent or w.get("remaining", RESERVE + 1) <= RESERVE):
             park = lenient_time(w.get("reset")) or (lenient_time(w.get("start")) or now) + self.settings.rate_window
         new = {k: v for k, v in state.items() if v}
         detail = {"requests": w["used"] - requests_before, "window_used": w["used"],
