@@ -75,12 +75,12 @@ class Daemon:
     def _build_outputs(self) -> None:
         from monitor.alerts import build_notifier, notifier_status
         from monitor.alerts.sender import Sender
-        from monitor.sources import build_sources, disabled_reasons
+        from monitor.sources import build_sources, disabled_reasons, open_network_lines
         from monitor.sources.http import HttpFetcher
 
         s = self.config.settings
         for name in (s.x.bearer_token_env, s.slack.token_env, s.slack.webhook_url_env, s.slack.app_token_env,
-                     s.teams.webhook_url_env):
+                     s.teams.webhook_url_env, *s.mastodon.token_envs.values()):
             secret = resolve_secret(name)
             if secret:
                 logs.REDACTOR.add(secret.reveal())
@@ -92,7 +92,7 @@ class Daemon:
                 self._background(old.aclose())
         self._close_sources()  # a stream's connection belongs to the source object being replaced
         self.sources = {src.key: src for src in build_sources(self.config, self.store, self.clock, self.http,
-                                                               rng=self.rng)}
+                                                               rng=self.rng, matcher=self.pipeline.matcher)}
         notifier = build_notifier(self.config)
         if self.sender is None:
             self.sender = Sender(self.config, self.store, notifier, self.clock, rng=self.rng)
@@ -102,7 +102,7 @@ class Daemon:
         # Buttons need Socket Mode (an app token) and a bot token (to edit the root message).
         self.app_token = resolve_secret(s.slack.app_token_env) if notifier.name == "slack-bot" else None
         self.sender.interactive = self.app_token is not None and self.buttons is not None
-        self.off = [*disabled_reasons(self.config), notifier_status(self.config)]
+        self.off = [*disabled_reasons(self.config), *open_network_lines(self.config), notifier_status(self.config)]
 
     def _close_sources(self) -> None:
         for src in self.sources.values():
@@ -138,6 +138,9 @@ class Daemon:
             return s.x.stream_poll_every
         if key.startswith("comments:"):
             return s.blogs.fast_comments_poll_every if fast else s.blogs.comments_poll_every
+        open_network = {"bluesky": s.bluesky.poll_every, "mastodon": s.mastodon.poll_every, "hn": s.hn.poll_every}
+        if key.split(":", 1)[0] in open_network:
+            return open_network[key.split(":", 1)[0]]
         return s.blogs.poll_every
 
     # -- jobs --------------------------------------------------------------------------------

@@ -220,3 +220,14 @@ def test_a_source_parked_by_its_budget_is_announced_as_quiet_with_when_it_resume
 def test_the_x_stream_is_judged_on_silence_and_the_lookups_only_on_failures() -> None:
     # The stream replaces the x:<watch-list> searches; lookups have nothing to do with no open complaint.
     assert judged_quiet("xstream:all") and not judged_quiet("xlookup:open")
+
+
+@pytest.mark.parametrize("key", ["bluesky:jetstream", "mastodon:mastodon.social", "hn:acme"])
+def test_the_open_networks_sources_going_quiet_are_announced_like_x(store: Store, key: str) -> None:
+    assert judged_quiet(key)
+    store.record_health(key, now=T0, ok=True, items=3)
+    for h in range(1, 7):
+        store.record_health(key, now=T0 + h * HOUR, ok=True, items=0)
+    alerts = check(store, T0 + 6 * HOUR, key)
+    assert [(a["decision"], a["source"]) for a in alerts] == [("source_quiet", key)]
+    assert f"{key} has returned no mentions for 6h00m" in alerts[0]["reason"]

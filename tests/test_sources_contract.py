@@ -1,4 +1,5 @@
-"""One contract, every source kind: X recent search, blog feeds, comment threads.
+"""One contract, every source kind: X recent search, blog feeds, comment threads, Bluesky's Jetstream,
+Mastodon hashtag timelines and Hacker News search.
 
 Each kind runs against its local stand-in (127.0.0.1 only) through the real runner, pipeline and
 SQLite store, so "stored" means committed, and "restart" means a new Store, Pipeline and source
@@ -16,17 +17,24 @@ from typing import Any
 
 import pytest
 
+from devkit.standins.bluesky import AppView, Jetstream
 from devkit.standins.feeds import BlogHost
+from devkit.standins.hn import HNSearch
+from devkit.standins.mastodon import MastodonInstance
 from devkit.standins.xapi import XApi
+from monitor.cascades.match import Matcher
 from monitor.clock import SimulatedClock
-from monitor.config.settings import Config, Secret, XSettings
+from monitor.config.settings import BlueskySettings, Config, HNSettings, MastodonSettings, Secret, XSettings
 from monitor.engine.pipeline import Pipeline
 from monitor.engine.runner import poll_source
 from monitor.records.mention import Mention
 from monitor.sources.base import PollResult, Source
 from monitor.sources.blogs import BlogSource
+from monitor.sources.bluesky import BlueskySource
 from monitor.sources.comments import CommentSource
+from monitor.sources.hn import HNSource
 from monitor.sources.http import HttpFetcher
+from monitor.sources.mastodon import MastodonSource
 from monitor.sources.x import XSource
 from monitor.store.database import Store
 
@@ -138,7 +146,55 @@ def _comments_rig(config: Config) -> Iterator[Rig]:
         )
 
 
-RIGS = {"x": _x_rig, "rss": _rss_rig, "comments": _comments_rig}
+def _bluesky_rig(config: Config) -> Iterator[Rig]:
+    with Jetstream() as stream, AppView() as appview:
+        # The rig's clock runs ahead of the stand-in's wall clock: the first poll looks back far enough.
+        settings = BlueskySettings(enabled=True, jetstream_url=stream.url, api_url=appview.url,
+                                   idle_timeout="0.3s", backfill="30d")
+        matcher = Matcher(config.watchlists.values())
+        n = iter(range(10**6))
+
+        def add(word: str) -> None:
+            did = f"did:plc:user{next(n)}"
+            appview.add_profile(did, f"{word}.bsky.social", 50)
+            stream.post(did, f"acme {word}")
+
+        yield Rig(config, lambda store: BlueskySource("bluesky:jetstream", settings, store, matcher,
+                                                      HttpFetcher(config.settings.blogs)),
+                  add, lambda: stream.fail_next(500))
+
+
+def _mastodon_rig(config: Config) -> Iterator[Rig]:
+    with MastodonInstance() as instance:
+        settings = MastodonSettings()
+
+        def add(word: str) -> None:
+            instance.post(f"user_{word}", f"#acme {word}", tags=["acme"])
+
+        def break_server() -> None:
+            instance.fail_next = 500
+
+        yield Rig(config, lambda store: MastodonSource("mastodon:instance", instance.url, ["acme"], settings,
+                                                       HttpFetcher(config.settings.blogs), store),
+                  add, break_server)
+
+
+def _hn_rig(config: Config) -> Iterator[Rig]:
+    with HNSearch() as hn:
+        settings = HNSettings(enabled=True, api_url=hn.api_url, backfill="30d")
+
+        def add(word: str) -> None:
+            hn.story(f"user_{word}", f"acme {word}", url=f"https://example.com/{word}")
+
+        def break_server() -> None:
+            hn.fail_next = 500
+
+        yield Rig(config, lambda store: HNSource("hn:acme", ["acme"], settings, HttpFetcher(config.settings.blogs),
+                                                 store), add, break_server)
+
+
+RIGS = {"x": _x_rig, "rss": _rss_rig, "comments": _comments_rig, "bluesky": _bluesky_rig,
+        "mastodon": _mastodon_rig, "hn": _hn_rig}
 
 
 @pytest.fixture(params=sorted(RIGS))

@@ -70,7 +70,8 @@ def sparkline(values: Any, width: int = 24) -> str:
 
 def _source_label(source: Any) -> str:
     s = escape_inline(source)
-    return {"x": "X", "rss": "the blog", "blog": "the blog"}.get(s.lower(), s or "source")
+    return {"x": "X", "rss": "the blog", "blog": "the blog", "bluesky": "Bluesky", "mastodon": "Mastodon",
+            "hn": "Hacker News"}.get(s.lower(), s or "source")
 
 
 def _handle(author: Any) -> str:

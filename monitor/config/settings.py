@@ -252,6 +252,82 @@ class BlogSettings(_Strict):
     user_agent: str = "monitor/0.1 (+https://github.com/monitor-pr/monitor; social media monitoring)"
 
 
+def _ws_url(value: str) -> str:
+    if not re.match(r"^wss?://[^/\s]+", value):
+        raise ValueError(f"{value!r} is not a ws(s) URL")
+    return value
+
+
+JETSTREAM_COLLECTIONS = ("app.bsky.feed.post", "app.bsky.feed.repost")
+
+
+class BlueskySettings(_Strict):
+    """Bluesky through Jetstream (docs/sources.md): off unless turned on, since it reads the whole network."""
+
+    enabled: bool = False
+    jetstream_url: str = "wss://jetstream2.us-east.bsky.network/subscribe"
+    api_url: str = "https://public.api.bsky.app"  # the public AppView: app.bsky.actor.getProfiles
+    collections: list[str] = ["app.bsky.feed.post", "app.bsky.feed.repost"]  # reposts may be left out
+    poll_every: Duration = timedelta(seconds=10)
+    rewind: Duration = timedelta(seconds=5)          # replay this much before the cursor on each connect
+    backfill: Duration = timedelta(minutes=10)       # the very first poll (no cursor yet) starts this far back
+    max_read: Duration = timedelta(seconds=30)       # one poll reads the stream at most this long
+    idle_timeout: Duration = timedelta(seconds=2)    # no event for this long: the poll has caught up
+    max_events_per_poll: int = Field(200_000, ge=100)
+    profile_ttl: Duration = timedelta(hours=6)       # how long an author's follower count is trusted
+    timeout: Duration = timedelta(seconds=20)
+
+    _check_ws = field_validator("jetstream_url")(_ws_url)
+    _check_url = field_validator("api_url")(_http_url)
+
+    @field_validator("collections")
+    @classmethod
+    def _collections(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in JETSTREAM_COLLECTIONS]
+        if unknown or "app.bsky.feed.post" not in value:
+            raise ValueError(f"must include app.bsky.feed.post; known collections: {', '.join(JETSTREAM_COLLECTIONS)}")
+        return list(dict.fromkeys(value))
+
+
+class MastodonSettings(_Strict):
+    """How Mastodon instances are polled; which instances and hashtags is each watch-list's ``mastodon``."""
+
+    enabled: bool = True
+    poll_every: Duration = timedelta(minutes=2)
+    # Instance host (as in a watch-list, e.g. mastodon.social) -> the NAME of the environment variable
+    # holding an access token for it; with a token the instance's status search is used too.
+    token_envs: dict[str, str] = {}
+    page_limit: int = Field(40, ge=1, le=40)          # statuses a page (the API's maximum is 40)
+    max_pages_per_cycle: int = Field(5, ge=1, le=50)
+    requests_per_window: int = Field(300, ge=1)       # Mastodon's default: 300 requests per 5 minutes per IP
+    rate_window: Duration = timedelta(minutes=5)
+    follow_threads_for: Duration = timedelta(hours=24)  # replies and boosts of a found status are fetched this long
+    max_threads_per_cycle: int = Field(20, ge=0, le=500)
+
+    @field_validator("token_envs")
+    @classmethod
+    def _envs(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value.values():
+            _env_name(name)
+        return {k.lower(): v for k, v in value.items()}
+
+
+class HNSettings(_Strict):
+    """Hacker News through the public Algolia search (hn.algolia.com); off unless turned on."""
+
+    enabled: bool = False
+    api_url: str = "https://hn.algolia.com/api/v1"
+    poll_every: Duration = timedelta(minutes=2)
+    hits_per_page: int = Field(100, ge=1, le=1000)
+    max_pages_per_cycle: int = Field(5, ge=1, le=50)
+    requests_per_hour: int = Field(10_000, ge=1)      # Algolia's documented limit per IP
+    backfill: Duration = timedelta(hours=1)           # how far back the very first poll of a term looks
+    follow_threads_for: Duration = timedelta(hours=48)  # comments of a found story are fetched this long
+    max_threads_per_cycle: int = Field(30, ge=0, le=1000)
+
+    _check_url = field_validator("api_url")(_http_url)
+
+
 class SlackSettings(_Strict):
     token_env: str | None = "SLACK_BOT_TOKEN"
     webhook_url_env: str | None = "SLACK_WEBHOOK_URL"
@@ -314,6 +390,9 @@ class Settings(_Strict):
     watchlists: str = "watchlists/"
     x: XSettings = XSettings()
     blogs: BlogSettings = BlogSettings()
+    bluesky: BlueskySettings = BlueskySettings()
+    mastodon: MastodonSettings = MastodonSettings()
+    hn: HNSettings = HNSettings()
     slack: SlackSettings = SlackSettings()
     teams: TeamsSettings = TeamsSettings()
     detection: DetectionSettings = DetectionSettings()
@@ -392,6 +471,30 @@ class PlaybookStep(_Strict):
         return value
 
 
+def _instance(value: str) -> str:
+    """An instance as its base URL: ``mastodon.social`` is ``https://mastodon.social``."""
+    text = value.strip().rstrip("/")
+    if not re.match(r"^https?://", text):
+        text = "https://" + text.lower()
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?", text):
+        raise ValueError(f"{value!r} is not an instance such as mastodon.social (or https://host:port)")
+    return text
+
+
+def _hashtag(value: str) -> str:
+    text = value.strip().lstrip("#")
+    if not re.fullmatch(r"\w+", text):
+        raise ValueError(f"{value!r} is not a hashtag (letters, digits and _ only, without spaces)")
+    return text
+
+
+class MastodonWatch(_Strict):
+    """Where a watch-list looks on Mastodon: each hashtag's public timeline on each instance."""
+
+    instances: list[Annotated[str, AfterValidator(_instance)]] = Field(min_length=1)
+    hashtags: list[Annotated[str, AfterValidator(_hashtag)]] = Field(min_length=1)
+
+
 class Watchlist(_Strict):
     name: str
     terms: list[Term] = Field(min_length=1, max_length=MAX_TERMS)
@@ -399,6 +502,8 @@ class Watchlist(_Strict):
     feeds: list[HttpURL] = []
     comment_feeds: list[HttpURL] = []
     x_query: str | None = None
+    mastodon: MastodonWatch | None = None
+    hn: bool = True  # search Hacker News for this watch-list's terms (when hn.enabled)
     channel: str | None = None
     vip_authors: list[str] = []
     alert: AlertSettings = AlertSettings()

@@ -11,7 +11,8 @@ announce, the moment it starts, that a source "has been quiet for 12 hours"; the
 episode runs from the later of its start and the process's start.
 
 Which rows are judged how:
-- ``x:<watch-list>``, the X stream ``xstream:all`` and the feed batches ``rss:feeds``: quiet and failing;
+- ``x:<watch-list>``, the X stream ``xstream:all``, the feed batches ``rss:feeds``, ``bluesky:jetstream``,
+  ``mastodon:<host>`` and ``hn:<watch-list>``: quiet and failing;
 - ``xlookup:open``: failing only (with no open complaint on X it has nothing to look up);
 - a single feed ``rss:<url>`` and ``comments:threads``: failing only. One blog may post once a week
   and comment threads die down by nature; their silence is covered by the batch's.
@@ -34,7 +35,7 @@ def _t(value: str | None) -> datetime | None:
 
 def judged_quiet(key: str) -> bool:
     """Whether silence from this source means something is wrong (see the module docstring)."""
-    return key.startswith(("x:", "xstream:")) or key == "rss:feeds" or key.startswith("rss:feeds/")
+    return (key.startswith(("x:", "xstream:", "rss:feeds/", "bluesky:", "mastodon:", "hn:")) or key == "rss:feeds")
 
 
 def quiet_sources(store: Store, keys: Iterable[str], now: datetime, after: timedelta, *,

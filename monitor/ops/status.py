@@ -97,9 +97,26 @@ def status(config: Config, *, as_json: bool = False) -> int:
         print(f"source     {s['source_key']}: {state}; last success {s['last_success'] or '-'}; "
               f"items {s['items_seen']}{error}"
               + (f"; paused until {s['paused_until']}" if s.get("paused_until") else ""))
+        for line in _open_network_detail(s["source_key"], s.get("detail") or {}):
+            print(f"           {line}")
         budget = (s.get("detail") or {}).get("budget")
         if isinstance(budget, dict):
             print(f"           X budget: {budget.get('used')} of {budget.get('budget')} reads used in "
                   f"{budget.get('month')}; {budget.get('available_now')} available now, "
                   f"{budget.get('left_this_month')} left this month")
     return 0
+
+
+def _open_network_detail(key: str, detail: dict[str, Any]) -> list[str]:
+    """What the Bluesky, Mastodon and Hacker News sources' last poll said, in words."""
+    if key.startswith("bluesky:") and "cursor" in detail:
+        return [f"Jetstream: cursor {detail['cursor']} ({detail.get('lag_seconds')}s behind); last poll read "
+                f"{detail.get('events')} events, kept {detail.get('kept')}; stopped: {detail.get('stopped')}"]
+    if key.startswith("mastodon:") and "window_used" in detail:
+        remaining = detail.get("rate_limit_remaining")
+        return [f"Mastodon: {detail['window_used']} requests this rate window"
+                + (f", {remaining} left by the instance's count" if remaining is not None else "")
+                + f"; {detail.get('threads', 0)} thread(s) followed; search {'on' if detail.get('search') else 'off'}"]
+    if key.startswith("hn:") and "hour_used" in detail:
+        return [f"Hacker News: {detail['hour_used']} requests this hour; {detail.get('threads', 0)} thread(s) followed"]
+    return []

@@ -13,6 +13,9 @@ Sources and their keys (the cursor and health keys):
 - ``xstream:all``: with ``x.mode: stream``, one filtered-stream connection instead of the ``x:`` sources;
 - ``xlookup:open``: the spread of open complaints on X by post lookup (``x.lookup``), their replies and
   quotes; every X source shares one ledger of money and post reads (``monitor/sources/spend.py``).
+- ``bluesky:jetstream``: Bluesky's whole network through Jetstream, filtered here (``bluesky.enabled``);
+- ``mastodon:<host>``: one per instance any watch-list names, its hashtags' public timelines;
+- ``hn:<watch-list>``: Hacker News stories and comments naming the watch-list's terms (Algolia search).
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ import random
 
 from monitor.clock import Clock
 from monitor.config.settings import Config, resolve_secret
-from monitor.sources.base import PollResult, RateLimited, Source
+from monitor.sources.base import PollResult, RateLimited, Source, TextMatcher
 from monitor.sources.blogs import BlogSource
+from monitor.sources.bluesky import BlueskySource
 from monitor.sources.comments import CommentSource
+from monitor.sources.hn import HNSource
 from monitor.sources.http import FetchError, HttpFetcher, origin_of
+from monitor.sources.mastodon import MastodonSource, instance_key, instance_tags, instance_terms
 from monitor.sources.spend import XLedger
 from monitor.sources.x import MAX_QUERY, XSource, build_query
 from monitor.sources.xlookup import XLookupSource
@@ -43,6 +49,7 @@ __all__ = [
     "config_problems",
     "disabled_reasons",
     "feed_batches",
+    "open_network_lines",
 ]
 
 FEEDS_PER_BATCH = 250
@@ -74,11 +81,15 @@ def build_sources(
     http: HttpFetcher | None = None,
     *,
     rng: random.Random | None = None,
+    matcher: TextMatcher | None = None,
 ) -> list[Source]:
-    """Every source the config turns on (see ``disabled_reasons`` for the ones it does not)."""
+    """Every source the config turns on (see ``disabled_reasons`` for the ones it does not).
+
+    ``matcher`` is the pipeline's: Bluesky, read network-wide, is filtered by it before the pipeline
+    (without one, Bluesky stays off)."""
     s = config.settings
     rng = rng or random.Random()
-    sources: list[Source] = []
+    sources: list[Source] = open_network_sources(config, store, clock, http, matcher=matcher)
     token = resolve_secret(s.x.bearer_token_env) if s.x.enabled else None
     if token and s.x.monthly_read_budget > 0 and config.watchlists:
         ledger = XLedger(s.x)
@@ -156,3 +167,56 @@ def config_problems(config: Config) -> list[str]:
             out.append(f"{where}: {key}: the X search query made of it is {len(query):,} characters, X allows "
                        f"{MAX_QUERY}; " + ("shorten it" if wl.x_query else "set a shorter x_query, or use fewer terms"))
     return out
+
+
+def open_network_sources(config: Config, store: Store, clock: Clock, http: HttpFetcher | None = None, *,
+                         matcher: TextMatcher | None = None) -> list[Source]:
+    """The Bluesky, Mastodon and Hacker News sources the config turns on (docs/sources.md)."""
+    s = config.settings
+    out: list[Source] = []
+    fetcher = http or HttpFetcher(s.blogs, clock=clock)
+    if s.bluesky.enabled and matcher is not None and config.watchlists:
+        out.append(BlueskySource("bluesky:jetstream", s.bluesky, store, matcher, fetcher))
+    if s.mastodon.enabled:
+        for base, tags in instance_tags(config).items():
+            token = resolve_secret(s.mastodon.token_envs.get(instance_key(base)[9:]))
+            out.append(MastodonSource(instance_key(base), base, tags, s.mastodon, fetcher, store, token=token,
+                                     terms=instance_terms(config, base)))
+    if s.hn.enabled:
+        for name in sorted(config.watchlists):
+            wl = config.watchlists[name]
+            if wl.hn:
+                out.append(HNSource(f"hn:{name}", list(wl.terms), s.hn, fetcher, store))
+    return out
+
+
+def open_network_lines(config: Config) -> list[str]:
+    """One line for each of Bluesky, Mastodon and Hacker News: on (reading what) or off, and why."""
+    s = config.settings
+    lines = []
+    if not s.bluesky.enabled:
+        lines.append("Bluesky: off, disabled in settings (bluesky.enabled: false)")
+    elif not config.watchlists:
+        lines.append("Bluesky: off, no watch-lists")
+    else:
+        lines.append(f"Bluesky: on, streaming {', '.join(s.bluesky.collections)} from {s.bluesky.jetstream_url}, "
+                     f"matched here against {len(config.watchlists)} watch-list(s)")
+    tags = instance_tags(config)
+    if not s.mastodon.enabled:
+        lines.append("Mastodon: off, disabled in settings (mastodon.enabled: false)")
+    elif not tags:
+        lines.append("Mastodon: off, no watch-list has mastodon: {instances, hashtags}")
+    else:
+        with_token = [b for b in tags if resolve_secret(s.mastodon.token_envs.get(instance_key(b)[9:]))]
+        lines.append(f"Mastodon: on, {len(tags)} instance(s) ({', '.join(instance_key(b)[9:] for b in tags)}), "
+                     f"{sum(len(t) for t in tags.values())} hashtag timeline(s)"
+                     + (f"; search with a token on {len(with_token)}" if with_token else "; no token, no search"))
+    hn = [n for n, wl in config.watchlists.items() if wl.hn]
+    if not s.hn.enabled:
+        lines.append("Hacker News: off, disabled in settings (hn.enabled: false)")
+    elif not hn:
+        lines.append("Hacker News: off, every watch-list has hn: false" if config.watchlists
+                     else "Hacker News: off, no watch-lists")
+    else:
+        lines.append(f"Hacker News: on, searching {s.hn.api_url} for {len(hn)} watch-list(s)")
+    return lines

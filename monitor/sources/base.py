@@ -47,6 +47,13 @@ class Source(Protocol):
         ...
 
 
+class TextMatcher(Protocol):
+    """Which watch-lists a text belongs to: the engine hands a source that must filter a whole network
+    locally (Bluesky's Jetstream) the pipeline's own matcher, so both decide alike."""
+
+    def watchlists_for(self, text: str) -> tuple[str, ...]: ...
+
+
 class RateLimited(SourceError):
     """Retryable: the service asked us to wait until ``until`` (an absolute time)."""
 

@@ -198,8 +198,12 @@ class HttpFetcher:
         last_modified: str | None = None,
         accept: str = ACCEPT_FEEDS,
         max_bytes: int | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> FetchResult:
-        """GET ``url``. A 304 is a result with ``not_modified``; every other failure raises FetchError."""
+        """GET ``url``. A 304 is a result with ``not_modified``; every other failure raises FetchError.
+
+        ``extra_headers`` (an API token's Authorization, say) go with the first request only, never
+        with a redirect's next one, which may be another host."""
         client = self._ensure()
         # bytes, so that validators go back exactly as they came (latin-1 round-trips every byte)
         headers: list[tuple[bytes, bytes]] = [(b"Accept", accept.encode())]
@@ -207,6 +211,7 @@ class HttpFetcher:
             headers.append((b"If-None-Match", etag.encode("latin-1", "replace")))
         if last_modified:
             headers.append((b"If-Modified-Since", last_modified.encode("latin-1", "replace")))
+        first = headers + [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (extra_headers or {}).items()]
         cap = self.max_bytes if max_bytes is None else max_bytes
         current, hops = url, list[str]()
         for _ in range(MAX_REDIRECTS + 1):
@@ -214,14 +219,15 @@ class HttpFetcher:
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise FetchError("refusing a non-http(s) URL", url=current, retryable=False)
             self._check_parked(current)
+            sent = first if not hops else headers
             if _LEASED.get():  # run_grouped already holds this task's slots
-                outcome = await self._one(client, current, headers, cap)
+                outcome = await self._one(client, current, sent, cap)
             else:
                 async with self._host_slot(current):
                     assert self._global is not None
                     async with self._global:
                         self._check_parked(current)
-                        outcome = await self._one(client, current, headers, cap)
+                        outcome = await self._one(client, current, sent, cap)
             if isinstance(outcome, FetchResult):
                 outcome.redirects = hops
                 return outcome
