@@ -29,12 +29,13 @@ from monitor.clock import Clock, SystemClock
 from monitor.config.settings import Config, load_config, resolve_secret
 from monitor.engine.debounce import Debounced
 from monitor.engine.pipeline import Pipeline
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StoreError
 from monitor.ops import logs
 from monitor.ops.metrics import HealthServer, Metrics, observe_outbox, source_kind
 from monitor.ops.systemd import Notifier as SystemdNotifier
 from monitor.records.durations import duration_text
 from monitor.store.database import Store
+from monitor.store.lock import DatabaseLock
 
 log = logging.getLogger("monitor.daemon")
 
@@ -191,6 +192,10 @@ class Daemon:
         """Metrics gauges, gone-quiet sources."""
         from monitor.ops.health import quiet_sources
 
+        try:  # a failing probe shows in /healthz (through the store's write_problem); keep on
+            self.store.probe_write(self.clock.now())
+        except StoreError as exc:
+            log.error("%s", exc)
         self.refresh_gauges()
         keys = set(self.sources) | {f"rss:{f}" for w in self.config.watchlists.values() for f in w.feeds}
         alerts = quiet_sources(self.store, keys, self.clock.now(), self.config.settings.source_quiet_after,
@@ -218,6 +223,9 @@ class Daemon:
         age = time.monotonic() - self.last_detect
         if self.stopping.is_set():
             return False, "stopping"
+        problem = self.store.write_problem()
+        if problem is not None:
+            return False, f"database writes fail: {problem}"
         if age > limit:
             return False, f"detection has not run for {age:.0f}s"
         return True, "ok"
@@ -383,12 +391,22 @@ def _every(d: timedelta) -> dict[str, Any]:
 def run(config_path: Path | None, *, once: bool = False) -> int:
     config = load_config(config_path)
     logs.setup(os.environ.get("MONITOR_LOG_LEVEL", config.settings.log_level))
-    daemon = Daemon(config)
-    for line in daemon.describe():
-        log.info("%s", line)
-    if once:
-        asyncio.run(daemon.run_once())
-        daemon.store.close()
+    # Held for the process's life: a second 'monitor run' on this database stops here (StoreError, exit 2).
+    lock = DatabaseLock.acquire(config.database_path)
+    try:
+        daemon = Daemon(config)
+        try:
+            daemon.store.probe_write(daemon.clock.now())  # read-only file, full disk: say so, do not start
+        except StoreError:
+            daemon.store.close()
+            raise
+        for line in daemon.describe():
+            log.info("%s", line)
+        if once:
+            asyncio.run(daemon.run_once())
+            daemon.store.close()
+            return 0
+        asyncio.run(daemon.run_forever())
         return 0
-    asyncio.run(daemon.run_forever())
-    return 0
+    finally:
+        lock.release()

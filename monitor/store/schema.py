@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry migrates the schema from version i to i+1. Append only; never edit a shipped step.
 MIGRATIONS: list[str] = [
@@ -110,5 +110,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (key, mention_id)
     );
     CREATE INDEX orphans_observed ON orphans(observed_at);
+    """,
+    # 3: one row rewritten by the health probe: does the database take writes?
+    """
+    CREATE TABLE store_probe (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL
+    );
     """,
 ]
