@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from urllib.parse import urlsplit
 
 from monitor.clock import Clock
 from monitor.config.settings import Config, resolve_secret
@@ -86,8 +87,9 @@ def build_sources(
     if not feeds and not direct:
         return sources
     fetcher = http or HttpFetcher(s.blogs, clock=clock)
+    listed = {urlsplit(u).hostname or "" for u in feeds + direct} - {""}
     for key, batch in feed_batches(feeds).items():
-        sources.append(BlogSource(key, batch, fetcher, settings=s.blogs, rng=rng))
+        sources.append(BlogSource(key, batch, fetcher, settings=s.blogs, rng=rng, listed_hosts=listed))
     sources.append(
         CommentSource("comments:threads", store, fetcher, settings=s.blogs, direct_feeds=direct, rng=rng)
     )
