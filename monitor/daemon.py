@@ -97,6 +97,21 @@ class Daemon:
             self.sender.notifier = notifier
             self.sender.reload(self.config)
         self.off = [*disabled_reasons(self.config), notifier_status(self.config)]
+        self._note_watchlists()
+
+    def _note_watchlists(self) -> None:
+        """Tell ``monitor status`` which watch-lists are in force, by which sources, since when."""
+        in_force: dict[str, list[str]] = {}
+        for name, wl in self.config.watchlists.items():
+            mine = set(wl.feeds)
+            keys = [k for k, src in self.sources.items()
+                    if k == f"x:{name}" or mine & set(getattr(src, "feeds", ()))
+                    or (k.startswith("comments:") and (wl.feeds or wl.comment_feeds))]
+            in_force[name] = sorted(keys)
+        try:
+            self.store.record_watchlists(in_force, now=self.clock.now())
+        except Exception as exc:  # status is then out of date; health shows a failing store
+            log.warning("could not note the watch-lists in force for monitor status: %s", exc)
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         try:

@@ -104,6 +104,7 @@ async def poll_source(
                 items=int(h.get("items") or 0),
                 error=scrub(h["error"]) if h.get("error") else None,
                 paused_until=lenient_time(h.get("paused_until")),
+                detail={"part_of": key},  # monitor status rolls a feed's failures up to its source
             )
     log.debug(
         "%s: %d item(s)%s",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry migrates the schema from version i to i+1. Append only; never edit a shipped step.
 MIGRATIONS: list[str] = [
@@ -116,6 +116,14 @@ MIGRATIONS: list[str] = [
     CREATE TABLE store_probe (
         id INTEGER PRIMARY KEY,
         at TEXT NOT NULL
+    );
+    """,
+    # 4: the watch-lists the running daemon has in force, their sources, and when it loaded them.
+    """
+    CREATE TABLE watchlists_in_force (
+        name TEXT PRIMARY KEY,
+        sources TEXT NOT NULL,             -- JSON list of source keys
+        loaded_at TEXT NOT NULL
     );
     """,
 ]
