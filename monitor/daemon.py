@@ -51,6 +51,11 @@ class Daemon:
         self.rng = rng or random.Random()
         self.started = self.clock.now()
         self.store = Store(config.database_path)
+        try:
+            self.store.probe_write(self.clock.now())  # a read-only file, a full disk: say so, do not start
+        except StoreError:
+            self.store.close()
+            raise
         self.pipeline = Pipeline(config, self.store, self.clock)
         self.metrics = Metrics()
         self.sd = SystemdNotifier.from_env()
@@ -409,12 +414,7 @@ def run(config_path: Path | None, *, once: bool = False) -> int:
     # Held for the process's life: a second 'monitor run' on this database stops here (StoreError, exit 2).
     lock = DatabaseLock.acquire(config.database_path)
     try:
-        daemon = Daemon(config)
-        try:
-            daemon.store.probe_write(daemon.clock.now())  # read-only file, full disk: say so, do not start
-        except StoreError:
-            daemon.store.close()
-            raise
+        daemon = Daemon(config)  # StoreError (exit 2) when the database cannot be written
         for line in daemon.describe():
             log.info("%s", line)
         if once:

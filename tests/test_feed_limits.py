@@ -76,6 +76,11 @@ def test_the_internal_subset_goes_and_the_doctype_name_and_external_id_stay() ->
     tricky = b'<!DOCTYPE x SYSTEM "x.dtd" [<!ENTITY a "]>"> <!-- ]> --> <!ENTITY b \'&a;&a;\'> ]><x>&a;</x>'
     assert without_internal_subset(tricky) == (b'<!DOCTYPE x SYSTEM "x.dtd"><x>&a;</x>', True)
     assert without_internal_subset(b"<rss><!DOCTYPE-ish text/></rss>")[1] is False
+    long_prolog = b"<?xml version='1.0'?><!--" + b" " * 10_000 + b'--><!DOCTYPE r [<!ENTITY a "x">]><r>&a;</r>'
+    assert without_internal_subset(long_prolog)[0].endswith(b"--><!DOCTYPE r><r>&a;</r>")
+    utf16 = '<?xml version="1.0" encoding="utf-16"?><!DOCTYPE r [<!ENTITY a "x">]><r>&a;</r>'
+    stripped, found = without_internal_subset(b"\xff\xfe" + utf16.encode("utf-16-le"))
+    assert found and stripped[2:].decode("utf-16-le").endswith("<!DOCTYPE r><r>&a;</r>")
 
 
 def test_an_entry_s_text_is_cut_at_the_cap_and_a_feed_past_its_cap_leaves_entries_out(host: BlogHost) -> None:

@@ -86,7 +86,7 @@ class _CappedServer(web.Server):
             if oldest is not None:
                 oldest.abort()
         super().connection_made(handler, transport)
-        self._open[handler] = (transport, self._loop.call_later(self.deadline, transport.abort))
+        self._open[handler] = (transport, asyncio.get_running_loop().call_later(self.deadline, transport.abort))
 
     def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
         self._forget(handler)

@@ -44,6 +44,7 @@ MAX_FEED_TEXT = 2_000_000
 MAX_TITLE = 1_000
 PARSE_BUDGET = 20.0
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_ELEMENT = re.compile(rb"<\w")
 
 
 def without_internal_subset(body: bytes) -> tuple[bytes, bool]:
@@ -53,9 +54,18 @@ def without_internal_subset(body: bytes) -> tuple[bytes, bool]:
     Feeds have no use for entity declarations, and they are the one way a small document grows without
     bound: expat refuses an entity bomb, and feedparser's loose parser then expands the entities it
     kept (a 1 MB feed became a 200 MB record). References to the removed entities are left as text.
-    The DOCTYPE's name and external id stay (RSS 0.91's Netscape DOCTYPE names the version).
+    The DOCTYPE's name and external id stay (RSS 0.91's Netscape DOCTYPE names the version). The
+    DOCTYPE is looked for where feedparser looks, before the first element; UTF-8 and ASCII-compatible
+    encodings are read as bytes, UTF-16 by its byte order mark.
     """
-    m = _DOCTYPE.search(body, 0, 4096)  # the prolog comes first; a DOCTYPE further in is not one
+    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if body.startswith(bom) and not body.startswith(b"\xff\xfe\x00\x00"):
+            text = body[len(bom):].decode(codec, errors="replace").encode("utf-8")
+            stripped, found = without_internal_subset(text)
+            return (bom + stripped.decode("utf-8").encode(codec), True) if found else (body, False)
+    # Where feedparser looks for declarations: before the first element (its replace_doctype).
+    first = _ELEMENT.search(body)
+    m = _DOCTYPE.search(body, 0, first.start() if first else len(body))
     if m is None:
         return body, False
     i, n = m.end(), len(body)
