@@ -72,7 +72,8 @@ def poll_cycles(feeds: int = 1000, hosts: int = 50) -> dict[str, Any]:
             (folder / "watchlists").mkdir()
             (folder / "watchlists" / "acme.yaml").write_text(yaml.safe_dump(
                 {"name": "acme", "terms": ["acme"], "feeds": server.feeds}))
-            (folder / "monitor.yaml").write_text(yaml.safe_dump({"database": "bench.db", "watchlists": "watchlists/"}))
+            (folder / "monitor.yaml").write_text(yaml.safe_dump({"database": "bench.db", "watchlists": "watchlists/",
+                                                                       "blogs": {"allow_private_addresses": True}}))
             config = load_config(folder / "monitor.yaml")
             store = Store(config.database_path)
             clock = SystemClock()

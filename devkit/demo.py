@@ -83,6 +83,7 @@ def settings(world: World, *, digest_at: str | None = None) -> dict[str, Any]:
         "x": {"bearer_token_env": "X_BEARER_TOKEN", "api_url": world.x.url, "poll_every": "2s",
               "fast_poll_every": "1s", "monthly_read_budget": 100_000_000},
         "blogs": {"poll_every": "2s", "comments_poll_every": "2s", "fast_comments_poll_every": "1s",
+                  "allow_private_addresses": True,  # the stand-ins are on 127.0.0.1
                   "timeout": "5s"},
         "slack": slack,
         "detection": {"every": "1s", "spike_window": "5m"},

@@ -68,7 +68,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from monitor.store.database import Store
 
     config = _load(args)
-    stream = sys.stdin if args.events == "-" else open(args.events, encoding="utf-8")  # noqa: SIM115
+    # Bytes: a line that is not UTF-8 is skipped with its number, not the end of the replay.
+    if args.events == "-":
+        stream = sys.stdin.buffer
+    else:
+        try:
+            stream = open(args.events, "rb")  # noqa: SIM115
+        except OSError as exc:
+            print(f"monitor replay: cannot read {args.events}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     tmp = None
     if args.database:
         db_path = Path(args.database)
@@ -95,7 +103,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             run_replay(records, pipeline, clock, emit, summary=summary, progress=progress)
         store.close()
     finally:
-        if stream is not sys.stdin:
+        if stream is not sys.stdin.buffer:
             stream.close()
         if tmp is not None:
             tmp.cleanup()

@@ -35,6 +35,7 @@ from monitor.ops.metrics import HealthServer, Metrics, observe_outbox, source_ki
 from monitor.ops.systemd import Notifier as SystemdNotifier
 from monitor.records.durations import duration_text
 from monitor.store.database import Store
+from monitor.store.lock import DatabaseLock
 
 log = logging.getLogger("monitor.daemon")
 
@@ -50,6 +51,11 @@ class Daemon:
         self.rng = rng or random.Random()
         self.started = self.clock.now()
         self.store = Store(config.database_path)
+        try:
+            self.store.probe_write(self.clock.now())  # a read-only file, a full disk: say so, do not start
+        except StoreError:
+            self.store.close()
+            raise
         self.pipeline = Pipeline(config, self.store, self.clock)
         self.metrics = Metrics()
         self.sd = SystemdNotifier.from_env()
@@ -103,12 +109,23 @@ class Daemon:
         self.app_token = resolve_secret(s.slack.app_token_env) if notifier.name == "slack-bot" else None
         self.sender.interactive = self.app_token is not None and self.buttons is not None
         self.off = [*disabled_reasons(self.config), *open_network_lines(self.config), notifier_status(self.config)]
+        self._note_watchlists()
 
     def _close_sources(self) -> None:
         for src in self.sources.values():
             close = getattr(src, "aclose", None)
             if close is not None:
                 self._background(close())
+
+    def _note_watchlists(self) -> None:
+        """Tell ``monitor status`` which watch-lists are in force, by which sources, since when."""
+        from monitor.sources import watchlist_sources
+
+        in_force = watchlist_sources(self.config, self.sources)
+        try:
+            self.store.record_watchlists(in_force, now=self.clock.now())
+        except Exception as exc:  # status is then out of date; health shows a failing store
+            log.warning("could not note the watch-lists in force for monitor status: %s", exc)
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         try:
@@ -222,6 +239,10 @@ class Daemon:
         """Metrics gauges, gone-quiet sources."""
         from monitor.ops.health import quiet_sources
 
+        try:  # a failing probe shows in /healthz (through the store's write_problem); keep on
+            self.store.probe_write(self.clock.now())
+        except StoreError as exc:
+            log.error("%s", exc)
         self.refresh_gauges()
         keys = set(self.sources) | {f"rss:{f}" for w in self.config.watchlists.values() for f in w.feeds}
         alerts = quiet_sources(self.store, keys, self.clock.now(), self.config.settings.source_quiet_after,
@@ -258,6 +279,9 @@ class Daemon:
         age = time.monotonic() - self.last_detect
         if self.stopping.is_set():
             return False, "stopping"
+        problem = self.store.write_problem()
+        if problem is not None:
+            return False, f"database writes fail: {problem}"
         if age > limit:
             return False, f"detection has not run for {age:.0f}s"
         return True, "ok"
@@ -480,12 +504,17 @@ def load_checked(path: Path | None) -> Config:
 def run(config_path: Path | None, *, once: bool = False) -> int:
     config = load_checked(config_path)
     logs.setup(os.environ.get("MONITOR_LOG_LEVEL", config.settings.log_level))
-    daemon = Daemon(config)
-    for line in daemon.describe():
-        log.info("%s", line)
-    if once:
-        asyncio.run(daemon.run_once())
-        daemon.store.close()
+    # Held for the process's life: a second 'monitor run' on this database stops here (StoreError, exit 2).
+    lock = DatabaseLock.acquire(config.database_path)
+    try:
+        daemon = Daemon(config)  # StoreError (exit 2) when the database cannot be written
+        for line in daemon.describe():
+            log.info("%s", line)
+        if once:
+            asyncio.run(daemon.run_once())
+            daemon.store.close()
+            return 0
+        asyncio.run(daemon.run_forever())
         return 0
-    asyncio.run(daemon.run_forever())
-    return 0
+    finally:
+        lock.release()

@@ -62,10 +62,21 @@ class ReplaySummary:
                 f"{self.bad_lines} bad lines, {self.late} late; {self.alerts} alerts; decisions: {names}")
 
 
-def read_records(stream: IO[str], summary: ReplaySummary, warn: Callable[[str], None]) -> Iterator[Mention]:
-    """Mention records from JSONL; a bad line is reported with its number and skipped."""
-    for number, line in enumerate(stream, 1):
+def read_records(stream: IO[str] | IO[bytes], summary: ReplaySummary, warn: Callable[[str], None]
+                 ) -> Iterator[Mention]:
+    """Mention records from JSONL (text, or bytes read as UTF-8); a bad line is reported with its
+    number and a reason (one ``warn`` each), counted in ``summary.bad_lines``, and skipped."""
+    for number, raw in enumerate(stream, 1):
         summary.lines += 1
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                summary.bad_lines += 1
+                warn(f"line {number}: skipped: not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
+                continue
+        else:
+            line = str(raw)
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -73,8 +84,7 @@ def read_records(stream: IO[str], summary: ReplaySummary, warn: Callable[[str], 
             yield Mention.from_text(line)
         except (json.JSONDecodeError, RecordError) as exc:
             summary.bad_lines += 1
-            if summary.bad_lines <= 20:
-                warn(f"line {number}: skipped: {exc}")
+            warn(f"line {number}: skipped: {str(exc)[:200]}")
 
 
 def in_observed_order(records: Iterable[Mention], summary: ReplaySummary, buffer: int = 50_000

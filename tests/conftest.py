@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.config.settings import Config, load_config
+from monitor.config.settings import BlogSettings, Config, load_config
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -24,6 +24,8 @@ def fixtures() -> Path:
 def write_config(folder: Path, watchlists: list[dict[str, Any]], **settings: Any) -> Path:
     """Write monitor.yaml and one file per watch-list into ``folder``; return the settings path."""
     settings.setdefault("database", str(folder / "monitor.db"))
+    # The stand-in servers listen on 127.0.0.1, which the fetcher refuses by default.
+    settings.setdefault("blogs", {}).setdefault("allow_private_addresses", True)
     settings.setdefault("watchlists", "watchlists/")
     wl_dir = folder / settings["watchlists"]
     wl_dir.mkdir(parents=True, exist_ok=True)
@@ -32,6 +34,11 @@ def write_config(folder: Path, watchlists: list[dict[str, Any]], **settings: Any
     path = folder / "monitor.yaml"
     path.write_text(yaml.safe_dump(settings, sort_keys=False))
     return path
+
+
+def local_settings(**settings: Any) -> BlogSettings:
+    """Blog settings for the stand-ins on 127.0.0.1, which the fetcher refuses by default."""
+    return BlogSettings(allow_private_addresses=True, **settings)
 
 
 ACME = {"name": "acme", "terms": ["acme", "@acme"], "alert": {"spread_threshold": 20}}

@@ -14,11 +14,11 @@ import pytest
 
 from devkit.standins.feeds import BlogHost
 from monitor.clock import SimulatedClock
-from monitor.config.settings import BlogSettings
 from monitor.records.mention import Mention
 from monitor.sources import blogs
 from monitor.sources.blogs import BlogSource, fetch_and_parse
 from monitor.sources.http import HttpFetcher
+from tests.conftest import local_settings
 
 CASES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "feeds" / "feedparser-cases"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -35,7 +35,7 @@ def host():
 
 
 def source_for(*feeds: str, clock: SimulatedClock | None = None, **settings: Any) -> BlogSource:
-    return BlogSource("rss:feeds", list(feeds), HttpFetcher(BlogSettings(**settings), clock=clock))
+    return BlogSource("rss:feeds", list(feeds), HttpFetcher(local_settings(**settings), clock=clock))
 
 
 # -- mapping ------------------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def test_retry_after_parks_the_feed_and_its_host(host: BlogHost, retry_after: st
     a, b = host.add_feed("/a/"), host.add_feed("/b/")
     host.fail("/a/", 429, retry_after=retry_after)
     clock = SimulatedClock(NOW)
-    src = BlogSource("rss:feeds", [a, b], HttpFetcher(BlogSettings(max_per_host=1), clock=clock))
+    src = BlogSource("rss:feeds", [a, b], HttpFetcher(local_settings(max_per_host=1), clock=clock))
     result = poll(src, None, clock.now())
     states = result.cursor["feeds"]
     assert states[a]["next_at"] == "2026-03-02T09:02:00Z" and states[a]["failures"] == 1
@@ -261,7 +261,7 @@ def test_every_feedparser_case_is_handled_without_an_exception_escaping(
         headers["Content-Type"] = headers.pop("Content-type", headers["Content-Type"])
     url = case_host.serve_raw("/" + case, data, headers)
 
-    result = poll(BlogSource("rss:case", [url], HttpFetcher(BlogSettings())))  # must not raise
+    result = poll(BlogSource("rss:case", [url], HttpFetcher(local_settings())))  # must not raise
     for m in result.mentions:
         assert Mention.from_json(m.to_json()).id == m.id and "<script" not in m.text
     assert result.detail["failed"] == 0
@@ -273,7 +273,7 @@ def test_every_feedparser_case_is_handled_without_an_exception_escaping(
         checkable = False
     if not checkable or case in FEEDPARSER_GAPS:
         return
-    res, parsed = asyncio.run(fetch_and_parse(HttpFetcher(BlogSettings()), url, {}))
+    res, parsed = asyncio.run(fetch_and_parse(HttpFetcher(local_settings()), url, {}))
     env = dict(parsed)
     env.update(headers=res.headers, href=res.url, status=res.status)  # what feedparser's HTTP path adds
     if res.etag:
@@ -303,7 +303,7 @@ def test_each_feed_keeps_its_own_health_for_status(host: BlogHost, config, caplo
     )
     store = Store(config.database_path)
     clock = SimulatedClock(NOW)
-    src = BlogSource("rss:feeds", [good, bad, broken], HttpFetcher(BlogSettings(), clock=clock))
+    src = BlogSource("rss:feeds", [good, bad, broken], HttpFetcher(local_settings(), clock=clock))
     with caplog.at_level("WARNING", logger="monitor"):
         asyncio.run(poll_source(src, Pipeline(config, store, clock, deliver=False), store, clock))
     health = {h["source_key"]: h for h in store.health()}

@@ -23,7 +23,7 @@ from monitor.sources import build_sources, open_network_lines
 from monitor.sources.bluesky import BlueskySource, event_candidate, mention_id
 from monitor.sources.http import HttpFetcher
 from monitor.store.database import Store
-from tests.conftest import write_config
+from tests.conftest import local_settings, write_config
 
 PARENT = "at://did:plc:wa7b35aakoll7hugkrjtf3xf/app.bsky.feed.post/3l3pte3p2e325"
 PARENT_CID = "bafyreidc6sydkkbchcyg62v77wbhzvb2mvytlmsychqgwf2xojjtirmzj4"
@@ -59,7 +59,7 @@ class Rig:
         self.clock = SimulatedClock(datetime.now(UTC))
         self.store = Store(config.database_path)
         self.pipeline = Pipeline(config, self.store, self.clock, deliver=False)
-        [self.source] = [s for s in build_sources(config, self.store, self.clock, HttpFetcher(),
+        [self.source] = [s for s in build_sources(config, self.store, self.clock, HttpFetcher(config.settings.blogs),
                                                   matcher=self.pipeline.matcher) if s.key == "bluesky:jetstream"]
 
     def poll(self) -> Any:
@@ -244,14 +244,14 @@ def test_an_unreachable_jetstream_is_a_retryable_failure_and_a_failing_appview_i
     store = Store(config.database_path)
     settings = config.settings.bluesky.model_copy(update={"jetstream_url": "ws://127.0.0.1:9/subscribe",
                                                           "api_url": "http://127.0.0.1:9"})
-    source = BlueskySource("bluesky:jetstream", settings, store, _AnyText(), HttpFetcher())
+    source = BlueskySource("bluesky:jetstream", settings, store, _AnyText(), HttpFetcher(local_settings()))
     with pytest.raises(SourceError) as err:
         asyncio.run(source.poll(None, datetime.now(UTC)))
     assert err.value.retryable and "cannot read Jetstream" in str(err.value)
 
     ok = BlueskySource("bluesky:jetstream", settings.model_copy(update={"jetstream_url": stream.url,
                                                                         "idle_timeout": timedelta(seconds=0.3)}),
-                       store, _AnyText(), HttpFetcher())
+                       store, _AnyText(), HttpFetcher(local_settings()))
     first = asyncio.run(ok.poll(None, datetime.now(UTC)))
     stream.post(ALICE, "acme is down")
     result = asyncio.run(ok.poll(first.cursor, datetime.now(UTC)))

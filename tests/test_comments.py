@@ -10,12 +10,13 @@ import pytest
 
 from devkit.standins.feeds import BlogHost, Post
 from monitor.clock import SimulatedClock
-from monitor.config.settings import BlogSettings, Config
+from monitor.config.settings import Config
 from monitor.records.mention import Mention, canonical_url
 from monitor.sources.blogs import BlogSource
 from monitor.sources.comments import CommentSource, followed_threads
 from monitor.sources.http import HttpFetcher
 from monitor.store.database import MentionRow, Store
+from tests.conftest import local_settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # the stand-in dates posts with the wall clock
 
@@ -35,7 +36,7 @@ def store(config: Config):
 
 def store_posts(store: Store, feed: str, now: datetime = NOW) -> list[Mention]:
     """Poll a blog feed and store its posts as tracked (what the pipeline does for a matched post)."""
-    result = asyncio.run(BlogSource("rss:feeds", [feed], HttpFetcher(BlogSettings())).poll(None, now))
+    result = asyncio.run(BlogSource("rss:feeds", [feed], HttpFetcher(local_settings())).poll(None, now))
     rows = [
         MentionRow(m, m.id, ("acme",), canonical_url=canonical_url(m.url) if m.url else None)
         for m in result.mentions
@@ -46,12 +47,12 @@ def store_posts(store: Store, feed: str, now: datetime = NOW) -> list[Mention]:
 
 def refresh_posts(store: Store, feed: str) -> None:
     """The blog feed read again: stored posts get their new comment counts (seen-again refresh)."""
-    result = asyncio.run(BlogSource("rss:feeds", [feed], HttpFetcher(BlogSettings())).poll(None, NOW))
+    result = asyncio.run(BlogSource("rss:feeds", [feed], HttpFetcher(local_settings())).poll(None, NOW))
     store.write_mentions([], result.mentions, now=NOW)
 
 
 def comments(store: Store, **kw: Any) -> CommentSource:
-    settings = kw.pop("settings", BlogSettings())
+    settings = kw.pop("settings", local_settings())
     return CommentSource("comments:threads", store, HttpFetcher(settings), settings=settings, **kw)
 
 
@@ -134,7 +135,7 @@ def test_threads_are_followed_only_for_follow_comments_for_after_publication(
     old = host.add_post(feed, "acme old", "<p>x</p>", published=NOW - timedelta(days=9))
     new = host.add_post(feed, "acme new", "<p>y</p>", published=NOW - timedelta(days=2))
     store_posts(store, feed)
-    settings = BlogSettings(follow_comments_for="7d")
+    settings = local_settings(follow_comments_for="7d")
     threads = followed_threads(store, NOW - settings.follow_comments_for)
     assert [t.feed for t in threads] == [new.comments_url]
     src = comments(store, settings=settings)

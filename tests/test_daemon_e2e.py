@@ -195,6 +195,7 @@ class World:
             "x": {"api_url": x.url, "bearer_token_env": "E2E_X_TOKEN", "poll_every": "1s",
                   "fast_poll_every": "1s", "monthly_read_budget": 10_000_000},
             "blogs": {"poll_every": "1s", "comments_poll_every": "1s", "fast_comments_poll_every": "1s",
+                      "allow_private_addresses": True,  # the stand-ins are on 127.0.0.1
                       "timeout": "5s"},
             "slack": {"api_url": slack.api_url, "token_env": "E2E_SLACK_TOKEN", "webhook_url_env": None,
                       "min_interval": "0s"},

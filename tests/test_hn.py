@@ -22,7 +22,7 @@ from monitor.sources import build_sources, open_network_lines
 from monitor.sources.hn import hit_mention
 from monitor.sources.http import HttpFetcher
 from monitor.store.database import Store
-from tests.conftest import write_config
+from tests.conftest import local_settings, write_config
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ class Rig:
         self.clock = SimulatedClock(datetime.now(UTC))
         self.store = Store(config.database_path)
         self.pipeline = Pipeline(config, self.store, self.clock, deliver=False)
-        [self.source] = [s for s in build_sources(config, self.store, self.clock, HttpFetcher())
+        [self.source] = [s for s in build_sources(config, self.store, self.clock, HttpFetcher(config.settings.blogs))
                          if s.key.startswith("hn:")]
 
     def poll(self) -> Any:
@@ -120,7 +120,7 @@ def test_a_term_written_as_a_handle_or_hashtag_is_searched_once(tmp_path: Path, 
     from monitor.sources.hn import HNSource
 
     source = HNSource("hn:acme", ["acme", "@Acme", "#acme", '"acme broadband"'], _config(tmp_path, hn).settings.hn,
-                      HttpFetcher(), Store(tmp_path / "x.db"))
+                      HttpFetcher(local_settings()), Store(tmp_path / "x.db"))
     assert source.terms == ["acme", "acme broadband"]
 
 

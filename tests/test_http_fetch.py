@@ -15,8 +15,8 @@ import pytest
 from devkit.standins.base import LocalServer, Request, Response
 from devkit.standins.feeds import BlogHost
 from monitor.clock import SimulatedClock
-from monitor.config.settings import BlogSettings
 from monitor.sources.http import FetchError, HttpFetcher, ResponseTooLarge, parse_retry_after
+from tests.conftest import local_settings
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 
@@ -28,7 +28,7 @@ def fetch(fetcher: HttpFetcher, url: str, **kw: object):
 def test_user_agent_names_the_project_and_only_gzip_or_deflate_is_asked_for() -> None:
     with BlogHost() as host:
         url = host.serve_raw("/feed", FEED, {"Content-Type": "application/rss+xml"})
-        res = fetch(HttpFetcher(BlogSettings()), url)
+        res = fetch(HttpFetcher(local_settings()), url)
         sent = host.requests[0].headers
     assert res.status == 200 and res.body == FEED
     assert sent["user-agent"].startswith("monitor/") and "monitor" in sent["user-agent"]
@@ -40,7 +40,7 @@ def test_conditional_values_are_sent_back_byte_for_byte() -> None:
     modified = "Mon, 03 Apr 2023 01:02:03 GMT"
     with BlogHost() as host:
         url = host.serve_raw("/feed", FEED, {"ETag": etag, "Last-Modified": modified})
-        fetcher = HttpFetcher(BlogSettings())
+        fetcher = HttpFetcher(local_settings())
         first = fetch(fetcher, url)
         fetch(fetcher, url, etag=first.etag, last_modified=first.last_modified)
         again = host.requests[1].headers
@@ -51,7 +51,7 @@ def test_conditional_values_are_sent_back_byte_for_byte() -> None:
 def test_a_304_is_a_result_without_a_body() -> None:
     with BlogHost() as host:
         feed = host.add_feed("/feed/")
-        fetcher = HttpFetcher(BlogSettings())
+        fetcher = HttpFetcher(local_settings())
         first = fetch(fetcher, feed)
         second = fetch(fetcher, feed, etag=first.etag)
     assert first.status == 200 and not first.not_modified
@@ -62,7 +62,7 @@ def test_a_gzip_bomb_is_refused_within_the_cap() -> None:
     cap = 1_000_000
     with BlogHost() as host:
         url = host.serve_bomb("/bomb.xml", 200_000_000)  # ~200 KB on the wire, 200 MB inflated
-        fetcher = HttpFetcher(BlogSettings(max_bytes=cap))
+        fetcher = HttpFetcher(local_settings(max_bytes=cap))
         tracemalloc.start()
         with pytest.raises(ResponseTooLarge) as err:
             fetch(fetcher, url)
@@ -76,7 +76,7 @@ def test_a_declared_length_over_the_cap_is_not_read() -> None:
     with BlogHost() as host:
         url = host.serve_raw("/big", b"x" * 5000)
         with pytest.raises(ResponseTooLarge, match="Content-Length 5000"):
-            fetch(HttpFetcher(BlogSettings(max_bytes=1000)), url)
+            fetch(HttpFetcher(local_settings(max_bytes=1000)), url)
 
 
 def test_an_undeclared_raw_body_over_the_cap_stops_reading() -> None:
@@ -89,7 +89,7 @@ def test_an_undeclared_raw_body_over_the_cap_stops_reading() -> None:
 
     transport = httpx.MockTransport(lambda req: httpx.Response(200, content=body()))
     with pytest.raises(ResponseTooLarge):
-        fetch(HttpFetcher(BlogSettings(max_bytes=10_000), transport=transport), "http://feeds.invalid/x")
+        fetch(HttpFetcher(local_settings(max_bytes=10_000), transport=transport), "http://feeds.invalid/x")
     assert len(chunks_read) < 20
 
 
@@ -99,14 +99,14 @@ def test_deflate_with_or_without_zlib_header_is_decoded(wbits: int) -> None:
     data = comp.compress(FEED) + comp.flush()
     with BlogHost() as host:
         url = host.serve_raw("/d", data, {"Content-Encoding": "deflate"})
-        assert fetch(HttpFetcher(BlogSettings()), url).body == FEED
+        assert fetch(HttpFetcher(local_settings()), url).body == FEED
 
 
 def test_an_encoding_we_did_not_ask_for_is_refused() -> None:
     with BlogHost() as host:
         url = host.serve_raw("/br", b"\x0b\x02\x80", {"Content-Encoding": "br"})
         with pytest.raises(FetchError, match="unsupported Content-Encoding 'br'"):
-            fetch(HttpFetcher(BlogSettings()), url)
+            fetch(HttpFetcher(local_settings()), url)
 
 
 def test_five_redirects_are_followed_and_a_sixth_is_refused() -> None:
@@ -114,7 +114,7 @@ def test_five_redirects_are_followed_and_a_sixth_is_refused() -> None:
         host.serve_raw("/final", FEED)
         for i in range(6):
             host.redirect(f"/r{i}", f"/r{i + 1}" if i < 5 else "/final", 302 if i % 2 else 301)
-        fetcher = HttpFetcher(BlogSettings())
+        fetcher = HttpFetcher(local_settings())
         res = fetch(fetcher, host.url + "/r1")  # r1..r5 -> final: five redirects
         assert res.url == host.url + "/final" and len(res.redirects) == 5
         with pytest.raises(FetchError, match="more than 5 redirects"):
@@ -126,7 +126,7 @@ def test_a_redirect_to_a_non_http_url_is_refused(target: str) -> None:
     with BlogHost() as host:
         host.redirect("/r", target)
         with pytest.raises(FetchError, match="non-http"):
-            fetch(HttpFetcher(BlogSettings()), host.url + "/r")
+            fetch(HttpFetcher(local_settings()), host.url + "/r")
 
 
 def test_retry_after_in_seconds_or_as_an_http_date() -> None:
@@ -144,7 +144,7 @@ def test_a_429_parks_the_whole_host_until_retry_after() -> None:
         host.add_feed("/a/")
         host.add_feed("/b/")
         host.fail("/a/", 429, retry_after="120")
-        fetcher = HttpFetcher(BlogSettings(), clock=clock)
+        fetcher = HttpFetcher(local_settings(), clock=clock)
         with pytest.raises(FetchError) as first:
             fetch(fetcher, host.url + "/a/")
         with pytest.raises(FetchError) as second:
@@ -198,7 +198,7 @@ class _SlowHosts:
 
 def test_concurrency_is_bounded_globally_and_per_host() -> None:
     with _SlowHosts() as hosts:
-        fetcher = HttpFetcher(BlogSettings(max_connections=5, max_per_host=2))
+        fetcher = HttpFetcher(local_settings(max_connections=5, max_per_host=2))
 
         async def run() -> None:
             await asyncio.gather(*(fetcher.get(u) for u in hosts.urls(12)))
@@ -212,7 +212,7 @@ def test_concurrency_is_bounded_globally_and_per_host() -> None:
 
 def test_grouped_fetching_keeps_the_limits_and_reuses_each_hosts_connections() -> None:
     with _SlowHosts() as hosts:
-        fetcher = HttpFetcher(BlogSettings(max_connections=5, max_per_host=2))
+        fetcher = HttpFetcher(local_settings(max_connections=5, max_per_host=2))
 
         async def work(url: str) -> int:
             return (await fetcher.get(url)).status
@@ -229,7 +229,7 @@ def test_network_errors_carry_the_url_without_credentials() -> None:
     url = server.url.replace("http://", "http://user:hunter2@") + "/feed"
     server.stop()
     with pytest.raises(FetchError) as err:
-        fetch(HttpFetcher(BlogSettings(timeout=timedelta(seconds=2))), url)
+        fetch(HttpFetcher(local_settings(timeout=timedelta(seconds=2))), url)
     assert "network error" in str(err.value) and "hunter2" not in str(err.value)
     assert err.value.url.endswith("/feed") and err.value.retryable
 
@@ -237,7 +237,7 @@ def test_network_errors_carry_the_url_without_credentials() -> None:
 def test_one_fetcher_serves_successive_event_loops() -> None:
     with BlogHost() as host:
         url = host.serve_raw("/f", FEED)
-        fetcher = HttpFetcher(BlogSettings())
+        fetcher = HttpFetcher(local_settings())
         assert fetch(fetcher, url).status == 200
         assert fetch(fetcher, url).status == 200
 
@@ -249,7 +249,7 @@ async def streamed(body: bytes):
 def test_the_fetcher_keeps_no_state_for_hosts_it_is_done_with() -> None:
     # Comment threads and redirects bring new hosts for as long as the daemon runs.
     transport = httpx.MockTransport(lambda req: httpx.Response(200, content=streamed(FEED)))
-    fetcher = HttpFetcher(BlogSettings(max_connections=5, max_per_host=2), transport=transport)
+    fetcher = HttpFetcher(local_settings(max_connections=5, max_per_host=2), transport=transport)
     urls = [f"https://blog{i}.example/feed" for i in range(200)]
     during: list[int] = []
 
@@ -270,7 +270,7 @@ def test_a_hosts_wait_is_forgotten_once_it_is_over() -> None:
     clock = SimulatedClock(datetime(2026, 3, 1, tzinfo=UTC))
     transport = httpx.MockTransport(lambda req: httpx.Response(429, headers={"Retry-After": "60"},
                                                                   content=streamed(b"slow down")))
-    fetcher = HttpFetcher(BlogSettings(), clock=clock, transport=transport)
+    fetcher = HttpFetcher(local_settings(), clock=clock, transport=transport)
     for i in range(50):
         with pytest.raises(FetchError):
             fetch(fetcher, f"https://blog{i}.example/feed")

@@ -44,7 +44,7 @@ class Rig:
         self.clock = SimulatedClock(datetime.now(UTC))
         self.store = Store(config.database_path)
         self.pipeline = Pipeline(config, self.store, self.clock, deliver=False)
-        [self.source] = [s for s in build_sources(config, self.store, self.clock, HttpFetcher())
+        [self.source] = [s for s in build_sources(config, self.store, self.clock, HttpFetcher(config.settings.blogs))
                          if s.key.startswith("mastodon:")]
 
     def poll(self) -> Any:

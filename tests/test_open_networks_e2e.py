@@ -50,7 +50,7 @@ class World:
                         "idle_timeout": "0.3s"},
             "mastodon": {"poll_every": "1s"},
             "hn": {"enabled": True, "api_url": hn.api_url, "poll_every": "1s"},
-            "blogs": {"timeout": "5s"},
+            "blogs": {"timeout": "5s", "allow_private_addresses": True},
             "slack": {"api_url": slack.api_url, "token_env": "E2E_SLACK_TOKEN", "webhook_url_env": None,
                       "min_interval": "0s"},
             "detection": {"every": "1s", "min_reactions": 3},

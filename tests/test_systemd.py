@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -77,8 +78,15 @@ def test_the_unit_runs_what_make_install_service_installs_and_reads_its_tokens_a
     unit = _unit_settings()
     makefile = (REPO / "Makefile").read_text()
     target = makefile[makefile.index("install-service:"):].split("\n\n", 1)[0]
-    # install-service builds /opt/monitor/.venv and installs the package (its console script) there.
-    assert "cd /opt/monitor && $(PYTHON) -m venv .venv" in target and "pip install --quiet ." in target
+    # The recipe with its default install root (tests/test_install_service.py runs it into another).
+    defaults = dict(re.findall(r"^(DESTDIR|PREFIX|ETC|UNITDIR) *\?= *(.*)$", makefile, re.M))
+    assert defaults == {"DESTDIR": "", "PREFIX": "/opt/monitor", "ETC": "/etc/monitor",
+                        "UNITDIR": "/etc/systemd/system"}
+    for name, value in defaults.items():
+        target = target.replace(f"$({name})", value)
+    # install-service builds a new /opt/monitor/.venv and installs the package's wheel (its console script) there.
+    assert "rm -rf /opt/monitor/.venv" in target and "$(PYTHON) -m venv /opt/monitor/.venv" in target
+    assert "/opt/monitor/.venv/bin/python -m pip install --quiet $(PIP_FLAGS) $(WHEELS)/*.whl" in target
     assert unit["ExecStart"] == ["/opt/monitor/.venv/bin/monitor run --config /etc/monitor/monitor.yaml"]
     assert "install -m 0644 systemd/monitor.yaml /etc/monitor/monitor.yaml" in target
     assert "install -m 0644 systemd/monitor.service /etc/systemd/system/monitor.service" in target

@@ -250,6 +250,9 @@ class BlogSettings(_Strict):
     max_connections: int = Field(20, ge=1, le=500)
     max_per_host: int = Field(2, ge=1, le=50)
     user_agent: str = "monitor/0.1 (+https://github.com/monitor-pr/monitor; social media monitoring)"
+    # Fetch from loopback, private (RFC 1918, ULA), link-local and other non-global addresses: off, so
+    # that a feed cannot make the daemon read internal URLs (its comment feeds name any URL they like).
+    allow_private_addresses: bool = False
 
 
 def _ws_url(value: str) -> str:

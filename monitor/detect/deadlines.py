@@ -42,7 +42,12 @@ class Deadlines(Generic[K]):
             return []
         limit = int(now.timestamp() // WIDTH)
         out: list[K] = []
-        for b in range(self._first, limit + 1):
+        # Walk the minutes up to now, unless there are fewer buckets than minutes: one key dated in
+        # year 1 would otherwise mean a billion empty minutes (34 s in a replay).
+        span = limit - self._first + 1
+        buckets = range(self._first, limit + 1) if span <= 2 * len(self._buckets) + 16 else sorted(
+            b for b in self._buckets if b <= limit)
+        for b in buckets:
             entries = self._buckets.pop(b, None)
             if not entries:
                 continue

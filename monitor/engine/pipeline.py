@@ -8,6 +8,7 @@ rows) in one transaction.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from monitor.detect.detector import Detector
 from monitor.records.decision import Decision
 from monitor.records.mention import Mention
 from monitor.records.volume import VolumeCount
-from monitor.scoring.scores import Scorer, Scores
+from monitor.scoring.scores import SCORE_CACHE, Scorer, Scores
 from monitor.store.database import MentionRow, Store
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,14 @@ class Pipeline:
         self.detector.reconfigure(config.watchlists, config.settings.detection)
 
     # -- ingest ----------------------------------------------------------------------------
+    async def score_ahead(self, mentions: Sequence[Mention]) -> None:
+        """Score the batch's texts in a worker thread, so that ``ingest`` finds them in the scorer's
+        cache: VADER on a batch of long blog posts takes seconds, and the event loop must not wait."""
+        if not mentions or len(mentions) > SCORE_CACHE // 2:
+            return
+        work = [(m.full_text, m.parent_id is None) for m in mentions]
+        await asyncio.to_thread(lambda: [self.scorer.score(text, explain=root) for text, root in work])
+
     def ingest(self, mentions: Sequence[Mention], cursors: dict[str, dict[str, Any]] | None = None
                ) -> IngestResult:
         """Match, link, score and store a batch, and move the cursors covering it, atomically."""

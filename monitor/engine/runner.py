@@ -81,6 +81,7 @@ async def poll_source(
         return _failed(store, key, exc, failures, now, rng or _RNG)
     try:
         if result.mentions:
+            await pipeline.score_ahead(result.mentions)
             pipeline.ingest(result.mentions, {key: result.cursor} if result.cursor is not None else None)
         elif result.cursor is not None:
             store.set_cursor(key, result.cursor, now=now)
@@ -105,6 +106,7 @@ async def poll_source(
                 items=int(h.get("items") or 0),
                 error=scrub(h["error"]) if h.get("error") else None,
                 paused_until=lenient_time(h.get("paused_until")),
+                detail={"part_of": key},  # monitor status rolls a feed's failures up to its source
             )
     log.debug(
         "%s: %d item(s)%s",

@@ -16,10 +16,25 @@ import orjson
 
 
 def loads(text: str | bytes) -> Any:
+    """The decoded value. Raises ``json.JSONDecodeError`` for anything it cannot take, also for what
+    makes the standard library itself fail otherwise (nesting deeper than its recursion allows, an
+    integer of more than 4,300 digits), so one hostile line is an error like any bad line."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
+        pass
+    try:
         return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", _doc(text), 0) from None
+    except ValueError as exc:  # int() past sys.get_int_max_str_digits(), and the like
+        raise json.JSONDecodeError(str(exc).split(";")[0], _doc(text), 0) from None
+
+
+def _doc(text: str | bytes) -> str:
+    return text if isinstance(text, str) else ""
 
 
 def dumps(value: Any) -> str:

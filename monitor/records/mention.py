@@ -148,9 +148,9 @@ class Mention:
         created_raw = get("created_at")
         if type(created_raw) is not str or not created_raw:
             created_raw = _req_str(obj, "created_at")
-        created = parse_time(created_raw, "created_at")
+        created = _plausible(parse_time(created_raw, "created_at"), "created_at")
         observed_raw = get("observed_at")
-        observed = parse_time(observed_raw, "observed_at") if observed_raw else created
+        observed = _plausible(parse_time(observed_raw, "observed_at"), "observed_at") if observed_raw else created
         author_id, handle = author.get("id"), author.get("handle")
         text, url, title = get("text") or "", get("url"), get("title")
         if type(text) is not str:
@@ -175,6 +175,18 @@ class Mention:
             metrics,
             {} if _KNOWN.issuperset(obj) else {k: v for k, v in obj.items() if k not in _KNOWN},
         )
+
+
+# Times a record may carry: a year of 1 or 9999 is a broken exporter, and time arithmetic near the ends
+# of datetime's range overflows (a detection tick after 9999-12-31 does not exist).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def _plausible(when: datetime, what: str) -> datetime:
+    if EARLIEST <= when < LATEST:
+        return when
+    raise RecordError(f"{what} {when.isoformat()} is outside {EARLIEST.year}..{LATEST.year - 1}")
 
 
 def _req_str(obj: dict[str, Any], key: str) -> str:

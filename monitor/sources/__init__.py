@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from urllib.parse import urlsplit
 
 from monitor.clock import Clock
 from monitor.config.settings import Config, resolve_secret
@@ -50,6 +51,7 @@ __all__ = [
     "disabled_reasons",
     "feed_batches",
     "open_network_lines",
+    "watchlist_sources",
 ]
 
 FEEDS_PER_BATCH = 250
@@ -114,8 +116,9 @@ def build_sources(
     if not feeds and not direct:
         return sources
     fetcher = http or HttpFetcher(s.blogs, clock=clock)
+    listed = {urlsplit(u).hostname or "" for u in feeds + direct} - {""}
     for key, batch in feed_batches(feeds).items():
-        sources.append(BlogSource(key, batch, fetcher, settings=s.blogs, rng=rng))
+        sources.append(BlogSource(key, batch, fetcher, settings=s.blogs, rng=rng, listed_hosts=listed))
     sources.append(
         CommentSource("comments:threads", store, fetcher, settings=s.blogs, direct_feeds=direct, rng=rng)
     )
@@ -220,3 +223,21 @@ def open_network_lines(config: Config) -> list[str]:
     else:
         lines.append(f"Hacker News: on, searching {s.hn.api_url} for {len(hn)} watch-list(s)")
     return lines
+
+
+# Sources that read for every watch-list at once.
+SHARED_KEYS = ("xstream:all", "xlookup:open", "bluesky:jetstream")
+
+
+def watchlist_sources(config: Config, sources: dict[str, Source]) -> dict[str, list[str]]:
+    """Each watch-list's name -> the keys of the sources that read for it (for ``monitor status``)."""
+    out: dict[str, list[str]] = {}
+    for name, wl in config.watchlists.items():
+        feeds = set(wl.feeds)
+        hosts = {instance_key(b) for b in wl.mastodon.instances} if wl.mastodon else set()
+        out[name] = sorted(
+            k for k, src in sources.items()
+            if k in (f"x:{name}", f"hn:{name}", *SHARED_KEYS) or k in hosts
+            or feeds & set(getattr(src, "feeds", ()))
+            or (k.startswith("comments:") and bool(wl.feeds or wl.comment_feeds)))
+    return out

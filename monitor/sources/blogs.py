@@ -17,9 +17,11 @@ import asyncio
 import io
 import logging
 import random
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -32,10 +34,77 @@ from monitor.sources.http import FetchError, HttpFetcher, safe_url
 
 log = logging.getLogger(__name__)
 BACKOFF_CAP = timedelta(hours=12)
+T = TypeVar("T")
+# What one feed may turn into, whatever its bytes say (docs/operations.md "Limits"). An entry's text
+# past MAX_ENTRY_TEXT characters is cut there; entries past MAX_FEED_TEXT characters of text in all are
+# left out of this poll; a title is cut at MAX_TITLE. A parse (and mapping) taking longer than
+# PARSE_BUDGET seconds fails the feed alone.
+MAX_ENTRY_TEXT = 100_000
+MAX_FEED_TEXT = 2_000_000
+MAX_TITLE = 1_000
+PARSE_BUDGET = 20.0
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_ELEMENT = re.compile(rb"<\w")
+
+
+def without_internal_subset(body: bytes) -> tuple[bytes, bool]:
+    """The document with its DOCTYPE's internal subset (``[ <!ENTITY ...> ]``) taken out, and whether
+    there was one.
+
+    Feeds have no use for entity declarations, and they are the one way a small document grows without
+    bound: expat refuses an entity bomb, and feedparser's loose parser then expands the entities it
+    kept (a 1 MB feed became a 200 MB record). References to the removed entities are left as text.
+    The DOCTYPE's name and external id stay (RSS 0.91's Netscape DOCTYPE names the version). The
+    DOCTYPE is looked for where feedparser looks, before the first element; UTF-8 and ASCII-compatible
+    encodings are read as bytes, UTF-16 by its byte order mark.
+    """
+    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if body.startswith(bom) and not body.startswith(b"\xff\xfe\x00\x00"):
+            text = body[len(bom):].decode(codec, errors="replace").encode("utf-8")
+            stripped, found = without_internal_subset(text)
+            return (bom + stripped.decode("utf-8").encode(codec), True) if found else (body, False)
+    # Where feedparser looks for declarations: before the first element (its replace_doctype).
+    first = _ELEMENT.search(body)
+    m = _DOCTYPE.search(body, 0, first.start() if first else len(body))
+    if m is None:
+        return body, False
+    i, n = m.end(), len(body)
+    quote: int | None = None
+    subset_at: int | None = None
+    while i < n:
+        c = body[i]
+        if quote is not None:
+            if c == quote:
+                quote = None
+        elif c in (0x22, 0x27):  # " '
+            quote = c
+        elif c == 0x5B and subset_at is None:  # [
+            subset_at = i
+        elif c == 0x3C and subset_at is not None and body.startswith(b"<!--", i):
+            end = body.find(b"-->", i + 4)
+            i = n if end < 0 else end + 2
+        elif c == 0x3E and (subset_at is None or body[i - 1:i] == b"]" or _closes_subset(body, subset_at, i)):
+            break
+        i += 1
+    if subset_at is None:
+        return body, False
+    head = body[m.start():subset_at].rstrip()
+    return body[:m.start()] + head + b">" + body[i + 1:], True
+
+
+def _closes_subset(body: bytes, start: int, at: int) -> bool:
+    """Whether the ``>`` at ``at`` ends the DOCTYPE: only whitespace between it and a ``]`` before it."""
+    j = at - 1
+    while j > start and body[j] in b" \t\r\n":
+        j -= 1
+    return body[j] == 0x5D
 
 
 def parse_document(body: bytes, *, url: str, headers: dict[str, str]) -> Any:
-    """Parse a fetched feed. Never raises for bad input: problems show as ``bozo``/``bozo_exception``."""
+    """Parse a fetched feed. Never raises for bad input: problems show as ``bozo``/``bozo_exception``.
+
+    Entity declarations are taken out first (``without_internal_subset``)."""
+    body, _ = without_internal_subset(body)
     given = {k: v for k, v in headers.items() if k in ("content-type", "content-language")}
     # No Content-Type at all: let the document's own XML declaration or BOM decide the encoding,
     # as for a local file, instead of feedparser's "no Content-type specified" bozo.
@@ -102,30 +171,41 @@ def entry_texts(entry: Any, base: str) -> tuple[str | None, str, list[str]]:
     title = None
     td = entry.get("title_detail")
     if td is not None and td.get("value"):
-        title = detail_to_text(td.get("value", ""), td.get("type"), base)[0] or None
+        title = detail_to_text(_clip(td.get("value", ""), 4 * MAX_TITLE), td.get("type"), base)[0] or None
     elif entry.get("title"):
-        title = tidy(str(entry.get("title"))) or None
+        title = tidy(_clip(str(entry.get("title")), 4 * MAX_TITLE)) or None
+    if title is not None:
+        title = title[:MAX_TITLE]
     content_text, links = "", []
     for part in entry.get("content") or []:
-        text, found = detail_to_text(part.get("value") or "", part.get("type"), part.get("base") or base)
+        text, found = detail_to_text(_clip(part.get("value") or "", 4 * MAX_ENTRY_TEXT), part.get("type"),
+                                     part.get("base") or base)
         if len(text) > len(content_text):
             content_text = text
         links += [u for u in found if u not in links]
     summary_text = ""
     sd = entry.get("summary_detail")
     if sd is not None and sd.get("value"):
-        summary_text, found = detail_to_text(sd.get("value") or "", sd.get("type"), sd.get("base") or base)
+        summary_text, found = detail_to_text(_clip(sd.get("value") or "", 4 * MAX_ENTRY_TEXT), sd.get("type"),
+                                             sd.get("base") or base)
         links += [u for u in found if u not in links]
     elif entry.get("summary"):  # feedparser copies Atom content here, without a detail
-        summary_text, found = html_to_text(str(entry.get("summary")), base)
+        summary_text, found = html_to_text(_clip(str(entry.get("summary")), 4 * MAX_ENTRY_TEXT), base)
         links += [u for u in found if u not in links]
+    links = links[:200]
     if (
         content_text
         and summary_text
-        and " ".join(summary_text.split()[:8]) not in " ".join(content_text.split())
+        and " ".join(summary_text.split()[:8]) not in " ".join(content_text[:10_000].split())
     ):
-        return title, f"{summary_text}\n\n{content_text}", links
-    return title, content_text or summary_text, links
+        return title, f"{summary_text}\n\n{content_text}"[:MAX_ENTRY_TEXT], links
+    return title, (content_text or summary_text)[:MAX_ENTRY_TEXT], links
+
+
+def _clip(value: Any, limit: int) -> str:
+    """A markup value cut before it is turned into text: the text is cut at a quarter of this anyway."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[:limit]
 
 
 def entry_author(entry: Any, *, site: str, fallback: str | None) -> Author:
@@ -278,8 +358,17 @@ async def fetch_and_parse(fetcher: HttpFetcher, url: str, state: dict[str, Any])
     res = await fetcher.get(url, etag=state.get("etag"), last_modified=state.get("last_modified"))
     if res.not_modified:
         return res, None
-    parsed = await asyncio.to_thread(parse_document, res.body, url=res.url, headers=res.headers)
+    parsed = await off_loop(url, "parsing", parse_document, res.body, url=res.url, headers=res.headers)
     return res, parsed
+
+
+async def off_loop(url: str, what: str, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``func`` in a worker thread, given ``PARSE_BUDGET`` seconds; past that the feed fails with a
+    FetchError (the thread finishes on its own; the loop never waits for it)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(func, *args, **kwargs), PARSE_BUDGET)
+    except TimeoutError:
+        raise FetchError(f"{what} took longer than {PARSE_BUDGET:.0f}s; skipped this time", url=url) from None
 
 
 def failed_state(
@@ -316,12 +405,16 @@ class BlogSource:
         *,
         settings: BlogSettings | None = None,
         rng: random.Random | None = None,
+        listed_hosts: set[str] | None = None,
     ):
+        """``listed_hosts``: hosts the watch-lists name (in ``feeds`` or ``comment_feeds``); a comment
+        feed named in a feed's content is followed only on the feed's own host or one of these."""
         self.key = key
         self.feeds = list(dict.fromkeys(feeds))
         self.fetcher = fetcher
         self.settings = settings or fetcher.settings
         self.rng = rng or random.Random()
+        self.listed_hosts = {h.lower() for h in listed_hosts or ()}
 
     async def poll(self, cursor: dict[str, Any] | None, now: datetime) -> PollResult:
         known: dict[str, Any] = dict((cursor or {}).get("feeds") or {})
@@ -357,6 +450,13 @@ class BlogSource:
             warnings=tally.warnings,
         )
 
+    def may_follow(self, thread: str, feed_url: str, final_url: str) -> bool:
+        """Whether a comment feed named in a feed's content may be fetched: on the feed's own host
+        (before or after its redirects) or on a host the watch-lists name."""
+        host = (urlsplit(thread).hostname or "").lower()
+        own = {(urlsplit(u).hostname or "").lower() for u in (feed_url, final_url)}
+        return bool(host) and (host in own or host in self.listed_hosts)
+
     async def _poll_feed(self, url: str, state: dict[str, Any], now: datetime) -> FeedOutcome:
         try:
             res, parsed = await fetch_and_parse(self.fetcher, url, state)
@@ -372,14 +472,24 @@ class BlogSource:
         if parsed is None:
             new = {k: v for k, v in state.items() if k not in ("failures", "next_at", "last_error")}
             return FeedOutcome(url, new, status="not_modified")
-        return self._map(url, state, res, parsed, now)
+        try:
+            return await off_loop(url, "reading the entries", self._map, url, state, res, parsed, now)
+        except FetchError as exc:
+            new, message = failed_state(state, exc, now, base=self.settings.poll_every, rng=self.rng)
+            return FeedOutcome(
+                url, new, status="failed", error=message, warnings=[f"feed {safe_url(url)} failed: {message}"]
+            )
 
     def _map(self, url: str, state: dict[str, Any], res: Any, parsed: Any, now: datetime) -> FeedOutcome:
         previous: dict[str, Any] = state.get("seen") or {}
         seen: dict[str, Any] = {}
         mentions: list[Mention] = []
         skipped = 0
+        total, left_out, elsewhere = 0, 0, 0
         for entry in parsed.get("entries") or []:
+            if total > MAX_FEED_TEXT:
+                left_out += 1
+                continue
             try:
                 m = post_mention(entry, parsed, feed_url=url, now=now)
             except Exception:  # a mapping bug on one entry must not lose the others
@@ -388,6 +498,11 @@ class BlogSource:
             if m is None:
                 skipped += 1
                 continue
+            total += len(m.text) + len(m.title or "")
+            thread = m.extra.get("comments_feed")
+            if thread and not self.may_follow(thread, url, res.url):
+                del m.extra["comments_feed"]
+                elsewhere += 1
             count = m.extra.get("comment_count")
             if m.id not in previous or previous[m.id] != count:
                 mentions.append(m)
@@ -400,6 +515,12 @@ class BlogSource:
         if res.redirects:
             new["moved_to"] = res.url
         warnings = []
+        if elsewhere:
+            warnings.append(f"feed {safe_url(url)}: {elsewhere} comment feed(s) on other hosts not followed "
+                            "(a watch-list that names their host in feeds or comment_feeds allows them)")
+        if left_out:
+            warnings.append(f"feed {safe_url(url)}: more than {MAX_FEED_TEXT} characters of text; "
+                            f"read {len(seen)} entries, left {left_out} out")
         if parsed.get("bozo"):
             warnings.append(
                 f"feed {safe_url(url)} is malformed ({describe_bozo(parsed)}); "

@@ -12,7 +12,9 @@ What it promises, whatever the server does:
   keep their pooled connection for all of a host's feeds;
 - a 429 or 503 with Retry-After (seconds or an HTTP date) parks that origin: further requests to it
   fail fast with the time to wait, without touching the network;
-- every failure is a ``FetchError`` that carries the URL (credentials stripped) and the status.
+- every failure is a ``FetchError`` that carries the URL (credentials stripped) and the status;
+- a host that is, or resolves to, a loopback, private or link-local address is refused before the
+  request (each redirect too) unless ``blogs.allow_private_addresses``.
 
 Conditional GET values (ETag, Last-Modified) are returned and sent back byte for byte.
 """
@@ -23,6 +25,8 @@ import asyncio
 import contextlib
 import contextvars
 import email.utils
+import ipaddress
+import socket
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -220,6 +224,8 @@ class HttpFetcher:
                 raise FetchError("refusing a non-http(s) URL", url=current, retryable=False)
             self._check_parked(current)
             sent = first if not hops else headers
+            if not self.settings.allow_private_addresses:
+                await self._check_address(current)
             if _LEASED.get():  # run_grouped already holds this task's slots
                 outcome = await self._one(client, current, sent, cap)
             else:
@@ -273,6 +279,30 @@ class HttpFetcher:
         if errors:
             raise errors[0]
         return [results[u] for u in urls]
+
+    async def _check_address(self, url: str) -> None:
+        """Refuse a URL whose host is, or resolves to, an address that is not global (loopback,
+        private, link-local, ...), unless ``blogs.allow_private_addresses``. Checked before every
+        request, redirects included. Raises FetchError (not retryable)."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        try:
+            addresses = {ipaddress.ip_address(host)}
+        except ValueError:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
+            except OSError as exc:
+                raise FetchError(f"cannot resolve {host}: {exc.strerror or exc}", url=url) from None
+            addresses = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
+        for ip in sorted(addresses, key=str):
+            mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+            if not (mapped or ip).is_global or ip.is_multicast:
+                raise FetchError(
+                    f"refusing {host}: it is or resolves to {ip}, not a public address "
+                    "(set blogs.allow_private_addresses: true to fetch from such hosts)",
+                    url=url, retryable=False,
+                )
 
     @contextlib.asynccontextmanager
     async def _host_slot(self, url: str) -> AsyncIterator[None]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -68,6 +69,9 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
         self._lock = threading.RLock()
         self._depth = 0
         self._waiting: set[str] | None = None  # see _orphan_keys
+        # The last write that failed (monotonic time, reason) and the last that committed: health reads them.
+        self.write_failure: tuple[float, str] | None = None
+        self.write_success: float | None = None
         try:
             version = self.schema_version()
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the first page
@@ -79,7 +83,12 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
                     "files beside it)")
             raise StoreError(f"cannot read database {self.path}: {exc}; {hint}") from None
         if not read_only:
-            self._migrate()
+            try:
+                self._migrate()
+            except sqlite3.Error as exc:
+                conn.close()
+                raise StoreError(f"cannot prepare database {self.path}: {exc}; check the file's and its "
+                                 "folder's permissions and the free disk space") from None
         elif version > SCHEMA_VERSION:
             conn.close()
             raise StoreError(f"database {self.path} was written by a newer monitor (schema {version}, this one "
@@ -110,6 +119,7 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
+                self._write_failed(exc)
                 raise self._write_error(exc) from exc
             self._depth = 1
             try:
@@ -122,15 +132,42 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 self._waiting = None  # what was rolled back may have been read into it
+                if isinstance(exc, sqlite3.Error):
+                    self._write_failed(exc)
                 if isinstance(exc, sqlite3.OperationalError):
                     raise self._write_error(exc) from exc
                 raise
             self._depth = 0
+            self.write_success = time.monotonic()
 
     def _write_error(self, exc: sqlite3.OperationalError) -> StoreError:
         """A write that failed for a reason of the machine (disk full, locked, read-only, I/O), not of
         the data: what was being written can be written again once that is fixed."""
         return StoreError(f"cannot write to database {self.path}: {exc}")
+
+    def _write_failed(self, exc: sqlite3.Error) -> None:
+        self.write_failure = (time.monotonic(), f"{type(exc).__name__}: {exc}")
+
+    def write_problem(self, recent: float = 60.0) -> str | None:
+        """Why writes look broken, or None: a write failed within ``recent`` seconds, or none has
+        committed since the last failure."""
+        if self.write_failure is None:
+            return None
+        at, reason = self.write_failure
+        if time.monotonic() - at <= recent or self.write_success is None or self.write_success < at:
+            return reason
+        return None
+
+    def probe_write(self, now: datetime) -> None:
+        """One small committed write (a row of ``store_probe``), to learn whether the database takes
+        writes. Raises StoreError saying why not."""
+        try:
+            with self.transaction() as conn:
+                conn.execute("INSERT INTO store_probe (id, at) VALUES (1, ?)"
+                             " ON CONFLICT(id) DO UPDATE SET at = excluded.at", (stamp(now),))
+        except (sqlite3.Error, StoreError) as exc:
+            raise StoreError(f"database {self.path} cannot be written: {exc}; check the file's and its "
+                             "folder's permissions (the -wal and -shm files too) and the free disk space") from None
 
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 
 def _restamp(table: str, c: str) -> str:
     """The statement that rewrites ``table.c``'s ISO times in UTC ("...Z") to six fractional digits
@@ -153,5 +153,20 @@ MIGRATIONS: list[str] = [
         dedupe_key TEXT NOT NULL UNIQUE        -- a retried delivery of the same press is applied once
     );
     CREATE INDEX alert_actions_root ON alert_actions(root_id, watchlist);
+    """,
+    # 5: one row rewritten by the health probe: does the database take writes?
+    """
+    CREATE TABLE store_probe (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL
+    );
+    """,
+    # 6: the watch-lists the running daemon has in force, their sources, and when it loaded them.
+    """
+    CREATE TABLE watchlists_in_force (
+        name TEXT PRIMARY KEY,
+        sources TEXT NOT NULL,             -- JSON list of source keys
+        loaded_at TEXT NOT NULL
+    );
     """,
 ]

@@ -1,5 +1,6 @@
-"""The sources family: each source's ``cursors`` (where its next poll resumes) and its ``source_health``
-(the outcome of its polls, for ``monitor status``, parking and gone-quiet alerts)."""
+"""The sources family: each source's ``cursors`` (where its next poll resumes), its ``source_health``
+(the outcome of its polls, for ``monitor status``, parking and gone-quiet alerts), and the
+``watchlists_in_force`` of the running daemon with their sources (for ``monitor status``)."""
 
 from __future__ import annotations
 
@@ -75,3 +76,15 @@ class SourceTables(Tables):
     def health(self) -> list[dict[str, Any]]:
         """Every ``source_health`` row as a dict of its columns (``detail`` still JSON text), by source key."""
         return list(self.db["source_health"].rows_where(order_by="source_key"))
+
+    def record_watchlists(self, sources: dict[str, list[str]], *, now: datetime) -> None:
+        """The watch-lists now in force (name -> its source keys), replacing the ones before."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM watchlists_in_force")
+            conn.executemany("INSERT INTO watchlists_in_force (name, sources, loaded_at) VALUES (?, ?, ?)",
+                             [(name, json.dumps(keys), stamp(now)) for name, keys in sorted(sources.items())])
+
+    def watchlists_in_force(self) -> list[dict[str, Any]]:
+        """Each watch-list the daemon last loaded: ``name``, ``sources`` (a list) and ``loaded_at``."""
+        rows = self.conn.execute("SELECT name, sources, loaded_at FROM watchlists_in_force ORDER BY name")
+        return [{"name": name, "sources": json.loads(keys), "loaded_at": at} for name, keys, at in rows]
