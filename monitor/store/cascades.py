@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.records.mention import format_time
@@ -76,11 +76,11 @@ class CascadeTables(Tables):
         return [OpenCascade(*row) for row in rows]
 
     def count_open_cascades(self, window: timedelta) -> int:
-        """Cascades with a reaction (or opened) within ``window`` of the wall clock's now (SQLite's)."""
+        """Cascades with a reaction (or opened) within ``window`` of the wall clock's now."""
+        since = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=int(window.total_seconds()))
         row = self.conn.execute(
-            "SELECT count(*) FROM cascades WHERE coalesce(last_reaction_at, opened_at) >= "
-            "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)",
-            (f"-{int(window.total_seconds())} seconds",)).fetchone()
+            "SELECT count(*) FROM cascades WHERE coalesce(last_reaction_at, opened_at) >= ?",
+            (since.strftime("%Y-%m-%dT%H:%M:%SZ"),)).fetchone()
         return int(row[0])
 
     def count_alerted_cascades(self) -> int:

@@ -19,29 +19,58 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
 from monitor.errors import StoreError
 from monitor.records.mention import format_time
-from monitor.store import indexes
+from monitor.store import dialect, indexes
 from monitor.store.base import chunks as _chunks
 from monitor.store.cascades import CascadeTables
 from monitor.store.mentions import MentionRow, MentionTables, Tracked
 from monitor.store.outbox import OutboxTables
+from monitor.store.postgres import PgConnection, is_url, redact
 from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
 from monitor.store.silences import SilenceTables
 from monitor.store.sources import SourceTables
+
+# Held (pg_advisory_xact_lock) while one instance migrates a PostgreSQL database.
+MIGRATION_LOCK = 0x6D6F6E69
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MentionRow", "Store", "Tracked", "_chunks"]
 
 class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTables):
     """The one writer to the database. Not shared across processes; reads may come from anywhere."""
-    def __init__(self, path: str | Path, *, read_only: bool = False, durable: bool = True):
-        """``durable=False``: commits are handed to the OS without waiting for the disk (no fsync). The
+    def __init__(self, path: str | Path, *, read_only: bool = False, durable: bool = True,
+                 password: str | None = None):
+        """``path``: a SQLite file, or a ``postgresql://user@host/db`` URL (the PostgreSQL store,
+        postgres.py; ``password`` from the environment or a credential, never in the URL).
+
+        ``durable=False``: commits are handed to the OS without waiting for the disk (no fsync). The
         database survives the process crashing, not the machine; for a replay, which can be run again
         (without fsync)."""
-        self.path = Path(path)
+        self.engine = "postgresql" if is_url(path) else "sqlite"
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._waiting: set[str] | None = None  # see _orphan_keys
+        self.url: str | None = None  # the PostgreSQL URL
+        if self.engine == "postgresql":
+            self.url = str(path)
+            self.path = Path(redact(self.url))  # for messages only
+            self.conn = PgConnection(self.url, identities=dialect.identity_tables(MIGRATIONS),  # type: ignore[assignment]
+                                     password=password)
+            self.db = None  # type: ignore[assignment]
+        else:
+            self._open_sqlite(Path(path), read_only=read_only, durable=durable)
+        if not read_only:
+            self._migrate()
+        elif self.schema_version() != SCHEMA_VERSION:
+            raise StoreError(f"database {self.path} has schema {self.schema_version()}, this monitor needs "
+                             f"{SCHEMA_VERSION}: start 'monitor run' once to migrate it")
+
+    def _open_sqlite(self, path: Path, *, read_only: bool, durable: bool) -> None:
+        self.path = path
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -57,14 +86,6 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._waiting: set[str] | None = None  # see _orphan_keys
-        if not read_only:
-            self._migrate()
-        elif self.schema_version() != SCHEMA_VERSION:
-            raise StoreError(f"database {self.path} has schema {self.schema_version()}, this monitor needs "
-                             f"{SCHEMA_VERSION}: start 'monitor run' once to migrate it")
 
     def close(self) -> None:
         self.conn.close()
@@ -97,21 +118,42 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
             self.conn.execute("COMMIT")
 
     def schema_version(self) -> int:
+        if self.engine == "postgresql":
+            self.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
+            return int(row[0] or 0) if row else 0
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
+    def _set_version(self, conn: Any, version: int) -> None:
+        if self.engine == "postgresql":
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        else:
+            conn.execute(f"PRAGMA user_version = {version}")
+
     def _migrate(self) -> None:
+        if self.engine == "postgresql":
+            self.schema_version()  # creates its table
+            for statement in dialect.COMPAT_FUNCTIONS:
+                with self.transaction() as conn:
+                    # Instances starting together: one creates the functions, one migrates at a time.
+                    conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+                    conn.execute(statement)
         version = self.schema_version()
         if version > SCHEMA_VERSION:
             raise StoreError(f"database {self.path} was written by a newer monitor (schema {version}, "
-                             f"this one knows {SCHEMA_VERSION}); upgrade monitor or point to another file")
+                             f"this one knows {SCHEMA_VERSION}); upgrade monitor or point to another database")
         for step in range(version, SCHEMA_VERSION):
             with self.transaction() as conn:
-                for statement in MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {step + 1}")
-        if indexes.missing(self.conn, MIGRATIONS):  # left out by a replay killed before its end
-            with self.transaction() as conn:
+                if self.engine == "postgresql":
+                    conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+                    if self.schema_version() != step:  # another instance took this step meanwhile
+                        continue
+                for statement in dialect.split(MIGRATIONS[step]):
+                    conn.execute(statement)
+                self._set_version(conn, step + 1)
+        if self.engine == "sqlite" and indexes.missing(self.conn, MIGRATIONS):  # left out by a replay killed
+            with self.transaction() as conn:                                     # before its end
                 indexes.restore(conn, MIGRATIONS)
 
     def prune(self, before: datetime) -> dict[str, int]:
@@ -148,4 +190,4 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
 
     def count(self, table: str) -> int:
         """Rows in ``table``."""
-        return self.db[table].count
+        return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])

@@ -74,4 +74,4 @@ class SourceTables(Tables):
 
     def health(self) -> list[dict[str, Any]]:
         """Every ``source_health`` row as a dict of its columns (``detail`` still JSON text), by source key."""
-        return list(self.db["source_health"].rows_where(order_by="source_key"))
+        return self.row_dicts("SELECT * FROM source_health ORDER BY source_key")
