@@ -13,6 +13,7 @@ log line per problem and the daemon keeps the last good config.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import random
@@ -31,10 +32,11 @@ from monitor.engine.debounce import Debounced
 from monitor.engine.pipeline import Pipeline
 from monitor.errors import ConfigError
 from monitor.ops import logs
+from monitor.ops.cluster import GLOBAL, Cluster, default_instance
 from monitor.ops.metrics import HealthServer, Metrics, observe_outbox, source_kind
 from monitor.ops.systemd import Notifier as SystemdNotifier
 from monitor.records.durations import duration_text
-from monitor.store.database import Store
+from monitor.store.opening import open_store
 
 log = logging.getLogger("monitor.daemon")
 
@@ -49,9 +51,19 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.started = self.clock.now()
-        self.store = Store(config.database_path)
-        self.pipeline = Pipeline(config, self.store, self.clock)
+        self.store = open_store(config)
+        # On PostgreSQL, several instances share the work by leases (monitor/ops/cluster.py): this one
+        # runs only the watch-lists it holds, ``self.view`` (the config cut down to them).
+        self.cluster: Cluster | None = None
+        if self.store.engine == "postgresql":
+            c = config.settings.cluster
+            self.cluster = Cluster(self.store, c.instance or default_instance(), c.lease_timeout.total_seconds(),
+                                   self.started)
+        self.view = self._view(config)
+        self.pipeline = Pipeline(self.view, self.store, self.clock)
         self.metrics = Metrics()
+        if self.cluster is not None:
+            self.metrics.instance.labels(self.cluster.instance).set(1)
         self.sd = SystemdNotifier.from_env()
         self.scheduler: AsyncIOScheduler | None = None
         self.stopping = asyncio.Event()
@@ -70,6 +82,18 @@ class Daemon:
         self._build_outputs()
 
     # -- wiring ----------------------------------------------------------------------------
+    def _view(self, config: Config) -> Config:
+        """The config this instance runs: all of it alone, the watch-lists it leases in a cluster."""
+        if self.cluster is None:
+            return config
+        held = {w: wl for w, wl in config.watchlists.items() if self.cluster.holds_watchlist(w)}
+        return dataclasses.replace(config, watchlists=held)
+
+    def _key_suffix(self) -> str:
+        if self.cluster is None:
+            return ""
+        return "@" + "+".join(sorted(self.view.watchlists)) if self.view.watchlists else "@none"
+
     def _build_outputs(self) -> None:
         from monitor.alerts import build_notifier, notifier_status
         from monitor.alerts.sender import Sender
@@ -87,14 +111,15 @@ class Daemon:
             old, self.http, self._http_settings = self.http, HttpFetcher(s.blogs), s.blogs
             if old is not None:
                 self._background(old.aclose())
-        self.sources = {src.key: src for src in build_sources(self.config, self.store, self.clock, self.http,
-                                                               rng=self.rng)}
+        self.sources = {src.key: src for src in build_sources(
+            self.view, self.store, self.clock, self.http, rng=self.rng, key_suffix=self._key_suffix(),
+            budget_split=len(self.config.watchlists) or None)}
         notifier = build_notifier(self.config)
         if self.sender is None:
-            self.sender = Sender(self.config, self.store, notifier, self.clock, rng=self.rng)
+            self.sender = Sender(self.view, self.store, notifier, self.clock, rng=self.rng, claim=self._claim)
         else:  # keep its per-channel spacing and queue state across a reload
             self.sender.notifier = notifier
-            self.sender.reload(self.config)
+            self.sender.reload(self.view)
         self.off = [*disabled_reasons(self.config), notifier_status(self.config)]
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -168,7 +193,7 @@ class Daemon:
         for watchlist, source in self.pipeline.detector.growing(now, HOT_WINDOW.total_seconds(), HOT_REACTIONS):
             hot.add(f"poll:x:{watchlist}")
             if source in ("rss", "comments"):
-                hot.add("poll:comments:threads")
+                hot.add("poll:comments:threads" + self._key_suffix())
         hot &= {f"poll:{k}" for k in self.sources}
         if hot == self.hot or self.scheduler is None:
             return
@@ -183,15 +208,19 @@ class Daemon:
         """Set the gauges from the store and the detector; also run at every /metrics scrape."""
         observe_outbox(self.metrics, self.store.outbox_counts())
         self.metrics.open_cascades.set(self.pipeline.detector.open_count())
-        db = self.config.database_path
-        self.metrics.database_bytes.set(sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal"))
-                                            if p.exists()))
+        if not self.config.database_is_url:  # PostgreSQL's size is the server's business
+            db = self.config.database_path
+            self.metrics.database_bytes.set(sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal"))
+                                                if p.exists()))
 
     async def upkeep(self) -> None:
         """Metrics gauges, gone-quiet sources."""
         from monitor.ops.health import quiet_sources
 
         self.refresh_gauges()
+        if self.cluster is not None and GLOBAL not in self.cluster.held:
+            self.sd.progress()
+            return  # the gone-quiet check is the holder of the global lease's
         keys = set(self.sources) | {f"rss:{f}" for w in self.config.watchlists.values() for f in w.feeds}
         alerts = quiet_sources(self.store, keys, self.clock.now(), self.config.settings.source_quiet_after,
                                started=self.started)
@@ -207,6 +236,8 @@ class Daemon:
         self.sd.progress()  # the loop is alive even when every source fails and detection is slow
 
     async def prune(self) -> None:
+        if self.cluster is not None and GLOBAL not in self.cluster.held:
+            return
         cutoff = self.clock.now() - self.config.settings.retention
         deleted = self.store.prune(cutoff)
         if any(deleted.values()):
@@ -258,11 +289,44 @@ class Daemon:
             misfire_grace_time=max(1, int(interval["seconds"])), **interval, **first,
         )
 
+    # -- cluster -----------------------------------------------------------------------------
+    async def lease(self) -> None:
+        """Heartbeat and leases (a cluster only); a change in the watch-lists held rebuilds the pipeline
+        from the database, as a restart does, and the sources and delivery follow."""
+        assert self.cluster is not None
+        before = set(self.view.watchlists)
+        self.cluster.tick(list(self.config.watchlists), self.clock.now())
+        self.metrics.leases_held.set(len(self.cluster.held))
+        self.metrics.takeovers.set(self.cluster.takeovers)
+        view = self._view(self.config)
+        if set(view.watchlists) == before:
+            return
+        self.view = view
+        self.pipeline = Pipeline(view, self.store, self.clock)
+        self._build_outputs()
+        if self.scheduler is not None:
+            self._schedule_sources()
+        log.info("now running watch-list(s) %s: %d open cascade(s) rebuilt from the database",
+                 ", ".join(sorted(view.watchlists)) or "none", self.pipeline.restored)
+        self.judge.poke()
+
+    def _claim(self, decision_id: int, watchlist: str) -> bool:
+        """Whether this instance may deliver an outbox row now (always, alone; a cluster claims it)."""
+        if self.cluster is None:
+            return True
+        from monitor.ops.cluster import watchlist_lease
+
+        lease = watchlist_lease(watchlist) if watchlist in self.config.watchlists else GLOBAL
+        return self.store.claim_delivery(decision_id, self.cluster.instance, lease, now=self.clock.now(),
+                                         timeout_s=self.cluster.timeout_s)
+
     async def cycle(self) -> None:
         """One round of every job, in the order the scheduler starts them: each source, detection,
         delivery of what is due, upkeep and pruning. For soak tests and benchmarks that drive the
         daemon's own code on a simulated clock; the live daemon never calls it. The pass the polls
         asked for is this round's detection (the tick's pass takes it in)."""
+        if self.cluster is not None:
+            await self.lease()
         for key in sorted(self.sources):
             await self.poll(key)
         await self.judge.run()
@@ -300,7 +364,8 @@ class Daemon:
                         config.database_path)
         self.config = config
         self._mtimes = self._config_mtimes()
-        self.pipeline.reconfigure(config)
+        self.view = self._view(config)
+        self.pipeline.reconfigure(self.view)
         self.judge.delay = config.settings.detection.debounce.total_seconds()
         self._build_outputs()
         if self.scheduler is not None:
@@ -315,6 +380,8 @@ class Daemon:
         """Poll every source once (blogs before X, so shares of a new post find it), detect, deliver."""
         from monitor.engine.runner import poll_source
 
+        if self.cluster is not None:
+            await self.lease()
         blogs = [s for s in self.sources.values() if not s.key.startswith("x:")]
         xs = [s for s in self.sources.values() if s.key.startswith("x:")]
         for group in (blogs, xs):
@@ -337,6 +404,9 @@ class Daemon:
                                     refresh=self.refresh_gauges)
             await listener.start()
         self.scheduler = AsyncIOScheduler(event_loop=loop)
+        if self.cluster is not None:
+            await self.lease()  # before the first poll: what this instance runs
+            self._add("lease", self.lease, timedelta(seconds=self.cluster.every_s), start_now=False)
         self._schedule_sources()
         # The floor; the first run, at once, judges the cascades restored from the store.
         self._add("detect", self.judge.run, self.config.settings.detection.every)
@@ -366,6 +436,8 @@ class Daemon:
         if listener is not None:
             await listener.stop()
         await self.http.aclose()
+        if self.cluster is not None:
+            self.cluster.leave()  # the others take its watch-lists now, not after the lease timeout
         self.store.close()
         log.info("stopped cleanly")
 

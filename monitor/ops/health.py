@@ -33,6 +33,7 @@ def _t(value: str | None) -> datetime | None:
 
 def judged_quiet(key: str) -> bool:
     """Whether silence from this source means something is wrong (see the module docstring)."""
+    key = key.split("@", 1)[0]  # a cluster instance's blog keys end in @<its watch-lists>
     return key.startswith("x:") or key == "rss:feeds" or key.startswith("rss:feeds/")
 
 

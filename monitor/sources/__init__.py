@@ -67,14 +67,21 @@ def build_sources(
     http: HttpFetcher | None = None,
     *,
     rng: random.Random | None = None,
+    key_suffix: str = "",
+    budget_split: int | None = None,
 ) -> list[Source]:
-    """Every source the config turns on (see ``disabled_reasons`` for the ones it does not)."""
+    """Every source the config turns on (see ``disabled_reasons`` for the ones it does not).
+
+    In a cluster (monitor/ops/cluster.py) ``config`` holds only the watch-lists this instance leases:
+    ``budget_split`` is the number of watch-lists the X budget is shared among (all of them), and
+    ``key_suffix`` keeps the blog and comment sources' keys (their cursors) apart from those of another
+    instance polling other watch-lists' feeds."""
     s = config.settings
     rng = rng or random.Random()
     sources: list[Source] = []
     token = resolve_secret(s.x.bearer_token_env) if s.x.enabled else None
     if token and s.x.monthly_read_budget > 0 and config.watchlists:
-        share = s.x.monthly_read_budget // len(config.watchlists)
+        share = s.x.monthly_read_budget // (budget_split or len(config.watchlists))
         for name in sorted(config.watchlists):
             sources.append(
                 XSource(f"x:{name}", build_query(config.watchlists[name]), token, s.x, budget=share)
@@ -87,9 +94,9 @@ def build_sources(
         return sources
     fetcher = http or HttpFetcher(s.blogs, clock=clock)
     for key, batch in feed_batches(feeds).items():
-        sources.append(BlogSource(key, batch, fetcher, settings=s.blogs, rng=rng))
+        sources.append(BlogSource(key + key_suffix, batch, fetcher, settings=s.blogs, rng=rng))
     sources.append(
-        CommentSource("comments:threads", store, fetcher, settings=s.blogs, direct_feeds=direct, rng=rng)
+        CommentSource("comments:threads" + key_suffix, store, fetcher, settings=s.blogs, direct_feeds=direct, rng=rng)
     )
     return sources
 

@@ -28,6 +28,7 @@ from monitor.records.mention import format_time
 from monitor.store import dialect, indexes
 from monitor.store.base import chunks as _chunks
 from monitor.store.cascades import CascadeTables
+from monitor.store.leases import LeaseTables
 from monitor.store.mentions import MentionRow, MentionTables, Tracked
 from monitor.store.outbox import OutboxTables
 from monitor.store.postgres import PgConnection, is_url, redact
@@ -40,7 +41,7 @@ MIGRATION_LOCK = 0x6D6F6E69
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MentionRow", "Store", "Tracked", "_chunks"]
 
-class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTables):
+class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTables, LeaseTables):
     """The one writer to the database. Not shared across processes; reads may come from anywhere."""
     def __init__(self, path: str | Path, *, read_only: bool = False, durable: bool = True,
                  password: str | None = None):

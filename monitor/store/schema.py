@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry migrates the schema from version i to i+1. Append only; never edit a shipped step.
 MIGRATIONS: list[str] = [
@@ -110,5 +110,25 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (key, mention_id)
     );
     CREATE INDEX orphans_observed ON orphans(observed_at);
+    """,
+    # 3: several instances on one database (monitor/ops/cluster.py): who runs, who holds which watch-list,
+    # and which instance claimed an outbox row for delivery.
+    """
+    CREATE TABLE instances (
+        instance TEXT PRIMARY KEY,         -- cluster.instance, or hostname:pid
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+    );
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,             -- 'watchlist:<name>' or 'global'
+        holder TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        renewed_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
     """,
 ]

@@ -1,0 +1,108 @@
+"""Several instances on one database: leases on watch-lists, taken over when a holder stops renewing,
+and outbox rows claimed by one instance only. The lease and claim tests are store contracts: they run
+over SQLite and PostgreSQL alike (``db_target``)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.ops.cluster import GLOBAL, Cluster
+from monitor.store.database import Store
+
+NOW = datetime(2026, 12, 7, 10, tzinfo=UTC)
+TIMEOUT = 30.0
+
+
+def test_a_lease_has_one_holder_is_renewed_and_is_taken_over_only_once_it_expires(db_target: str | Path) -> None:
+    store = Store(db_target)
+    assert store.acquire_lease("watchlist:acme", "a", now=NOW, timeout_s=TIMEOUT) == (True, None)
+    assert store.acquire_lease("watchlist:acme", "b", now=NOW + timedelta(seconds=1), timeout_s=TIMEOUT)[0] is False
+    # Renewed by its holder: still not expired 29 s after the renewal.
+    assert store.acquire_lease("watchlist:acme", "a", now=NOW + timedelta(seconds=20), timeout_s=TIMEOUT)[0]
+    assert not store.acquire_lease("watchlist:acme", "b", now=NOW + timedelta(seconds=49), timeout_s=TIMEOUT)[0]
+    # The holder stopped renewing: the lease is taken over, and the old holder cannot renew it.
+    assert store.acquire_lease("watchlist:acme", "b", now=NOW + timedelta(seconds=51), timeout_s=TIMEOUT) == (True, "a")
+    assert not store.acquire_lease("watchlist:acme", "a", now=NOW + timedelta(seconds=52), timeout_s=TIMEOUT)[0]
+    [lease] = store.leases()
+    assert (lease.name, lease.holder, lease.acquired_at) == ("watchlist:acme", "b", NOW + timedelta(seconds=51))
+
+
+def test_instances_share_the_watch_lists_and_a_dead_ones_move_to_the_living(db_target: str | Path) -> None:
+    store = Store(db_target)
+    a = Cluster(store, "a", TIMEOUT, NOW)
+    b = Cluster(store, "b", TIMEOUT, NOW)
+    watchlists = ["acme", "globex", "initech"]
+    assert a.tick(watchlists, NOW) == {GLOBAL, "watchlist:acme", "watchlist:globex", "watchlist:initech"}
+    # b appears: a lets go of its extra units one tick at a time, b takes them.
+    for i in range(1, 6):
+        t = NOW + timedelta(seconds=i)
+        b.tick(watchlists, t)
+        a.tick(watchlists, t)
+    assert len(a.held) == 2 and len(b.held) == 2 and not a.held & b.held
+    # a dies (stops ticking); after the lease timeout b runs everything, counting the takeovers.
+    lost = set(a.held)
+    for i in range(6, 60, 10):
+        b.tick(watchlists, NOW + timedelta(seconds=i))
+    assert b.held == {GLOBAL, "watchlist:acme", "watchlist:globex", "watchlist:initech"}
+    assert b.takeovers == len(lost)
+    assert {le.holder for le in store.leases()} == {"b"}
+
+
+def test_a_clean_stop_hands_the_leases_over_at_once(db_target: str | Path) -> None:
+    store = Store(db_target)
+    a, b = Cluster(store, "a", TIMEOUT, NOW), Cluster(store, "b", TIMEOUT, NOW)
+    a.tick(["acme"], NOW)
+    a.leave()
+    assert b.tick(["acme"], NOW + timedelta(seconds=1)) == {GLOBAL, "watchlist:acme"}
+    assert [i.instance for i in store.instances()] == ["b"]
+
+
+def _queued(store: Store) -> int:
+    did = store.add_decision(at="2026-12-07T10:00:00Z", name="first_alert", kind="cascade", level="new",
+                             watchlist="acme", root_id="x:1", payload="{}")
+    store.queue_delivery(did, "#acme", NOW)
+    return did
+
+
+def test_an_outbox_row_is_claimed_by_the_lease_holder_only_and_by_one_instance_at_a_time(
+        db_target: str | Path) -> None:
+    store = Store(db_target)
+    did = _queued(store)
+    store.acquire_lease("watchlist:acme", "a", now=NOW, timeout_s=TIMEOUT)
+    assert not store.claim_delivery(did, "b", "watchlist:acme", now=NOW, timeout_s=TIMEOUT)  # no lease
+    assert store.claim_delivery(did, "a", "watchlist:acme", now=NOW, timeout_s=TIMEOUT)
+    # a dies mid-delivery; b takes the lease over, and the claim too once it has expired.
+    later = NOW + timedelta(seconds=TIMEOUT + 1)
+    assert store.acquire_lease("watchlist:acme", "b", now=later, timeout_s=TIMEOUT)[0]
+    assert not store.claim_delivery(did, "a", "watchlist:acme", now=later, timeout_s=TIMEOUT)
+    assert store.claim_delivery(did, "b", "watchlist:acme", now=later, timeout_s=TIMEOUT)
+    store.mark_sent(did, ts="1.0", thread_ts=None, now=later, note=None)
+    assert not store.claim_delivery(did, "b", "watchlist:acme", now=later, timeout_s=TIMEOUT)  # sent: done
+
+
+def test_on_postgresql_a_row_being_claimed_elsewhere_is_skipped_not_waited_for(pg_url: str) -> None:
+    import psycopg
+
+    store = Store(pg_url)
+    did = _queued(store)
+    store.acquire_lease("watchlist:acme", "a", now=NOW, timeout_s=TIMEOUT)
+    with psycopg.connect(pg_url) as other:  # another instance, mid-claim: the row is locked
+        other.execute("SELECT 1 FROM outbox WHERE decision_id = %s FOR UPDATE", (did,))
+        done: list[bool] = []
+        t = threading.Thread(target=lambda: done.append(
+            store.claim_delivery(did, "a", "watchlist:acme", now=NOW, timeout_s=TIMEOUT)))
+        t.start()
+        t.join(20)
+        assert done == [False], "a locked row is skipped at once (SKIP LOCKED), not waited for"
+    assert store.claim_delivery(did, "a", "watchlist:acme", now=NOW, timeout_s=TIMEOUT)
+
+
+def test_a_password_in_the_database_url_is_refused_with_one_line(tmp_path: Path) -> None:
+    from monitor.errors import StoreError
+
+    with pytest.raises(StoreError, match="PGPASSWORD"):
+        Store("postgresql://monitor:hunter2@127.0.0.1:1/monitor")
