@@ -106,3 +106,47 @@ def test_a_password_in_the_database_url_is_refused_with_one_line(tmp_path: Path)
 
     with pytest.raises(StoreError, match="PGPASSWORD"):
         Store("postgresql://monitor:hunter2@127.0.0.1:1/monitor")
+
+
+def test_a_config_with_a_password_in_the_database_url_is_refused_at_load_with_one_line(tmp_path: Path,
+                                                                                       capsys) -> None:
+    from monitor.cli import main
+    from tests.conftest import ACME, write_config
+
+    cfg = write_config(tmp_path, [ACME], database="postgresql://monitor:hunter2@db.internal/monitor")
+    assert main(["check-config", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "database: " in err and "PGPASSWORD" in err and "hunter2" not in err
+
+
+def test_the_password_comes_from_a_systemd_credential(tmp_path: Path, pg_server, monkeypatch) -> None:
+    """With password auth on, ``open_store`` hands libpq the credential ``PGPASSWORD``; without it
+    the server refuses."""
+    import psycopg
+
+    from monitor.config.settings import load_config
+    from monitor.errors import StoreError
+    from monitor.store.opening import open_store
+    from tests.conftest import ACME, write_config
+
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE pw_user LOGIN PASSWORD 's3cret-pw' CREATEDB")
+        conn.execute("CREATE DATABASE pw_db OWNER pw_user")
+    # Trust holds for the superuser; this role must give its password (scram) on 127.0.0.1.
+    hba = pg_server.folder / "data" / "pg_hba.conf"
+    hba.write_text("host all pw_user 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute("SELECT pg_reload_conf()")
+    cfg = write_config(tmp_path, [ACME], database=f"postgresql://pw_user@127.0.0.1:{pg_server.port}/pw_db")
+    config = load_config(cfg)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "none"))
+    with pytest.raises(StoreError, match="cannot connect"):
+        open_store(config)
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "PGPASSWORD").write_text("s3cret-pw\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    store = open_store(config)
+    assert store.engine == "postgresql" and store.count("mentions") == 0
+    store.close()
