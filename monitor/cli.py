@@ -57,6 +57,7 @@ def _workers(value: str) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from monitor.clock import SimulatedClock
     from monitor.engine.pipeline import Pipeline, decision_line
+    from monitor.config.settings import is_database_url
     from monitor.replay import ReplaySummary, in_observed_order, read_records, run_replay
     from monitor.scoring.ahead import ScoreAhead
     from monitor.store.database import Store
@@ -64,8 +65,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     config = _load(args)
     stream = sys.stdin if args.events == "-" else open(args.events, encoding="utf-8")  # noqa: SIM115
     tmp = None
+    db_path: str | Path
     if args.database:
-        db_path = Path(args.database)
+        db_path = args.database if is_database_url(args.database) else Path(args.database)
     else:
         tmp = tempfile.TemporaryDirectory(prefix="monitor-replay-")
         db_path = Path(tmp.name) / "replay.db"
