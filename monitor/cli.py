@@ -56,8 +56,8 @@ def _workers(value: str) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from monitor.clock import SimulatedClock
-    from monitor.engine.pipeline import Pipeline, decision_line
     from monitor.config.settings import is_database_url
+    from monitor.engine.pipeline import Pipeline, decision_line
     from monitor.replay import ReplaySummary, in_observed_order, read_records, run_replay
     from monitor.scoring.ahead import ScoreAhead
     from monitor.store.database import Store
