@@ -36,7 +36,7 @@ from monitor.ops.cluster import GLOBAL, Cluster, default_instance
 from monitor.ops.metrics import HealthServer, Metrics, observe_outbox, source_kind
 from monitor.ops.systemd import Notifier as SystemdNotifier
 from monitor.records.durations import duration_text
-from monitor.store.opening import open_store
+from monitor.store.opening import PASSWORD_NAME, open_store
 
 log = logging.getLogger("monitor.daemon")
 
@@ -101,7 +101,7 @@ class Daemon:
         from monitor.sources.http import HttpFetcher
 
         s = self.config.settings
-        for name in (s.x.bearer_token_env, s.slack.token_env, s.slack.webhook_url_env):
+        for name in (s.x.bearer_token_env, s.slack.token_env, s.slack.webhook_url_env, PASSWORD_NAME):
             secret = resolve_secret(name)
             if secret:
                 logs.REDACTOR.add(secret.reveal())

@@ -4,6 +4,7 @@ over SQLite and PostgreSQL alike (``db_target``)."""
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -150,3 +151,25 @@ def test_the_password_comes_from_a_systemd_credential(tmp_path: Path, pg_server,
     store = open_store(config)
     assert store.engine == "postgresql" and store.count("mentions") == 0
     store.close()
+
+
+def test_status_shows_the_instances_their_leases_and_heartbeats(tmp_path: Path, pg_url: str, capsys) -> None:
+    from monitor.cli import main
+    from monitor.config.settings import load_config
+    from monitor.ops.status import collect
+    from tests.conftest import ACME, write_config
+
+    config = load_config(write_config(tmp_path, [ACME], database=pg_url))
+    store = Store(pg_url)
+    now = datetime.now(UTC)
+    Cluster(store, "web-1:812", TIMEOUT, now).tick(["acme"], now)
+    store.heartbeat("web-2:77", host="web-2", pid=77, started=now, now=now)
+    info = collect(config)
+    assert [i["instance"] for i in info["instances"]] == ["web-1:812", "web-2:77"]
+    assert {(le["name"], le["holder"]) for le in info["leases"]} == {("global", "web-1:812"),
+                                                                       ("watchlist:acme", "web-1:812")}
+    assert main(["status", "--config", str(config.path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"instance   web-1:812: heartbeat \d+s ago; leases global, watchlist:acme\n", out), out
+    assert re.search(r"instance   web-2:77: heartbeat \d+s ago; leases none\n", out), out
+    assert "lease      watchlist:acme: web-1:812, until " in out
