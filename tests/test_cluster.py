@@ -173,3 +173,25 @@ def test_status_shows_the_instances_their_leases_and_heartbeats(tmp_path: Path, 
     assert re.search(r"instance   web-1:812: heartbeat \d+s ago; leases global, watchlist:acme\n", out), out
     assert re.search(r"instance   web-2:77: heartbeat \d+s ago; leases none\n", out), out
     assert "lease      watchlist:acme: web-1:812, until " in out
+
+
+def test_instances_starting_together_migrate_a_new_database_once(pg_url: str) -> None:
+    from monitor.store.database import SCHEMA_VERSION
+
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            Store(pg_url).close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    store = Store(pg_url, read_only=True)
+    assert store.schema_version() == SCHEMA_VERSION
+    assert store.conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1

@@ -120,7 +120,8 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
 
     def schema_version(self) -> int:
         if self.engine == "postgresql":
-            self.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            if not self.conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]:
+                return 0
             row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
             return int(row[0] or 0) if row else 0
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
@@ -134,11 +135,12 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
 
     def _migrate(self) -> None:
         if self.engine == "postgresql":
-            self.schema_version()  # creates its table
-            for statement in dialect.COMPAT_FUNCTIONS:
-                with self.transaction() as conn:
-                    # Instances starting together: one creates the functions, one migrates at a time.
-                    conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+            with self.transaction() as conn:
+                # Instances starting together: one at a time creates the version table and the
+                # functions (concurrent CREATE ... IF NOT EXISTS can fail in PostgreSQL), and migrates.
+                conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                for statement in dialect.COMPAT_FUNCTIONS:
                     conn.execute(statement)
         version = self.schema_version()
         if version > SCHEMA_VERSION:
