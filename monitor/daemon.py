@@ -155,6 +155,9 @@ class Daemon:
         source = self.sources.get(key)
         if source is None:
             return
+        if self.cluster is not None and not self.cluster.current(self.clock.now()):
+            log.warning("%s: not polled, this instance's leases expired before it renewed them", key)
+            return
         kind = source_kind(key)
         started = time.monotonic()
         result = await poll_source(source, self.pipeline, self.store, self.clock, rng=self.rng)

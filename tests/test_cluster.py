@@ -195,3 +195,11 @@ def test_instances_starting_together_migrate_a_new_database_once(pg_url: str) ->
     store = Store(pg_url, read_only=True)
     assert store.schema_version() == SCHEMA_VERSION
     assert store.conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
+
+
+def test_an_instance_that_stalled_past_its_lease_knows_it_before_polling(db_target: str | Path) -> None:
+    store = Store(db_target)
+    a = Cluster(store, "a", TIMEOUT, NOW)
+    a.tick(["acme"], NOW)
+    assert a.current(NOW + timedelta(seconds=TIMEOUT - 1))
+    assert not a.current(NOW + timedelta(seconds=TIMEOUT + 1))  # not renewed: it may have been taken over

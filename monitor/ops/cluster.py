@@ -20,7 +20,7 @@ import math
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.store.database import Store
 
@@ -45,6 +45,7 @@ class Cluster:
     started: datetime
     held: set[str] = field(default_factory=set)
     takeovers: int = 0
+    valid_until: dict[str, datetime] = field(default_factory=dict)  # by this instance's clock
 
     @property
     def every_s(self) -> float:
@@ -60,9 +61,11 @@ class Cluster:
         live = max(1, len(self.store.live_instances(now, self.timeout_s)))
         share = math.ceil(len(units) / live)
         held: set[str] = set()
+        until = now + timedelta(seconds=self.timeout_s)
         for name in sorted(self.held & set(units)):  # renew first: what we hold stays ours
             if self.store.acquire_lease(name, self.instance, now=now, timeout_s=self.timeout_s)[0]:
                 held.add(name)
+                self.valid_until[name] = until
             else:
                 log.warning("lease %s lost (not renewed in time); another instance runs it now", name)
         for name in sorted(self.held - set(units)):  # a watch-list removed from the config
@@ -75,6 +78,7 @@ class Cluster:
             granted, previous = self.store.acquire_lease(name, self.instance, now=now, timeout_s=self.timeout_s)
             if granted:
                 held.add(name)
+                self.valid_until[name] = until
                 if previous:
                     self.takeovers += 1
                     log.warning("lease %s taken over from %s (it stopped renewing)", name, previous)
@@ -86,7 +90,14 @@ class Cluster:
             held.discard(extra)
             log.info("lease %s released for another instance (%d live, a share of %d)", extra, live, share)
         self.held = held
+        self.valid_until = {k: v for k, v in self.valid_until.items() if k in held}
         return set(held)
+
+    def current(self, now: datetime) -> bool:
+        """Whether every lease held is still unexpired by this instance's own clock: a poll or a delivery
+        starts only then, so an instance that stalled past its lease (and may have been taken over)
+        does not poll a source the new holder polls."""
+        return all(self.valid_until.get(name, now) > now for name in self.held)
 
     def holds_watchlist(self, name: str) -> bool:
         return watchlist_lease(name) in self.held
