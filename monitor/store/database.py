@@ -1,4 +1,5 @@
-"""SQLite through sqlite-utils: the connection, transactions, migrations, one writer.
+"""SQLite through sqlite-utils (the embedded default), or PostgreSQL through psycopg 3 (postgres.py,
+every statement translated by dialect.py): the connection, transactions, migrations.
 
 The schema is in schema.py; each table family's reads and writes are a mixin in its own module
 (mentions.py, cascades.py, outbox.py, silences.py, sources.py) that ``Store`` inherits.
@@ -42,7 +43,8 @@ MIGRATION_LOCK = 0x6D6F6E69
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MentionRow", "Store", "Tracked", "_chunks"]
 
 class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTables, LeaseTables):
-    """The one writer to the database. Not shared across processes; reads may come from anywhere."""
+    """The store of one process. On SQLite the one writer to the file (reads may come from anywhere); on
+    PostgreSQL several instances share the database (monitor/ops/cluster.py divides the work)."""
     def __init__(self, path: str | Path, *, read_only: bool = False, durable: bool = True,
                  password: str | None = None):
         """``path``: a SQLite file, or a ``postgresql://user@host/db`` URL (the PostgreSQL store,
