@@ -203,3 +203,25 @@ def test_an_instance_that_stalled_past_its_lease_knows_it_before_polling(db_targ
     a.tick(["acme"], NOW)
     assert a.current(NOW + timedelta(seconds=TIMEOUT - 1))
     assert not a.current(NOW + timedelta(seconds=TIMEOUT + 1))  # not renewed: it may have been taken over
+
+
+def test_the_store_comes_back_after_a_restart_of_the_postgresql_server(pg_server, pg_url: str) -> None:
+    """A statement on a connection the server cut fails as a StoreError (the poll or pass it belongs to
+    is retried by the next one); the store then works again without being reopened."""
+    from monitor.errors import StoreError
+
+    store = Store(pg_url)
+    store.set_cursor("x:acme", {"since_id": "1"}, now=NOW)
+    pg_server.restart()
+    failures = 0
+    for _ in range(10):
+        try:
+            assert store.get_cursor("x:acme") == {"since_id": "1"}
+            break
+        except StoreError:
+            failures += 1
+    else:
+        raise AssertionError("the store did not come back after the server restarted")
+    assert failures <= 4  # at most each pooled connection the restart cut, once
+    store.set_cursor("x:acme", {"since_id": "2"}, now=NOW)
+    assert store.get_cursor("x:acme") == {"since_id": "2"}

@@ -45,6 +45,7 @@ class PostgresServer:
         self.folder: Path | None = None
         self.port = 0
         self._as: list[str] = []
+        self._options = ""
 
     @property
     def base_url(self) -> str:
@@ -73,6 +74,7 @@ class PostgresServer:
         self.port = free_port()
         options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        self._options = options
         self._run(pg_ctl, "-D", str(data), "-l", str(self.folder / "log"), "-w", "-t", "60", "-o", options, "start")
         return self
 
@@ -82,6 +84,14 @@ class PostgresServer:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def restart(self) -> None:
+        """Stop (fast: every connection is cut) and start again on the same port and data."""
+        assert self.folder is not None
+        data = self.folder / "data"
+        self._run(binary("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        self._run(binary("pg_ctl"), "-D", str(data), "-l", str(self.folder / "log"), "-w", "-t", "60",
+                  "-o", self._options, "start")
 
     def stop(self) -> None:
         if self.folder is None:

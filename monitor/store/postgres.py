@@ -81,6 +81,7 @@ class PgConnection:
         if password:
             kwargs["password"] = password
         self._psycopg = psycopg
+        self._timeout = psycopg_pool.PoolTimeout
         try:
             self.pool = psycopg_pool.ConnectionPool(url, min_size=min_size, max_size=max_size, kwargs=kwargs,
                                                     open=False, timeout=15, name="monitor")
@@ -116,6 +117,8 @@ class PgConnection:
                 return self._on(conn, text, call, table)
             with self.pool.connection() as conn:
                 return self._on(conn, text, call, table)
+        except self._timeout as exc:
+            raise StoreError(f"database {redact(self.url)}: no connection within the pool's timeout ({exc})") from exc
         except self._psycopg.Error as exc:
             raise _translate(exc, self._psycopg) from exc
 
@@ -134,11 +137,18 @@ class PgConnection:
     def _control(self, word: str) -> None:
         if word == "BEGIN":
             self._lock.acquire()
+            conn = None
             try:
                 conn = self.pool.getconn()
                 conn.execute("BEGIN")
-            except BaseException:
+            except BaseException as exc:
+                if conn is not None:
+                    self.pool.putconn(conn)
                 self._lock.release()
+                if isinstance(exc, self._timeout):
+                    raise StoreError(f"database {redact(self.url)}: no connection within the pool's timeout") from exc
+                if isinstance(exc, self._psycopg.Error):
+                    raise _translate(exc, self._psycopg) from exc
                 raise
             self._tx, self._owner = conn, threading.get_ident()
             return
