@@ -225,3 +225,4 @@ def test_the_store_comes_back_after_a_restart_of_the_postgresql_server(pg_server
     assert failures <= 4  # at most each pooled connection the restart cut, once
     store.set_cursor("x:acme", {"since_id": "2"}, now=NOW)
     assert store.get_cursor("x:acme") == {"since_id": "2"}
+    store.close()

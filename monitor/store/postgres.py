@@ -82,11 +82,12 @@ class PgConnection:
             kwargs["password"] = password
         self._psycopg = psycopg
         self._timeout = psycopg_pool.PoolTimeout
+        self.pool = psycopg_pool.ConnectionPool(url, min_size=min_size, max_size=max_size, kwargs=kwargs,
+                                                open=False, timeout=15, name="monitor")
         try:
-            self.pool = psycopg_pool.ConnectionPool(url, min_size=min_size, max_size=max_size, kwargs=kwargs,
-                                                    open=False, timeout=15, name="monitor")
             self.pool.open(wait=True, timeout=15)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            self.pool.close()  # its workers would go on trying to connect
             raise StoreError(f"cannot connect to {redact(url)}: {str(exc).strip()}") from exc
         self._lock = threading.RLock()
         self._tx: Any = None              # the pinned connection of the open transaction
