@@ -136,6 +136,10 @@ class Daemon:
         lines = [f"config {self.config.path}; database {self.config.database_path}; "
                  f"{len(wl)} watch-list(s): {', '.join(sorted(wl)) or 'none'}",
                  f"{len(self.sources)} source(s) polling: {', '.join(sorted(self.sources)) or 'none'}"]
+        if self.cluster is not None:
+            held = ", ".join(sorted(self.view.watchlists)) or "none yet"
+            lines.append(f"cluster instance {self.cluster.instance}: runs the watch-lists it leases "
+                         f"(lease timeout {self.cluster.timeout_s:g}s): {held}")
         return lines + self.off
 
     def interval(self, key: str) -> timedelta:
