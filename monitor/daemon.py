@@ -467,6 +467,8 @@ def run(config_path: Path | None, *, once: bool = False) -> int:
         log.info("%s", line)
     if once:
         asyncio.run(daemon.run_once())
+        if daemon.cluster is not None:
+            daemon.cluster.leave()  # its leases go now, not after the timeout
         daemon.store.close()
         return 0
     asyncio.run(daemon.run_forever())

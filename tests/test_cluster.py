@@ -226,3 +226,16 @@ def test_the_store_comes_back_after_a_restart_of_the_postgresql_server(pg_server
     store.set_cursor("x:acme", {"since_id": "2"}, now=NOW)
     assert store.get_cursor("x:acme") == {"since_id": "2"}
     store.close()
+
+
+def test_monitor_run_once_on_postgresql_takes_the_leases_polls_and_hands_them_back(tmp_path: Path, pg_url: str,
+                                                                                   capfd) -> None:
+    from monitor.cli import main
+    from tests.conftest import ACME, write_config
+
+    cfg = write_config(tmp_path, [ACME], database=pg_url, x={"enabled": False}, blogs={"enabled": False})
+    assert main(["run", "--once", "--config", str(cfg)]) == 0
+    logged = capfd.readouterr().err
+    assert "lease watchlist:acme taken" in logged and "lease global taken" in logged
+    store = Store(pg_url, read_only=True)
+    assert store.leases() == [] and store.instances() == []
