@@ -4,7 +4,7 @@
                                # and per family of the zoo 6 weeks (report seeds) and 250,000 mentions replayed
     python -m bench --quick    # smaller sizes, about two minutes: a fast check
     python -m bench --only throughput,poll   # some sections: throughput, classifier, profile, poll, soak,
-                                             # detection, volume, zoo, cascades
+                                             # detection, volume, zoo, cascades, postgres
 
 Progress goes to stderr; the table to stdout, and with everything measured to bench/out/bench.json.
 """
@@ -20,7 +20,8 @@ from typing import Any
 
 from bench import OUT
 
-SECTIONS = ("throughput", "classifier", "profile", "poll", "soak", "detection", "volume", "zoo", "cascades")
+SECTIONS = ("throughput", "classifier", "profile", "poll", "soak", "detection", "volume", "zoo", "cascades",
+            "postgres")
 
 
 def log(msg: str) -> None:
@@ -175,6 +176,24 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             out.append(("Calibration: of the complaints given p_storm in ...", "... this share became storms",
                         "; ".join(f"{c['from']:.2f}-{c['to']:.2f}: {c['share'] if c['share'] is not None else '-'} "
                                   f"of {c['cascades']}" for c in pooled) + " (every family of the zoo pooled)"))
+    if "postgres" in r:
+        pg = r["postgres"]
+        if "skipped" in pg:
+            out.append(("PostgreSQL figures", "skipped", pg["skipped"]))
+        else:
+            rs, rp = pg["replay"]["sqlite"], pg["replay"]["postgresql"]
+            out.append(("Replay throughput on PostgreSQL (--workers 0)", f"{_n(rp['rate'])} mentions/s",
+                        f"SQLite {_n(rs['rate'])}/s on the same {_n(rp['mentions'])} mentions: ratio "
+                        f"{rp['rate'] / rs['rate']:.2f}; a private server on 127.0.0.1, fsync off"))
+            for name, c in zip(("first", "all 304"), range(2), strict=True):
+                ps, pp = pg["poll"]["sqlite"]["cycles"][c], pg["poll"]["postgresql"]["cycles"][c]
+                out.append((f"  poll cycle on PostgreSQL, {pg['poll']['postgresql']['feeds']:,} feeds, {name}",
+                            f"{pp['wall']:.2f} s", f"SQLite {ps['wall']:.2f} s; {pp['mentions']} mentions stored"))
+            f = pg["failover"]
+            out.append(("Failover: kill -9 of the lease holder -> first poll by another",
+                        f"{f['median_s']:.1f} s median",
+                        f"max {f['max_s']:.1f} s over {len(f['seconds'])} kills; two monitor run instances, "
+                        f"cluster.lease_timeout {pg['lease_timeout_s']:g} s (default 30 s: about 30-40 s)"))
     if "cascades" in r:
         c = r["cascades"]
         out.append(("Real retweet cascades, threshold 2,000", f"{c['alerted']} / {c['cascades']} alerted",
@@ -263,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
 
         log("30 real retweet cascades through the pipeline (bench/cascades.py) ...")
         r["cascades"] = cascade_figures()
+    if "postgres" in only:
+        from bench.postgres import postgres_figures
+
+        log("PostgreSQL next to SQLite, and a failover of two instances (bench/postgres.py) ...")
+        r["postgres"] = postgres_figures(OUT, 20_000 if args.quick else min(mentions, 200_000),
+                                         200 if args.quick else 1000)
     r["seconds"] = time.monotonic() - started
     (OUT / "bench.json").write_text(json.dumps(r, indent=1, default=str))
     print(table(r))

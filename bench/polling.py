@@ -63,7 +63,8 @@ async def _cycle(sources: list[Any], pipeline: Pipeline, store: Store, clock: Sy
     return time.perf_counter() - started, sum(len(r.mentions) for r in results)
 
 
-def poll_cycles(feeds: int = 1000, hosts: int = 50) -> dict[str, Any]:
+def poll_cycles(feeds: int = 1000, hosts: int = 50, database: str | None = None) -> dict[str, Any]:
+    """``database``: a postgresql:// URL to store into (default: a SQLite file in a temporary folder)."""
     log(f"poll cycle: starting {feeds} feeds on {hosts} local hosts ...")
     server = FeedServer(feeds, hosts)
     try:
@@ -72,10 +73,11 @@ def poll_cycles(feeds: int = 1000, hosts: int = 50) -> dict[str, Any]:
             (folder / "watchlists").mkdir()
             (folder / "watchlists" / "acme.yaml").write_text(yaml.safe_dump(
                 {"name": "acme", "terms": ["acme"], "feeds": server.feeds}))
-            (folder / "monitor.yaml").write_text(yaml.safe_dump({"database": "bench.db", "watchlists": "watchlists/",
-                                                                       "blogs": {"allow_private_addresses": True}}))
+            (folder / "monitor.yaml").write_text(yaml.safe_dump({"database": database or "bench.db",
+                                                                 "watchlists": "watchlists/",
+                                                                 "blogs": {"allow_private_addresses": True}}))
             config = load_config(folder / "monitor.yaml")
-            store = Store(config.database_path)
+            store = Store(config.database)
             clock = SystemClock()
             pipeline = Pipeline(config, store, clock, deliver=False)
             settings = config.settings.blogs

@@ -89,14 +89,15 @@ def vader_alone(texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def run_replay(corpus: Corpus, out: Path, workers: int | None = None) -> dict[str, Any]:
+def run_replay(corpus: Corpus, out: Path, workers: int | None = None, database: str | None = None) -> dict[str, Any]:
     """``monitor replay`` as a subprocess: its own summary, wall time and peak RSS (wait4; the largest of
-    the replay and its scoring workers). ``workers``: its --workers (None: its default)."""
+    the replay and its scoring workers). ``workers``: its --workers (None: its default); ``database``: a
+    postgresql:// URL to replay into (default: a SQLite file in ``out``)."""
     db = out / "replay.db"
     for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         p.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "monitor", "replay", str(corpus.path), "--config", str(corpus.config),
-           "--database", str(db)] + ([] if workers is None else ["--workers", str(workers)])
+           "--database", database or str(db)] + ([] if workers is None else ["--workers", str(workers)])
     log("replaying: " + " ".join(cmd[1:]))
     started = time.monotonic()
     with open(out / "replay-decisions.jsonl", "wb") as decisions:

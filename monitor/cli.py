@@ -62,6 +62,7 @@ def _workers(value: str) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from monitor.clock import SimulatedClock
+    from monitor.config.settings import is_database_url
     from monitor.engine.pipeline import Pipeline, decision_line
     from monitor.replay import ReplaySummary, in_observed_order, read_records, run_replay
     from monitor.scoring.ahead import ScoreAhead
@@ -78,8 +79,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(f"monitor replay: cannot read {args.events}: {exc.strerror or exc}", file=sys.stderr)
             return 2
     tmp = None
+    db_path: str | Path
     if args.database:
-        db_path = Path(args.database)
+        db_path = args.database if is_database_url(args.database) else Path(args.database)
     else:
         tmp = tempfile.TemporaryDirectory(prefix="monitor-replay-")
         db_path = Path(tmp.name) / "replay.db"
@@ -124,10 +126,10 @@ def _since(value: str) -> datetime:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from monitor.store.database import Store
+    from monitor.store.opening import open_store
 
     config = _load(args)
-    store = Store(config.database_path, read_only=True)
+    store = open_store(config, read_only=True)
     since = _since(args.since) if args.since else None
     n = 0
     for m in store.iter_mentions(since=since, watchlist=args.watchlist):
@@ -181,6 +183,38 @@ def cmd_status(args: argparse.Namespace) -> int:
     return status(_load(args), as_json=args.json)
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from monitor.config.settings import is_database_url, resolve_secret
+    from monitor.store.copying import copy_database
+    from monitor.store.database import Store
+    from monitor.store.opening import PASSWORD_NAME, open_store
+
+    config = _load(args)
+    if not is_database_url(args.to):
+        print("monitor migrate: --to takes postgresql://user@host/db", file=sys.stderr)
+        return 2
+    if config.database_is_url:
+        print("monitor migrate: the config's database is already PostgreSQL; point it at the SQLite file",
+              file=sys.stderr)
+        return 2
+    source = open_store(config, read_only=True)
+    secret = resolve_secret(PASSWORD_NAME)
+    target = Store(args.to, password=secret.reveal() if secret else None)
+    try:
+        copied = copy_database(source, target)
+    finally:
+        source.close()
+        target.close()
+    for c in copied:
+        print(f"{c.table:<14} {c.source_rows:>10} -> {c.target_rows:>10}  {'ok' if c.ok else 'MISMATCH'}")
+    if not all(c.ok for c in copied):
+        print("monitor migrate: row counts differ; do not switch over", file=sys.stderr)
+        return 1
+    print(f"monitor migrate: {len(copied)} tables, {sum(c.target_rows for c in copied)} rows copied and counted; "
+          f"set database: {args.to} in {config.path} and restart", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="monitor", description=(
         "Social media monitoring: spot spreading complaints early and alert the PR team in Slack."))
@@ -193,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("export", cmd_export, "print stored mentions as JSONL (monitor export | monitor replay - round-trips)"),
         ("score", cmd_score, "score mention records or text lines from stdin: one JSON line each"),
         ("status", cmd_status, "sources' health, X budget, open cascades, queued alerts, database size"),
+        ("migrate", cmd_migrate, "copy the SQLite database into an empty PostgreSQL one, checked by counts"),
     ]
     parsers = {}
     for name, func, help_ in commands:
@@ -209,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["export"].add_argument("--since", help="ISO time, or a duration back from now such as 7d")
     parsers["export"].add_argument("--watchlist", help="only mentions tracked by this watch-list")
     parsers["status"].add_argument("--json", action="store_true", help="machine-readable output")
+    parsers["migrate"].add_argument("--to", required=True, help="postgresql://user@host/db (an empty database; "
+                                    "the password from PGPASSWORD, never in the URL)")
     register(sub)
     return parser
 

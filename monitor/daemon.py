@@ -13,6 +13,7 @@ log line per problem and the daemon keeps the last good config.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import random
@@ -31,11 +32,12 @@ from monitor.engine.debounce import Debounced
 from monitor.engine.pipeline import Pipeline
 from monitor.errors import ConfigError, DeliveryError, StoreError
 from monitor.ops import logs
+from monitor.ops.cluster import GLOBAL, Cluster, default_instance
 from monitor.ops.metrics import HealthServer, Metrics, observe_outbox, source_kind
 from monitor.ops.systemd import Notifier as SystemdNotifier
 from monitor.records.durations import duration_text
-from monitor.store.database import Store
 from monitor.store.lock import DatabaseLock
+from monitor.store.opening import PASSWORD_NAME, open_store
 
 log = logging.getLogger("monitor.daemon")
 
@@ -50,14 +52,24 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.started = self.clock.now()
-        self.store = Store(config.database_path)
+        self.store = open_store(config)
         try:
             self.store.probe_write(self.clock.now())  # a read-only file, a full disk: say so, do not start
         except StoreError:
             self.store.close()
             raise
-        self.pipeline = Pipeline(config, self.store, self.clock)
+        # On PostgreSQL, several instances share the work by leases (monitor/ops/cluster.py): this one
+        # runs only the watch-lists it holds, ``self.view`` (the config cut down to them).
+        self.cluster: Cluster | None = None
+        if self.store.engine == "postgresql":
+            c = config.settings.cluster
+            self.cluster = Cluster(self.store, c.instance or default_instance(), c.lease_timeout.total_seconds(),
+                                   self.started)
+        self.view = self._view(config)
+        self.pipeline = Pipeline(self.view, self.store, self.clock)
         self.metrics = Metrics()
+        if self.cluster is not None:
+            self.metrics.instance.labels(self.cluster.instance).set(1)
         self.sd = SystemdNotifier.from_env()
         self.scheduler: AsyncIOScheduler | None = None
         self.stopping = asyncio.Event()
@@ -78,6 +90,18 @@ class Daemon:
         self._build_outputs()
 
     # -- wiring ----------------------------------------------------------------------------
+    def _view(self, config: Config) -> Config:
+        """The config this instance runs: all of it alone, the watch-lists it leases in a cluster."""
+        if self.cluster is None:
+            return config
+        held = {w: wl for w, wl in config.watchlists.items() if self.cluster.holds_watchlist(w)}
+        return dataclasses.replace(config, watchlists=held)
+
+    def _key_suffix(self) -> str:
+        if self.cluster is None:
+            return ""
+        return "@" + "+".join(sorted(self.view.watchlists)) if self.view.watchlists else "@none"
+
     def _build_outputs(self) -> None:
         from monitor.alerts import build_notifier, notifier_status
         from monitor.alerts.sender import Sender
@@ -86,7 +110,7 @@ class Daemon:
 
         s = self.config.settings
         for name in (s.x.bearer_token_env, s.slack.token_env, s.slack.webhook_url_env, s.slack.app_token_env,
-                     s.teams.webhook_url_env, *s.mastodon.token_envs.values()):
+                     s.teams.webhook_url_env, *s.mastodon.token_envs.values(), PASSWORD_NAME):
             secret = resolve_secret(name)
             if secret:
                 logs.REDACTOR.add(secret.reveal())
@@ -97,14 +121,15 @@ class Daemon:
             if old is not None:
                 self._background(old.aclose())
         self._close_sources()  # a stream's connection belongs to the source object being replaced
-        self.sources = {src.key: src for src in build_sources(self.config, self.store, self.clock, self.http,
-                                                               rng=self.rng, matcher=self.pipeline.matcher)}
+        self.sources = {src.key: src for src in build_sources(
+            self.view, self.store, self.clock, self.http, rng=self.rng, matcher=self.pipeline.matcher,
+            key_suffix=self._key_suffix(), budget_split=len(self.config.watchlists) or None)}
         notifier = build_notifier(self.config)
         if self.sender is None:
-            self.sender = Sender(self.config, self.store, notifier, self.clock, rng=self.rng)
+            self.sender = Sender(self.view, self.store, notifier, self.clock, rng=self.rng, claim=self._claim)
         else:  # keep its per-channel spacing and queue state across a reload
             self.sender.notifier = notifier
-            self.sender.reload(self.config)
+            self.sender.reload(self.view)
         # Buttons need Socket Mode (an app token) and a bot token (to edit the root message).
         self.app_token = resolve_secret(s.slack.app_token_env) if notifier.name == "slack-bot" else None
         self.sender.interactive = self.app_token is not None and self.buttons is not None
@@ -121,7 +146,7 @@ class Daemon:
         """Tell ``monitor status`` which watch-lists are in force, by which sources, since when."""
         from monitor.sources import watchlist_sources
 
-        in_force = watchlist_sources(self.config, self.sources)
+        in_force = watchlist_sources(self.view, self.sources)
         try:
             self.store.record_watchlists(in_force, now=self.clock.now())
         except Exception as exc:  # status is then out of date; health shows a failing store
@@ -141,6 +166,10 @@ class Daemon:
         lines = [f"config {self.config.path}; database {self.config.database_path}; "
                  f"{len(wl)} watch-list(s): {', '.join(sorted(wl)) or 'none'}",
                  f"{len(self.sources)} source(s) polling: {', '.join(sorted(self.sources)) or 'none'}"]
+        if self.cluster is not None:
+            held = ", ".join(sorted(self.view.watchlists)) or "none yet"
+            lines.append(f"cluster instance {self.cluster.instance}: runs the watch-lists it leases "
+                         f"(lease timeout {self.cluster.timeout_s:g}s): {held}")
         return lines + self.off
 
     def interval(self, key: str) -> timedelta:
@@ -166,6 +195,9 @@ class Daemon:
 
         source = self.sources.get(key)
         if source is None:
+            return
+        if self.cluster is not None and not self.cluster.current(self.clock.now()):
+            log.warning("%s: not polled, this instance's leases expired before it renewed them", key)
             return
         kind = source_kind(key)
         started = time.monotonic()
@@ -214,7 +246,7 @@ class Daemon:
         for watchlist, source in self.pipeline.detector.growing(now, HOT_WINDOW.total_seconds(), HOT_REACTIONS):
             hot.add(f"poll:x:{watchlist}")
             if source in ("rss", "comments"):
-                hot.add("poll:comments:threads")
+                hot.add("poll:comments:threads" + self._key_suffix())
         hot &= {f"poll:{k}" for k in self.sources}
         if hot == self.hot or self.scheduler is None:
             return
@@ -231,9 +263,10 @@ class Daemon:
         """Set the gauges from the store and the detector; also run at every /metrics scrape."""
         observe_outbox(self.metrics, self.store.outbox_counts())
         self.metrics.open_cascades.set(self.pipeline.detector.open_count())
-        db = self.config.database_path
-        self.metrics.database_bytes.set(sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal"))
-                                            if p.exists()))
+        if not self.config.database_is_url:  # PostgreSQL's size is the server's business
+            db = self.config.database_path
+            self.metrics.database_bytes.set(sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal"))
+                                                if p.exists()))
 
     async def upkeep(self) -> None:
         """Metrics gauges, gone-quiet sources."""
@@ -244,6 +277,9 @@ class Daemon:
         except StoreError as exc:
             log.error("%s", exc)
         self.refresh_gauges()
+        if self.cluster is not None and GLOBAL not in self.cluster.held:
+            self.sd.progress()
+            return  # the gone-quiet check is the holder of the global lease's
         keys = set(self.sources) | {f"rss:{f}" for w in self.config.watchlists.values() for f in w.feeds}
         alerts = quiet_sources(self.store, keys, self.clock.now(), self.config.settings.source_quiet_after,
                                started=self.started)
@@ -264,6 +300,8 @@ class Daemon:
         self.sd.progress()  # the loop is alive even when every source fails and detection is slow
 
     async def prune(self) -> None:
+        if self.cluster is not None and GLOBAL not in self.cluster.held:
+            return
         cutoff = self.clock.now() - self.config.settings.retention
         try:
             deleted = self.store.prune(cutoff)
@@ -322,11 +360,44 @@ class Daemon:
             misfire_grace_time=max(1, int(interval["seconds"])), **interval, **first,
         )
 
+    # -- cluster -----------------------------------------------------------------------------
+    async def lease(self) -> None:
+        """Heartbeat and leases (a cluster only); a change in the watch-lists held rebuilds the pipeline
+        from the database, as a restart does, and the sources and delivery follow."""
+        assert self.cluster is not None
+        before = set(self.view.watchlists)
+        self.cluster.tick(list(self.config.watchlists), self.clock.now())
+        self.metrics.leases_held.set(len(self.cluster.held))
+        self.metrics.takeovers.set(self.cluster.takeovers)
+        view = self._view(self.config)
+        if set(view.watchlists) == before:
+            return
+        self.view = view
+        self.pipeline = Pipeline(view, self.store, self.clock)
+        self._build_outputs()
+        if self.scheduler is not None:
+            self._schedule_sources()
+        log.info("now running watch-list(s) %s: %d open cascade(s) rebuilt from the database",
+                 ", ".join(sorted(view.watchlists)) or "none", self.pipeline.restored)
+        self.judge.poke()
+
+    def _claim(self, decision_id: int, watchlist: str) -> bool:
+        """Whether this instance may deliver an outbox row now (always, alone; a cluster claims it)."""
+        if self.cluster is None:
+            return True
+        from monitor.ops.cluster import watchlist_lease
+
+        lease = watchlist_lease(watchlist) if watchlist in self.config.watchlists else GLOBAL
+        return self.store.claim_delivery(decision_id, self.cluster.instance, lease, now=self.clock.now(),
+                                         timeout_s=self.cluster.timeout_s)
+
     async def cycle(self) -> None:
         """One round of every job, in the order the scheduler starts them: each source, detection,
         delivery of what is due, upkeep and pruning. For soak tests and benchmarks that drive the
         daemon's own code on a simulated clock; the live daemon never calls it. The pass the polls
         asked for is this round's detection (the tick's pass takes it in)."""
+        if self.cluster is not None:
+            await self.lease()
         for key in sorted(self.sources):
             await self.poll(key)
         await self.judge.run()
@@ -372,7 +443,8 @@ class Daemon:
                         config.database_path)
         self.config = config
         self._mtimes = self._config_mtimes()
-        self.pipeline.reconfigure(config)
+        self.view = self._view(config)
+        self.pipeline.reconfigure(self.view)
         self.judge.delay = config.settings.detection.debounce.total_seconds()
         self._build_outputs()
         self.hot &= {f"poll:{k}" for k in self.sources}  # a renamed watch-list's job is gone
@@ -391,6 +463,8 @@ class Daemon:
         """Poll every source once (blogs before X, so shares of a new post find it), detect, deliver."""
         from monitor.engine.runner import poll_source
 
+        if self.cluster is not None:
+            await self.lease()
         x_kinds = ("x:", "xlookup:", "xstream:")
         blogs = [s for s in self.sources.values() if not s.key.startswith(x_kinds)]
         xs = [s for s in self.sources.values() if s.key.startswith(x_kinds)]
@@ -432,6 +506,9 @@ class Daemon:
                                     refresh=self.refresh_gauges)
             await listener.start()
         self.scheduler = AsyncIOScheduler(event_loop=loop)
+        if self.cluster is not None:
+            await self.lease()  # before the first poll: what this instance runs
+            self._add("lease", self.lease, timedelta(seconds=self.cluster.every_s), start_now=False)
         self._schedule_sources()
         # The floor; the first run, at once, judges the cascades restored from the store.
         self._add("detect", self.judge.run, self.config.settings.detection.every)
@@ -468,6 +545,8 @@ class Daemon:
             if close is not None:
                 await close()
         await self.http.aclose()
+        if self.cluster is not None:
+            self.cluster.leave()  # the others take its watch-lists now, not after the lease timeout
         self.store.close()
         log.info("stopped cleanly")
 
@@ -505,16 +584,20 @@ def run(config_path: Path | None, *, once: bool = False) -> int:
     config = load_checked(config_path)
     logs.setup(os.environ.get("MONITOR_LOG_LEVEL", config.settings.log_level))
     # Held for the process's life: a second 'monitor run' on this database stops here (StoreError, exit 2).
-    lock = DatabaseLock.acquire(config.database_path)
+    # On PostgreSQL several instances are the point: leases divide the work (monitor/ops/cluster.py).
+    lock = None if config.database_is_url else DatabaseLock.acquire(config.database_path)
     try:
         daemon = Daemon(config)  # StoreError (exit 2) when the database cannot be written
         for line in daemon.describe():
             log.info("%s", line)
         if once:
             asyncio.run(daemon.run_once())
+            if daemon.cluster is not None:
+                daemon.cluster.leave()  # its leases go now, not after the timeout
             daemon.store.close()
             return 0
         asyncio.run(daemon.run_forever())
         return 0
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from monitor.clock import SimulatedClock
-from monitor.config.settings import Config
+from monitor.config.settings import Config, load_config
 from monitor.detect.detector import spike_settings
 from monitor.detect.spikes import _hour as hour_index
 from monitor.engine.pipeline import Pipeline
 from monitor.records.mention import Author, Mention
 from monitor.store.database import Store
+from tests.conftest import ACME, write_config
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 COMPLAINT = "I tried to cancel my @acme subscription 3 times and nobody answers. Charged again, order #55123."
@@ -24,8 +28,14 @@ def post(i: int, text: str, *, kind: str = "post", parent: str | None = None, li
                    text=text, links=links or [], created_at=at, observed_at=at)
 
 
+@pytest.fixture
+def config(tmp_path: Path, db_target: str | Path) -> Config:
+    """The pipeline's tests run over both engines: its store is SQLite or PostgreSQL."""
+    return load_config(write_config(tmp_path, [ACME], database=str(db_target)))
+
+
 def pipeline(config: Config, clock: SimulatedClock | None = None) -> Pipeline:
-    return Pipeline(config, Store(config.database_path), clock or SimulatedClock(T0), deliver=False)
+    return Pipeline(config, Store(config.database), clock or SimulatedClock(T0), deliver=False)
 
 
 def test_mentions_that_name_no_term_and_react_to_nothing_tracked_are_dropped(config: Config) -> None:

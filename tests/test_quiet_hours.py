@@ -29,13 +29,13 @@ QUIET = {"from": "22:00", "to": "07:00", "timezone": "Europe/London", "min_sever
 
 
 def write_config(tmp: Path, api_url: str, *, slack: dict[str, Any] | None = None,
-                 watchlists: list[dict[str, Any]] | None = None) -> Config:
+                 watchlists: list[dict[str, Any]] | None = None, database: str | None = None) -> Config:
     (tmp / "watchlists").mkdir(exist_ok=True)
     default = {"name": "acme", "terms": ["acme"], "channel": "#acme-alerts", "vip_authors": ["@bigvoice"],
                "quiet_hours": QUIET, "alert": {"cooldown": "10m"}}
     for w in watchlists or [default]:
         (tmp / "watchlists" / f"{w['name']}.yaml").write_text(yaml.safe_dump(w))
-    settings = {"database": str(tmp / "monitor.db"), "watchlists": "watchlists/",
+    settings = {"database": database or str(tmp / "monitor.db"), "watchlists": "watchlists/",
                 "slack": {"api_url": api_url, **(slack or {})}}
     (tmp / "monitor.yaml").write_text(yaml.safe_dump(settings))
     return load_config(tmp / "monitor.yaml")
@@ -55,7 +55,7 @@ class Env:
     def __init__(self, tmp: Path, stand_in: SlackStandIn, clock: SimulatedClock, **kw: Any):
         self.tmp, self.slack, self.clock = tmp, stand_in, clock
         self.config = write_config(tmp, stand_in.api_url, **kw)
-        self.store = Store(self.config.database_path)
+        self.store = Store(self.config.database)
         self.sender = self.new_sender()
 
     def new_sender(self) -> Sender:
@@ -76,10 +76,11 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Any:
+def env(tmp_path: Path, db_target: str | Path) -> Any:
+    """Over both engines: quiet hours, digests and silences read and write the store."""
     clock = SimulatedClock(NIGHT)
     with SlackStandIn(token=TOKEN, clock=clock) as slack:
-        e = Env(tmp_path, slack, clock)
+        e = Env(tmp_path, slack, clock, database=str(db_target))
         yield e
         e.store.close()
 
@@ -116,7 +117,7 @@ def test_held_alerts_survive_a_restart(env: Env) -> None:
     [did] = env.record(alert("x:1", NIGHT))
     env.deliver()
     env.store.close()
-    env.store = Store(env.config.database_path)  # a new process on the same database
+    env.store = Store(env.config.database)  # a new process on the same database
     env.sender = env.new_sender()
     env.clock.set(datetime(2026, 3, 3, 7, 30, tzinfo=UTC))
     env.deliver()

@@ -34,12 +34,12 @@ TOKEN = "xoxb-stand-in-token"
 
 
 def write_config(tmp: Path, api_url: str, *, slack: dict[str, Any] | None = None,
-                 watchlists: list[dict[str, Any]] | None = None) -> Config:
+                 watchlists: list[dict[str, Any]] | None = None, database: str | None = None) -> Config:
     (tmp / "watchlists").mkdir(exist_ok=True)
     for w in watchlists or [{"name": "acme", "terms": ["acme"], "channel": "#acme-alerts",
                              "alert": {"cooldown": "0s"}}]:
         (tmp / "watchlists" / f"{w['name']}.yaml").write_text(yaml.safe_dump(w))
-    settings = {"database": str(tmp / "monitor.db"), "watchlists": "watchlists/",
+    settings = {"database": database or str(tmp / "monitor.db"), "watchlists": "watchlists/",
                 "slack": {"api_url": api_url, "min_interval": "1s", **(slack or {})}}
     (tmp / "monitor.yaml").write_text(yaml.safe_dump(settings))
     return load_config(tmp / "monitor.yaml")
@@ -71,11 +71,12 @@ def drive(sender: Sender, clock: SimulatedClock, store: Store, *, limit: int = 5
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Any:
+def env(tmp_path: Path, db_target: str | Path) -> Any:
+    """Over both engines: the outbox, threads and delivery state live in the store."""
     clock = SimulatedClock(T0)
     with SlackStandIn(token=TOKEN, clock=clock) as slack:
-        config = write_config(tmp_path, slack.api_url)
-        store = Store(config.database_path)
+        config = write_config(tmp_path, slack.api_url, database=str(db_target))
+        store = Store(config.database)
         bot = SlackBot(Secret(TOKEN), api_url=slack.api_url)
         sender = Sender(config, store, bot, clock, rng=random.Random(7))
         yield type("Env", (), {"clock": clock, "slack": slack, "config": config, "store": store,
@@ -235,7 +236,7 @@ def test_retries_stop_at_the_delivery_deadline_and_say_so(tmp_path: Path, caplog
     clock = SimulatedClock(T0)
     with SlackStandIn(token=TOKEN, clock=clock) as slack:
         config = write_config(tmp_path, slack.api_url, slack={"delivery_deadline": "10m"})
-        store = Store(config.database_path)
+        store = Store(config.database)
         sender = Sender(config, store, SlackBot(Secret(TOKEN), api_url=slack.api_url), clock,
                         rng=random.Random(1))
         slack.fail_between(T0, T0 + timedelta(days=1), status=503)
@@ -268,7 +269,7 @@ def test_a_wrong_token_is_reported_in_words_and_never_printed(tmp_path: Path, ca
     clock = SimulatedClock(T0)
     with SlackStandIn(token=TOKEN, clock=clock) as slack:
         config = write_config(tmp_path, slack.api_url)
-        store = Store(config.database_path)
+        store = Store(config.database)
         wrong = "xoxb-wrong-secret-value"
         sender = Sender(config, store, SlackBot(Secret(wrong), api_url=slack.api_url), clock)
         record_decisions(store, [alert("x:1", T0)], channel_for=config.channel_for, now=T0)
@@ -297,7 +298,7 @@ CHILD = textwrap.dedent("""
     from monitor.store.database import Store
 
     config = load_config(sys.argv[1])
-    store = Store(config.database_path)
+    store = Store(config.database)
     clock = SystemClock()
     now = clock.now()
     line = {"at": format_time(now), "kind": "cascade", "level": "new", "watchlist": "acme", "root_id": "x:1",
@@ -327,7 +328,7 @@ def _run_child(tmp_path: Path, config: Config, mode: str) -> None:
 
 
 def _restart(config: Config, slack: SlackStandIn) -> Store:
-    store = Store(config.database_path)  # a new process: new Store, new Sender, same database file
+    store = Store(config.database)  # a new process: new Store, new Sender, same database file
     sender = Sender(config, store, SlackBot(Secret(TOKEN), api_url=slack.api_url), SystemClock())
     asyncio.run(sender.deliver_due())
     asyncio.run(sender.deliver_due())
@@ -381,7 +382,7 @@ def test_two_channels_are_paced_independently(tmp_path: Path) -> None:
         config = write_config(tmp_path, slack.api_url, watchlists=[
             {"name": "acme", "terms": ["acme"], "channel": "#acme-alerts"},
             {"name": "beta", "terms": ["beta"], "channel": "#beta-alerts"}])
-        store = Store(config.database_path)
+        store = Store(config.database)
         sender = Sender(config, store, SlackBot(Secret(TOKEN), api_url=slack.api_url), clock)
         lines = [alert(f"x:{i}", T0, watchlist=("acme", "beta")[i % 2]) for i in range(6)]
         record_decisions(store, lines, channel_for=config.channel_for, now=T0)

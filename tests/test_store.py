@@ -1,4 +1,5 @@
-"""The store: deduplicated mentions, cursors written with the rows they cover, crash safety."""
+"""The store: deduplicated mentions, cursors written with the rows they cover, crash safety. The tests
+taking ``db_target`` are the store's contract: they run over SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -45,8 +46,8 @@ def test_a_database_from_a_newer_monitor_is_refused_with_advice(tmp_path: Path) 
         Store(tmp_path / "m.db")
 
 
-def test_seeing_a_mention_again_updates_its_metrics_and_never_duplicates_it(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+def test_seeing_a_mention_again_updates_its_metrics_and_never_duplicates_it(db_target: str | Path) -> None:
+    store = Store(db_target)
     store.write_mentions([row(mention(1, metrics={"likes": 1}))], now=NOW)
     store.write_mentions([], [mention(1, metrics={"likes": 40})], now=NOW)
     store.write_mentions([row(mention(1, metrics={"likes": 2}))], now=NOW)  # a duplicate insert is ignored
@@ -54,8 +55,8 @@ def test_seeing_a_mention_again_updates_its_metrics_and_never_duplicates_it(tmp_
     assert len(stored) == 1 and stored[0].metrics == {"likes": 40}
 
 
-def test_cursors_move_in_the_same_transaction_as_their_mentions(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+def test_cursors_move_in_the_same_transaction_as_their_mentions(db_target: str | Path) -> None:
+    store = Store(db_target)
     with pytest.raises(RuntimeError):
         with store.transaction():
             store.write_mentions([row(mention(3))], cursors={"x:acme": {"since_id": "3"}}, now=NOW)
@@ -66,8 +67,8 @@ def test_cursors_move_in_the_same_transaction_as_their_mentions(tmp_path: Path) 
     assert store.get_cursor("x:acme") == {"since_id": "3"}
 
 
-def test_export_order_is_observed_order(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+def test_export_order_is_observed_order(db_target: str | Path) -> None:
+    store = Store(db_target)
     later = mention(5)
     later.observed_at = NOW.replace(hour=12)
     store.write_mentions([row(later), row(mention(4))], now=NOW)
@@ -116,15 +117,15 @@ def test_only_a_store_opened_not_durable_skips_syncing_to_disk(tmp_path: Path) -
     assert Store(tmp_path / "b.db", durable=False).conn.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
 
 
-def test_orphans_are_found_under_their_keys_after_a_restart_a_rollback_and_a_prune(tmp_path: Path) -> None:
+def test_orphans_are_found_under_their_keys_after_a_restart_a_rollback_and_a_prune(db_target: str | Path) -> None:
     from datetime import timedelta
 
-    store = Store(tmp_path / "m.db")
+    store = Store(db_target)
     old, young = mention(1), mention(2)
     old.observed_at = NOW - timedelta(days=40)
     store.save_orphans([("parent:x:9", old), ("parent:x:8", young)])
     store.close()
-    store = Store(tmp_path / "m.db")  # a restart: the keys are read from the table
+    store = Store(db_target)  # a restart: the keys are read from the table
     with pytest.raises(RuntimeError), store.transaction():
         assert [m.id for m in store.take_orphans(["parent:x:9", "parent:x:7"])] == ["x:1"]
         raise RuntimeError("the batch failed")  # its take is rolled back: the orphan waits on
@@ -137,10 +138,10 @@ def test_orphans_are_found_under_their_keys_after_a_restart_a_rollback_and_a_pru
     assert [m.id for m in store.take_orphans(["url:https://blog.example.org/p"])] == ["x:3"]
 
 
-def test_retention_prunes_old_mentions_but_never_half_a_live_cascade(tmp_path: Path) -> None:
+def test_retention_prunes_old_mentions_but_never_half_a_live_cascade(db_target: str | Path) -> None:
     from datetime import timedelta
 
-    store = Store(tmp_path / "m.db")
+    store = Store(db_target)
     old, live_root, live_reply = mention(1), mention(2), mention(3)
     old.observed_at = live_root.observed_at = NOW - timedelta(days=40)
     live_reply.observed_at = NOW
@@ -155,8 +156,8 @@ def test_retention_prunes_old_mentions_but_never_half_a_live_cascade(tmp_path: P
     assert sorted(m.id for m in store.iter_mentions()) == ["x:2", "x:3"]
 
 
-def test_lookups_of_any_size_find_exactly_what_is_stored_with_few_distinct_statements(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+def test_lookups_of_any_size_find_exactly_what_is_stored_with_few_distinct_statements(db_target: str | Path) -> None:
+    store = Store(db_target)
     stored = [mention(i) for i in range(0, 1400, 2)]
     store.write_mentions([row(m) for m in stored], now=NOW)
     ids = [m.id for m in stored]

@@ -20,7 +20,7 @@ from monitor.alerts.render import render_alert, render_update
 from monitor.config.settings import Config, load_config, parse_duration
 from monitor.errors import ConfigError, DeliveryError, MonitorError
 from monitor.records.mention import format_time
-from monitor.store.database import Store
+from monitor.store.opening import open_store
 
 
 def register(subparsers: Any) -> None:
@@ -113,7 +113,7 @@ def cmd_silence(args: argparse.Namespace) -> int:
         return 2
     now = datetime.now(UTC)
     try:
-        store = Store(config.database_path)
+        store = open_store(config)
     except MonitorError as exc:
         print(f"silence: {exc}", file=sys.stderr)
         return 2
@@ -166,7 +166,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         print(f"alerts: --since: {exc}", file=sys.stderr)
         return 2
     try:
-        store = Store(config.database_path, read_only=True)
+        store = open_store(config, read_only=True)
     except MonitorError as exc:
         print(f"alerts: {exc}", file=sys.stderr)
         return 1

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import random
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,8 +57,12 @@ class Sender:
     """Deliver due outbox rows through ``notifier``. One per process, sharing the daemon's Store."""
 
     def __init__(self, config: Config, store: Store, notifier: Notifier, clock: Clock, *,
-                 rng: random.Random | None = None, interactive: bool = False, charts: bool = True):
+                 rng: random.Random | None = None, interactive: bool = False, charts: bool = True,
+                 claim: Callable[[int, str], bool] | None = None):
+        """``claim(decision_id, watchlist)``: whether this process may deliver that row now (a cluster's
+        instances claim each row, monitor/ops/cluster.py); alone, every row is this one's."""
         self.store = store
+        self.claim = claim or (lambda _did, _wl: True)
         # True when Socket Mode is on (an app token): storm messages carry the buttons.
         self.interactive = interactive
         self.charts = charts
@@ -101,7 +106,7 @@ class Sender:
             if not queues[channel]:
                 del queues[channel]
             due = outbox.get(self.store, did)
-            if due is None or due.status != "pending" or not self._admit(due):
+            if due is None or due.status != "pending" or not self._mine(due) or not self._admit(due):
                 continue
             ready = self._next_post.get(channel)
             if ready is not None and (wait := (ready - self.clock.now()).total_seconds()) > 0:
@@ -113,6 +118,11 @@ class Sender:
             if result.blocked:
                 queues.pop(channel, None)
         return self.stats["sent"] - sent_before
+
+    def _mine(self, row: OutboxRow) -> bool:
+        """A row of a watch-list this process runs, claimed for it (in a cluster, the others' rows are
+        left to them; a row whose watch-list no longer exists is any instance's)."""
+        return self.claim(row.decision_id, row.watchlist)
 
     def _admit(self, row: OutboxRow) -> bool:
         """Apply order, silences, quiet hours and the cooldown. True: send it now."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -388,8 +389,26 @@ class HTTPSettings(_Strict):
     listen: str | None = None  # "127.0.0.1:9464" turns on /healthz and /metrics
 
 
+class ClusterSettings(_Strict):
+    """Several instances against one PostgreSQL database (docs/operations.md)."""
+
+    instance: str | None = None  # default: hostname:pid
+    lease_timeout: Duration = timedelta(seconds=30)  # a lease not renewed this long is taken over
+
+    @field_validator("lease_timeout")
+    @classmethod
+    def _timeout(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=2):
+            raise ValueError("must be at least 2s (leases are renewed every third of it)")
+        return value
+
+
+def is_database_url(value: str) -> bool:
+    return value.startswith(("postgresql://", "postgres://"))
+
+
 class Settings(_Strict):
-    database: str = "var/monitor.db"
+    database: str = "var/monitor.db"  # a SQLite file, or postgresql://user@host/db
     watchlists: str = "watchlists/"
     x: XSettings = XSettings()
     blogs: BlogSettings = BlogSettings()
@@ -403,6 +422,19 @@ class Settings(_Strict):
     retention: Duration = timedelta(days=30)
     source_quiet_after: Duration = timedelta(hours=6)  # alert when a source yields nothing or fails this long; 0 = off
     log_level: str = "INFO"
+    cluster: ClusterSettings = ClusterSettings()
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if is_database_url(value):
+            parts = urlsplit(value)
+            if parts.password is not None or "password=" in parts.query:
+                raise ValueError("a password in the URL is refused: put it in PGPASSWORD (environment or "
+                                 "systemd credential) or ~/.pgpass")
+            if not parts.hostname and "host=" not in parts.query:
+                raise ValueError("name the server: postgresql://user@host/database")
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -567,7 +599,17 @@ class Config:
 
     @property
     def database_path(self) -> Path:
-        return self.resolve(self.settings.database)
+        """The SQLite file (for a PostgreSQL URL: the URL as a path, for messages only)."""
+        return self.resolve(self.settings.database) if not self.database_is_url else Path(self.settings.database)
+
+    @property
+    def database_is_url(self) -> bool:
+        return is_database_url(self.settings.database)
+
+    @property
+    def database(self) -> str | Path:
+        """What ``Store`` opens: the SQLite file, or the PostgreSQL URL."""
+        return self.settings.database if self.database_is_url else self.database_path
 
     @property
     def watchlist_dir(self) -> Path:

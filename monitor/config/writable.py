@@ -14,7 +14,10 @@ from monitor.config.settings import Config
 
 def database_problems(config: Config) -> list[str]:
     """``file:line: database: why`` when the database (or the folder it would be created in) cannot be
-    written; nothing is created or changed."""
+    written; nothing is created or changed. A PostgreSQL database is the server's to check: it is
+    reached when the daemon starts."""
+    if config.database_is_url:
+        return []
     path = config.database_path
     where = f"{config.path}:{config.line_of('database')}: database"
     if path.is_dir():

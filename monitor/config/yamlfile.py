@@ -199,7 +199,8 @@ def validate(model: type[M], doc: Located, path: Path, problems: list[str]) -> M
             else:
                 why = str(err["msg"]).removeprefix("Value error, ")
                 # Never echo what was written in a secret's place: it may be the token itself.
-                secret_field = any(str(p).endswith("_env") for p in loc)
+                # ``database`` may be a URL with a password in it (refused, never echoed).
+                secret_field = any(str(p).endswith("_env") or str(p) == "database" for p in loc)
                 if ("input" in err and not secret_field and not isinstance(err["input"], (dict, list))
                         and str(err["input"]) not in why):
                     why += f" (got {excerpt(repr(err['input']))})"

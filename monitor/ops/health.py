@@ -35,7 +35,8 @@ def _t(value: str | None) -> datetime | None:
 
 def judged_quiet(key: str) -> bool:
     """Whether silence from this source means something is wrong (see the module docstring)."""
-    return (key.startswith(("x:", "xstream:", "rss:feeds/", "bluesky:", "mastodon:", "hn:")) or key == "rss:feeds")
+    key = key.split("@", 1)[0]  # a cluster instance's shared keys end in @<its watch-lists>
+    return key.startswith(("x:", "xstream:", "rss:feeds/", "bluesky:", "mastodon:", "hn:")) or key == "rss:feeds"
 
 
 def quiet_sources(store: Store, keys: Iterable[str], now: datetime, after: timedelta, *,

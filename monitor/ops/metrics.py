@@ -53,6 +53,14 @@ class Metrics:
         self.open_cascades = Gauge("monitor_open_cascades", "Cascades the detector is watching", registry=r)
         self.database_bytes = Gauge("monitor_database_bytes", "Size of the SQLite database and its WAL",
                                     registry=r)
+        # A cluster (monitor/ops/cluster.py): each instance is its own scrape target; its name is a label
+        # of monitor_instance so that dashboards can tell them apart.
+        self.instance = Gauge("monitor_instance", "1, labelled with this instance's cluster name", ["instance"],
+                              registry=r)
+        self.leases_held = Gauge("monitor_leases_held", "Leases (watch-lists, global) this instance holds",
+                                 registry=r)
+        self.takeovers = Gauge("monitor_lease_takeovers", "Leases this instance took over from one that stopped "
+                               "renewing, since it started", registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -13,7 +13,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.config.settings import Config
 from monitor.records.durations import duration_text
 from monitor.records.mention import format_time, lenient_time
-from monitor.store.database import Store
+from monitor.store.opening import open_store
 
 
 def ago(value: str | None, now: datetime) -> str:
@@ -64,9 +64,10 @@ def _time(value: Any) -> str | None:
 def collect(config: Config, clock: Clock | None = None) -> dict[str, Any]:
     now = (clock or SystemClock()).now()
     path = config.database_path
-    store = Store(path, read_only=True)
+    store = open_store(config, read_only=True)
     try:
-        sizes = [p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+        sizes = [] if config.database_is_url else [
+            p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
         outbox = store.outbox_counts()
         in_force = store.watchlists_in_force()
         health = store.health()
@@ -79,6 +80,11 @@ def collect(config: Config, clock: Clock | None = None) -> dict[str, Any]:
             "alerts_queued": outbox.get("pending", 0) + outbox.get("held", 0),
             "alerts_sent": outbox.get("sent", 0),
             "alerts_failed": outbox.get("failed", 0),
+            "instances": [{"instance": i.instance, "host": i.host, "pid": i.pid,
+                           "started_at": _t(i.started_at), "heartbeat_at": _t(i.heartbeat_at)}
+                          for i in store.instances()],
+            "leases": [{"name": le.name, "holder": le.holder, "acquired_at": _t(le.acquired_at),
+                        "renewed_at": _t(le.renewed_at), "expires_at": _t(le.expires_at)} for le in store.leases()],
             "watchlists": in_force,
             "watchlists_configured": sorted(config.watchlists),
             "sources": rolled_up([{**row, **{k: _time(row.get(k)) for k in TIMES},
@@ -124,15 +130,29 @@ def spend_line(spend: dict[str, Any]) -> str:
     return line
 
 
+def _t(value: datetime | None) -> str | None:
+    return format_time(value) if value is not None else None
+
+
 def status(config: Config, *, as_json: bool = False, now: datetime | None = None) -> int:
     info = collect(config)
     if as_json:
         print(json.dumps(info, indent=2))
         return 0
     now = now or datetime.now(UTC)
-    print(f"database   {info['database']} ({info['database_bytes'] / 1e6:.1f} MB, {info['mentions']} mentions)")
+    size = f"{info['database_bytes'] / 1e6:.1f} MB, " if not config.database_is_url else ""
+    print(f"database   {info['database']} ({size}{info['mentions']} mentions)")
     print(f"cascades   {info['open_cascades']} open, {info['alerted_cascades']} alerted")
     print(f"alerts     {info['alerts_queued']} queued, {info['alerts_sent']} sent, {info['alerts_failed']} failed")
+    for i in info["instances"]:
+        beat = lenient_time(i["heartbeat_at"])
+        age = ago(i["heartbeat_at"], now) if beat else "never"
+        held = [le["name"] for le in info["leases"] if le["holder"] == i["instance"]]
+        print(f"instance   {i['instance']}: heartbeat {age}; leases {', '.join(held) or 'none'}")
+    for le in info["leases"]:
+        expires = lenient_time(le["expires_at"])
+        state = "EXPIRED" if expires and expires < now else "until " + (le["expires_at"] or "-")
+        print(f"lease      {le['name']}: {le['holder']}, {state}")
     _watchlists(info, now)
     if info.get("x_spend"):
         print(spend_line(info["x_spend"]))

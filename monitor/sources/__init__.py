@@ -84,28 +84,35 @@ def build_sources(
     *,
     rng: random.Random | None = None,
     matcher: TextMatcher | None = None,
+    key_suffix: str = "",
+    budget_split: int | None = None,
 ) -> list[Source]:
     """Every source the config turns on (see ``disabled_reasons`` for the ones it does not).
 
     ``matcher`` is the pipeline's: Bluesky, read network-wide, is filtered by it before the pipeline
-    (without one, Bluesky stays off)."""
+    (without one, Bluesky stays off). In a cluster (monitor/ops/cluster.py) ``config`` holds only the
+    watch-lists this instance leases: ``budget_split`` is the number of watch-lists the X budget is
+    shared among (all of them), and ``key_suffix`` keeps the keys (the cursors) of the sources that read
+    for several watch-lists apart from those of another instance reading for others."""
     s = config.settings
     rng = rng or random.Random()
-    sources: list[Source] = open_network_sources(config, store, clock, http, matcher=matcher)
+    sources: list[Source] = open_network_sources(config, store, clock, http, matcher=matcher, key_suffix=key_suffix)
     token = resolve_secret(s.x.bearer_token_env) if s.x.enabled else None
     if token and s.x.monthly_read_budget > 0 and config.watchlists:
         ledger = XLedger(s.x)
-        share = s.x.monthly_read_budget // len(config.watchlists)
+        share = s.x.monthly_read_budget // (budget_split or len(config.watchlists))
         xs: list[Source] = []
         if s.x.mode == "stream":
             queries = {name: build_query(wl) for name, wl in sorted(config.watchlists.items())}
-            xs.append(XStreamSource("xstream:all", queries, token, s.x, ledger=ledger, rng=rng))
+            xs.append(XStreamSource("xstream:all" + key_suffix, queries, token, s.x, ledger=ledger, rng=rng))
         else:
             for name in sorted(config.watchlists):
                 xs.append(XSource(f"x:{name}", build_query(config.watchlists[name]), token, s.x, budget=share,
                                   ledger=ledger, watchlist=name))
         if s.x.lookup:
-            xs.append(XLookupSource("xlookup:open", store, token, s.x, ledger=ledger, window=s.detection.window))
+            xs.append(XLookupSource("xlookup:open" + key_suffix, store, token, s.x, ledger=ledger,
+                                    window=s.detection.window,
+                                    watchlists=sorted(config.watchlists) if key_suffix else None))
         for src in xs:  # what every X source spent this month, and read today, survives a restart
             ledger.seed(src.key, store.get_cursor(src.key))
         sources += xs
@@ -118,9 +125,9 @@ def build_sources(
     fetcher = http or HttpFetcher(s.blogs, clock=clock)
     listed = {urlsplit(u).hostname or "" for u in feeds + direct} - {""}
     for key, batch in feed_batches(feeds).items():
-        sources.append(BlogSource(key, batch, fetcher, settings=s.blogs, rng=rng, listed_hosts=listed))
+        sources.append(BlogSource(key + key_suffix, batch, fetcher, settings=s.blogs, rng=rng, listed_hosts=listed))
     sources.append(
-        CommentSource("comments:threads", store, fetcher, settings=s.blogs, direct_feeds=direct, rng=rng)
+        CommentSource("comments:threads" + key_suffix, store, fetcher, settings=s.blogs, direct_feeds=direct, rng=rng)
     )
     return sources
 
@@ -173,18 +180,18 @@ def config_problems(config: Config) -> list[str]:
 
 
 def open_network_sources(config: Config, store: Store, clock: Clock, http: HttpFetcher | None = None, *,
-                         matcher: TextMatcher | None = None) -> list[Source]:
+                         matcher: TextMatcher | None = None, key_suffix: str = "") -> list[Source]:
     """The Bluesky, Mastodon and Hacker News sources the config turns on (docs/sources.md)."""
     s = config.settings
     out: list[Source] = []
     fetcher = http or HttpFetcher(s.blogs, clock=clock)
     if s.bluesky.enabled and matcher is not None and config.watchlists:
-        out.append(BlueskySource("bluesky:jetstream", s.bluesky, store, matcher, fetcher))
+        out.append(BlueskySource("bluesky:jetstream" + key_suffix, s.bluesky, store, matcher, fetcher))
     if s.mastodon.enabled:
         for base, tags in instance_tags(config).items():
             token = resolve_secret(s.mastodon.token_envs.get(instance_key(base)[9:]))
-            out.append(MastodonSource(instance_key(base), base, tags, s.mastodon, fetcher, store, token=token,
-                                     terms=instance_terms(config, base)))
+            out.append(MastodonSource(instance_key(base) + key_suffix, base, tags, s.mastodon, fetcher, store,
+                                      token=token, terms=instance_terms(config, base)))
     if s.hn.enabled:
         for name in sorted(config.watchlists):
             wl = config.watchlists[name]
@@ -237,7 +244,7 @@ def watchlist_sources(config: Config, sources: dict[str, Source]) -> dict[str, l
         hosts = {instance_key(b) for b in wl.mastodon.instances} if wl.mastodon else set()
         out[name] = sorted(
             k for k, src in sources.items()
-            if k in (f"x:{name}", f"hn:{name}", *SHARED_KEYS) or k in hosts
+            if k.split("@", 1)[0] in (f"x:{name}", f"hn:{name}", *SHARED_KEYS) or k.split("@", 1)[0] in hosts
             or feeds & set(getattr(src, "feeds", ()))
             or (k.startswith("comments:") and bool(wl.feeds or wl.comment_feeds)))
     return out

@@ -81,16 +81,18 @@ def reactions_of(metrics: dict[str, Any] | None) -> int:
 
 class XLookupSource(XCaller):
     def __init__(self, key: str, store: Store, token: Secret, settings: XSettings, *, ledger: XLedger,
-                 window: timedelta, client: tweepy.Client | None = None):
+                 window: timedelta, client: tweepy.Client | None = None, watchlists: list[str] | None = None):
+        """``watchlists``: only these watch-lists' cascades (a cluster instance's leased ones); None: all."""
         super().__init__(key, token, settings, client)
         self.store = store
+        self.watchlists = watchlists
         self.ledger = ledger
         self.window = window  # a cascade is open this long after its last reaction (detection.window)
 
     async def poll(self, cursor: dict[str, Any] | None, now: datetime) -> PollResult:
         if self.paused:
             raise PermanentSourceError(self.paused)
-        targets = self.store.spread_targets("x", now - self.window, MAX_TARGETS)
+        targets = self.store.spread_targets("x", now - self.window, MAX_TARGETS, watchlists=self.watchlists)
         return await asyncio.to_thread(self._poll, dict(cursor or {}), targets, now)
 
     def _poll(self, cursor: dict[str, Any], targets: list[SpreadTarget], now: datetime) -> PollResult:

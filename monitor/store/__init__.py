@@ -7,5 +7,6 @@
 from __future__ import annotations
 
 from monitor.store.database import MentionRow, Store, Tracked
+from monitor.store.opening import open_store
 
-__all__ = ["MentionRow", "Store", "Tracked"]
+__all__ = ["MentionRow", "Store", "Tracked", "open_store"]

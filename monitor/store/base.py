@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlite_utils
 
@@ -24,6 +25,14 @@ class Tables:
     db: sqlite_utils.Database
     # One atomic write; nested use joins the outer transaction (Store.transaction).
     transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    engine: str  # "sqlite" or "postgresql"
+
+    def row_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Each row of a query as a dict of its columns (PostgreSQL's own ``rowid`` column left out)."""
+        cur = self.conn.execute(sql, params)
+        names = [d[0] for d in cur.description or []]
+        return [{k: v for k, v in zip(names, row, strict=True) if k != "rowid" or self.engine == "sqlite"}
+                for row in cur.fetchall()]
 
 
 @functools.lru_cache(maxsize=8192)

@@ -1,4 +1,5 @@
-"""SQLite through sqlite-utils: the connection, transactions, migrations, one writer.
+"""SQLite through sqlite-utils (the embedded default), or PostgreSQL through psycopg 3 (postgres.py,
+every statement translated by dialect.py): the connection, transactions, migrations.
 
 The schema is in schema.py; each table family's reads and writes are a mixin in its own module
 (mentions.py, cascades.py, outbox.py, silences.py, sources.py) that ``Store`` inherits.
@@ -20,30 +21,76 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
 from monitor.errors import StoreError
-from monitor.store import indexes
+from monitor.store import dialect, indexes
 from monitor.store.actions import ActionTables
 from monitor.store.base import chunks as _chunks
 from monitor.store.base import stamp
 from monitor.store.cascades import CascadeTables
+from monitor.store.leases import LeaseTables
 from monitor.store.mentions import MentionRow, MentionTables, SpreadTarget, Tracked
 from monitor.store.outbox import OutboxTables
+from monitor.store.postgres import PgConnection, is_url, redact
 from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
 from monitor.store.silences import SilenceTables
 from monitor.store.sources import SourceTables
 
+# Held (pg_advisory_xact_lock) while one instance migrates a PostgreSQL database.
+MIGRATION_LOCK = 0x6D6F6E69
+
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "MentionRow", "SpreadTarget", "Store", "Tracked", "_chunks"]
 
-class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTables, ActionTables):
-    """The one writer to the database. Not shared across processes; reads may come from anywhere."""
-    def __init__(self, path: str | Path, *, read_only: bool = False, durable: bool = True):
-        """``durable=False``: commits are handed to the OS without waiting for the disk (no fsync). The
+class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTables, ActionTables, LeaseTables):
+    """The store of one process. On SQLite the one writer to the file (reads may come from anywhere); on
+    PostgreSQL several instances share the database (monitor/ops/cluster.py divides the work)."""
+    def __init__(self, path: str | Path, *, read_only: bool = False, durable: bool = True,
+                 password: str | None = None):
+        """``path``: a SQLite file, or a ``postgresql://user@host/db`` URL (the PostgreSQL store,
+        postgres.py; ``password`` from the environment or a credential, never in the URL).
+
+        ``durable=False``: commits are handed to the OS without waiting for the disk (no fsync). The
         database survives the process crashing, not the machine; for a replay, which can be run again
         (without fsync)."""
-        self.path = Path(path)
+        self.engine = "postgresql" if is_url(path) else "sqlite"
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._waiting: set[str] | None = None  # see _orphan_keys
+        # The last write that failed (monotonic time, reason) and the last that committed: health reads them.
+        self.write_failure: tuple[float, str] | None = None
+        self.write_success: float | None = None
+        self.url: str | None = None  # the PostgreSQL URL
+        if self.engine == "postgresql":
+            self.url = str(path)
+            self.path = Path(redact(self.url))  # for messages only
+            self.conn = PgConnection(self.url, identities=dialect.identity_tables(MIGRATIONS),  # type: ignore[assignment]
+                                     password=password)
+            self.db = None  # type: ignore[assignment]
+            version = self.schema_version()
+        else:
+            version = self._open_sqlite(Path(path), read_only=read_only, durable=durable)
+        if not read_only:
+            try:
+                self._migrate()
+            except sqlite3.Error as exc:
+                self.conn.close()
+                raise StoreError(f"cannot prepare database {self.path}: {exc}; check the file's and its "
+                                 "folder's permissions and the free disk space") from None
+        elif version > SCHEMA_VERSION:
+            self.conn.close()
+            raise StoreError(f"database {self.path} was written by a newer monitor (schema {version}, this one "
+                             f"knows {SCHEMA_VERSION}); upgrade monitor")
+        elif version != SCHEMA_VERSION:
+            self.conn.close()
+            raise StoreError(f"database {self.path} has schema {version}, this monitor needs "
+                             f"{SCHEMA_VERSION}: start 'monitor run' once to migrate it")
+
+    def _open_sqlite(self, path: Path, *, read_only: bool, durable: bool) -> int:
+        """Open the SQLite file; returns its schema version."""
+        self.path = path
         if not read_only:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,12 +113,6 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._waiting: set[str] | None = None  # see _orphan_keys
-        # The last write that failed (monotonic time, reason) and the last that committed: health reads them.
-        self.write_failure: tuple[float, str] | None = None
-        self.write_success: float | None = None
         try:
             version = self.schema_version()
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the first page
@@ -82,21 +123,7 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
                     "check that this user may read the file and write its folder (SQLite keeps -wal and -shm "
                     "files beside it)")
             raise StoreError(f"cannot read database {self.path}: {exc}; {hint}") from None
-        if not read_only:
-            try:
-                self._migrate()
-            except sqlite3.Error as exc:
-                conn.close()
-                raise StoreError(f"cannot prepare database {self.path}: {exc}; check the file's and its "
-                                 "folder's permissions and the free disk space") from None
-        elif version > SCHEMA_VERSION:
-            conn.close()
-            raise StoreError(f"database {self.path} was written by a newer monitor (schema {version}, this one "
-                             f"knows {SCHEMA_VERSION}); upgrade monitor")
-        elif version != SCHEMA_VERSION:
-            conn.close()
-            raise StoreError(f"database {self.path} has schema {version}, this monitor needs "
-                             f"{SCHEMA_VERSION}: start 'monitor run' once to migrate it")
+        return version
 
     def close(self) -> None:
         self.conn.close()
@@ -170,22 +197,44 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
                              "folder's permissions (the -wal and -shm files too) and the free disk space") from None
 
     def schema_version(self) -> int:
+        if self.engine == "postgresql":
+            if not self.conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]:
+                return 0
+            row = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()
+            return int(row[0] or 0) if row else 0
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
+    def _set_version(self, conn: Any, version: int) -> None:
+        if self.engine == "postgresql":
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        else:
+            conn.execute(f"PRAGMA user_version = {version}")
+
     def _migrate(self) -> None:
+        if self.engine == "postgresql":
+            with self.transaction() as conn:
+                # Instances starting together: one at a time creates the version table and the
+                # functions (concurrent CREATE ... IF NOT EXISTS can fail in PostgreSQL), and migrates.
+                conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                for statement in dialect.COMPAT_FUNCTIONS:
+                    conn.execute(statement)
         version = self.schema_version()
         if version > SCHEMA_VERSION:
-            self.conn.close()
             raise StoreError(f"database {self.path} was written by a newer monitor (schema {version}, "
-                             f"this one knows {SCHEMA_VERSION}); upgrade monitor or point to another file")
+                             f"this one knows {SCHEMA_VERSION}); upgrade monitor or point to another database")
         for step in range(version, SCHEMA_VERSION):
             with self.transaction() as conn:
-                for statement in MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {step + 1}")
-        if indexes.missing(self.conn, MIGRATIONS):  # left out by a replay killed before its end
-            with self.transaction() as conn:
+                if self.engine == "postgresql":
+                    conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+                    if self.schema_version() != step:  # another instance took this step meanwhile
+                        continue
+                for statement in dialect.split(MIGRATIONS[step]):
+                    conn.execute(statement)
+                self._set_version(conn, step + 1)
+        if self.engine == "sqlite" and indexes.missing(self.conn, MIGRATIONS):  # left out by a replay killed
+            with self.transaction() as conn:                                     # before its end
                 indexes.restore(conn, MIGRATIONS)
 
     def prune(self, before: datetime) -> dict[str, int]:
@@ -226,4 +275,4 @@ class Store(MentionTables, CascadeTables, OutboxTables, SilenceTables, SourceTab
 
     def count(self, table: str) -> int:
         """Rows in ``table``."""
-        return self.db[table].count
+        return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])

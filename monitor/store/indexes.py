@@ -60,8 +60,8 @@ def deferred(store: Store, migrations: Sequence[str]) -> Iterator[bool]:
     """While inside, an empty mentions table has no secondary indexes; they are built on the way out,
     after an error too. Yields whether they were left out (not when the table already holds rows:
     building them again over those would cost more than it saves)."""
-    if store.conn.execute(f"SELECT 1 FROM {DEFERRED} LIMIT 1").fetchone() is not None:
-        yield False
+    if store.engine != "sqlite" or store.conn.execute(f"SELECT 1 FROM {DEFERRED} LIMIT 1").fetchone() is not None:
+        yield False  # PostgreSQL keeps its indexes: its catalogue is not sqlite_master
         return
     names = [name for name, (table, _) in schema_indexes(tuple(migrations)).items() if table == DEFERRED]
     with store.transaction() as conn:

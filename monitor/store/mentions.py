@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -214,18 +214,20 @@ class MentionTables(Tables):
         return ((mention_id, wl, parse_time(created_at), category)
                 for mention_id, watchlists, created_at, category in rows for wl in watchlists.split(","))
 
-    def spread_targets(self, source: str, since: datetime, limit: int) -> list[SpreadTarget]:
+    def spread_targets(self, source: str, since: datetime, limit: int, *,
+                       watchlists: Sequence[str] | None = None) -> list[SpreadTarget]:
         """The posts of ``source`` (but reposts) in the cascades active since ``since`` whose root the
         complaint model called a complaint (it gave a category): roots first, then by the cascade's last
-        reaction, newest first; at most ``limit``."""
+        reaction, newest first; at most ``limit``. ``watchlists``: only those watch-lists' cascades."""
+        only = "" if watchlists is None else f" AND c.watchlist IN ({', '.join('?' * len(watchlists)) or 'NULL'})"
         rows = self.conn.execute(
             "SELECT DISTINCT m.id, m.root_id, m.kind, m.record, max(coalesce(c.last_reaction_at, c.opened_at))"
             " FROM cascades c JOIN mentions r ON r.id = c.root_id JOIN mentions m ON m.root_id = r.id"
             " WHERE coalesce(c.last_reaction_at, c.opened_at) >= ? AND r.category IS NOT NULL"
-            " AND m.source = ? AND m.kind <> 'repost'"
+            " AND m.source = ? AND m.kind <> 'repost'" + only +
             " GROUP BY m.id, m.root_id, m.kind, m.record"
             " ORDER BY CASE WHEN m.id = m.root_id THEN 0 ELSE 1 END, 5 DESC, m.id LIMIT ?",
-            (stamp(since), source, limit)).fetchall()
+            (stamp(since), source, *(watchlists or ()), limit)).fetchall()
         out = []
         for mid, root_id, kind, record, last in rows:
             data = json.loads(record)

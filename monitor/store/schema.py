@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 def _restamp(table: str, c: str) -> str:
     """The statement that rewrites ``table.c``'s ISO times in UTC ("...Z") to six fractional digits
     (plain SQL that SQLite and PostgreSQL both accept)."""
     return (f"UPDATE {table} SET {c} = CASE WHEN length({c}) = 20 THEN substr({c}, 1, 19) || '.000000Z'"
             f" ELSE substr({c}, 1, 20) || substr(substr({c}, 21, length({c}) - 21) || '000000', 1, 6) || 'Z' END"
-            f" WHERE {c} LIKE '____-__-__T__:__:__%Z' AND length({c}) BETWEEN 20 AND 26;")
+            f" WHERE length({c}) BETWEEN 20 AND 26 AND substr({c}, 11, 1) = 'T' AND substr({c}, 20, 1) IN ('Z', '.')"
+            f" AND substr({c}, length({c}), 1) = 'Z';")  # no LIKE: a '%' would be a placeholder to psycopg
 
 
 # Each entry migrates the schema from version i to i+1. Append only; never edit a shipped step.
@@ -168,5 +169,25 @@ MIGRATIONS: list[str] = [
         sources TEXT NOT NULL,             -- JSON list of source keys
         loaded_at TEXT NOT NULL
     );
+    """,
+    # 7: several instances on one database (monitor/ops/cluster.py): who runs, who holds which watch-list,
+    # and which instance claimed an outbox row for delivery.
+    """
+    CREATE TABLE instances (
+        instance TEXT PRIMARY KEY,         -- cluster.instance, or hostname:pid
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+    );
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,             -- 'watchlist:<name>' or 'global'
+        holder TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        renewed_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
     """,
 ]

@@ -75,7 +75,7 @@ class SourceTables(Tables):
 
     def health(self) -> list[dict[str, Any]]:
         """Every ``source_health`` row as a dict of its columns (``detail`` still JSON text), by source key."""
-        return list(self.db["source_health"].rows_where(order_by="source_key"))
+        return self.row_dicts("SELECT * FROM source_health ORDER BY source_key")
 
     def record_watchlists(self, sources: dict[str, list[str]], *, now: datetime) -> None:
         """The watch-lists now in force (name -> its source keys), replacing the ones before."""

@@ -1,0 +1,241 @@
+"""Several instances on one database: leases on watch-lists, taken over when a holder stops renewing,
+and outbox rows claimed by one instance only. The lease and claim tests are store contracts: they run
+over SQLite and PostgreSQL alike (``db_target``)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.ops.cluster import GLOBAL, Cluster
+from monitor.store.database import Store
+
+NOW = datetime(2026, 12, 7, 10, tzinfo=UTC)
+TIMEOUT = 30.0
+
+
+def test_a_lease_has_one_holder_is_renewed_and_is_taken_over_only_once_it_expires(db_target: str | Path) -> None:
+    store = Store(db_target)
+    assert store.acquire_lease("watchlist:acme", "a", now=NOW, timeout_s=TIMEOUT) == (True, None)
+    assert store.acquire_lease("watchlist:acme", "b", now=NOW + timedelta(seconds=1), timeout_s=TIMEOUT)[0] is False
+    # Renewed by its holder: still not expired 29 s after the renewal.
+    assert store.acquire_lease("watchlist:acme", "a", now=NOW + timedelta(seconds=20), timeout_s=TIMEOUT)[0]
+    assert not store.acquire_lease("watchlist:acme", "b", now=NOW + timedelta(seconds=49), timeout_s=TIMEOUT)[0]
+    # The holder stopped renewing: the lease is taken over, and the old holder cannot renew it.
+    assert store.acquire_lease("watchlist:acme", "b", now=NOW + timedelta(seconds=51), timeout_s=TIMEOUT) == (True, "a")
+    assert not store.acquire_lease("watchlist:acme", "a", now=NOW + timedelta(seconds=52), timeout_s=TIMEOUT)[0]
+    [lease] = store.leases()
+    assert (lease.name, lease.holder, lease.acquired_at) == ("watchlist:acme", "b", NOW + timedelta(seconds=51))
+
+
+def test_instances_share_the_watch_lists_and_a_dead_ones_move_to_the_living(db_target: str | Path) -> None:
+    store = Store(db_target)
+    a = Cluster(store, "a", TIMEOUT, NOW)
+    b = Cluster(store, "b", TIMEOUT, NOW)
+    watchlists = ["acme", "globex", "initech"]
+    assert a.tick(watchlists, NOW) == {GLOBAL, "watchlist:acme", "watchlist:globex", "watchlist:initech"}
+    # b appears: a lets go of its extra units one tick at a time, b takes them.
+    for i in range(1, 6):
+        t = NOW + timedelta(seconds=i)
+        b.tick(watchlists, t)
+        a.tick(watchlists, t)
+    assert len(a.held) == 2 and len(b.held) == 2 and not a.held & b.held
+    # a dies (stops ticking); after the lease timeout b runs everything, counting the takeovers.
+    lost = set(a.held)
+    for i in range(6, 60, 10):
+        b.tick(watchlists, NOW + timedelta(seconds=i))
+    assert b.held == {GLOBAL, "watchlist:acme", "watchlist:globex", "watchlist:initech"}
+    assert b.takeovers == len(lost)
+    assert {le.holder for le in store.leases()} == {"b"}
+
+
+def test_a_clean_stop_hands_the_leases_over_at_once(db_target: str | Path) -> None:
+    store = Store(db_target)
+    a, b = Cluster(store, "a", TIMEOUT, NOW), Cluster(store, "b", TIMEOUT, NOW)
+    a.tick(["acme"], NOW)
+    a.leave()
+    assert b.tick(["acme"], NOW + timedelta(seconds=1)) == {GLOBAL, "watchlist:acme"}
+    assert [i.instance for i in store.instances()] == ["b"]
+
+
+def _queued(store: Store) -> int:
+    did = store.add_decision(at="2026-12-07T10:00:00Z", name="first_alert", kind="cascade", level="new",
+                             watchlist="acme", root_id="x:1", payload="{}")
+    store.queue_delivery(did, "#acme", NOW)
+    return did
+
+
+def test_an_outbox_row_is_claimed_by_the_lease_holder_only_and_by_one_instance_at_a_time(
+        db_target: str | Path) -> None:
+    store = Store(db_target)
+    did = _queued(store)
+    store.acquire_lease("watchlist:acme", "a", now=NOW, timeout_s=TIMEOUT)
+    assert not store.claim_delivery(did, "b", "watchlist:acme", now=NOW, timeout_s=TIMEOUT)  # no lease
+    assert store.claim_delivery(did, "a", "watchlist:acme", now=NOW, timeout_s=TIMEOUT)
+    # a dies mid-delivery; b takes the lease over, and the claim too once it has expired.
+    later = NOW + timedelta(seconds=TIMEOUT + 1)
+    assert store.acquire_lease("watchlist:acme", "b", now=later, timeout_s=TIMEOUT)[0]
+    assert not store.claim_delivery(did, "a", "watchlist:acme", now=later, timeout_s=TIMEOUT)
+    assert store.claim_delivery(did, "b", "watchlist:acme", now=later, timeout_s=TIMEOUT)
+    store.mark_sent(did, ts="1.0", thread_ts=None, now=later, note=None)
+    assert not store.claim_delivery(did, "b", "watchlist:acme", now=later, timeout_s=TIMEOUT)  # sent: done
+
+
+def test_on_postgresql_a_row_being_claimed_elsewhere_is_skipped_not_waited_for(pg_url: str) -> None:
+    import psycopg
+
+    store = Store(pg_url)
+    did = _queued(store)
+    store.acquire_lease("watchlist:acme", "a", now=NOW, timeout_s=TIMEOUT)
+    with psycopg.connect(pg_url) as other:  # another instance, mid-claim: the row is locked
+        other.execute("SELECT 1 FROM outbox WHERE decision_id = %s FOR UPDATE", (did,))
+        done: list[bool] = []
+        t = threading.Thread(target=lambda: done.append(
+            store.claim_delivery(did, "a", "watchlist:acme", now=NOW, timeout_s=TIMEOUT)))
+        t.start()
+        t.join(20)
+        assert done == [False], "a locked row is skipped at once (SKIP LOCKED), not waited for"
+    assert store.claim_delivery(did, "a", "watchlist:acme", now=NOW, timeout_s=TIMEOUT)
+
+
+def test_a_password_in_the_database_url_is_refused_with_one_line(tmp_path: Path) -> None:
+    from monitor.errors import StoreError
+
+    with pytest.raises(StoreError, match="PGPASSWORD"):
+        Store("postgresql://monitor:hunter2@127.0.0.1:1/monitor")
+
+
+def test_a_config_with_a_password_in_the_database_url_is_refused_at_load_with_one_line(tmp_path: Path,
+                                                                                       capsys) -> None:
+    from monitor.cli import main
+    from tests.conftest import ACME, write_config
+
+    cfg = write_config(tmp_path, [ACME], database="postgresql://monitor:hunter2@db.internal/monitor")
+    assert main(["check-config", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "database: " in err and "PGPASSWORD" in err and "hunter2" not in err
+
+
+def test_the_password_comes_from_a_systemd_credential(tmp_path: Path, pg_server, monkeypatch) -> None:
+    """With password auth on, ``open_store`` hands libpq the credential ``PGPASSWORD``; without it
+    the server refuses."""
+    import psycopg
+
+    from monitor.config.settings import load_config
+    from monitor.errors import StoreError
+    from monitor.store.opening import open_store
+    from tests.conftest import ACME, write_config
+
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE pw_user LOGIN PASSWORD 's3cret-pw' CREATEDB")
+        conn.execute("CREATE DATABASE pw_db OWNER pw_user")
+    # Trust holds for the superuser; this role must give its password (scram) on 127.0.0.1.
+    hba = pg_server.folder / "data" / "pg_hba.conf"
+    hba.write_text("host all pw_user 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute("SELECT pg_reload_conf()")
+    cfg = write_config(tmp_path, [ACME], database=f"postgresql://pw_user@127.0.0.1:{pg_server.port}/pw_db")
+    config = load_config(cfg)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "none"))
+    with pytest.raises(StoreError, match="cannot connect"):
+        open_store(config)
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "PGPASSWORD").write_text("s3cret-pw\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    store = open_store(config)
+    assert store.engine == "postgresql" and store.count("mentions") == 0
+    store.close()
+
+
+def test_status_shows_the_instances_their_leases_and_heartbeats(tmp_path: Path, pg_url: str, capsys) -> None:
+    from monitor.cli import main
+    from monitor.config.settings import load_config
+    from monitor.ops.status import collect
+    from tests.conftest import ACME, write_config
+
+    config = load_config(write_config(tmp_path, [ACME], database=pg_url))
+    store = Store(pg_url)
+    now = datetime.now(UTC)
+    Cluster(store, "web-1:812", TIMEOUT, now).tick(["acme"], now)
+    store.heartbeat("web-2:77", host="web-2", pid=77, started=now, now=now)
+    info = collect(config)
+    assert [i["instance"] for i in info["instances"]] == ["web-1:812", "web-2:77"]
+    assert {(le["name"], le["holder"]) for le in info["leases"]} == {("global", "web-1:812"),
+                                                                       ("watchlist:acme", "web-1:812")}
+    assert main(["status", "--config", str(config.path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"instance   web-1:812: heartbeat just now; leases global, watchlist:acme\n", out), out
+    assert re.search(r"instance   web-2:77: heartbeat just now; leases none\n", out), out
+    assert "lease      watchlist:acme: web-1:812, until " in out
+
+
+def test_instances_starting_together_migrate_a_new_database_once(pg_url: str) -> None:
+    from monitor.store.database import SCHEMA_VERSION
+
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            Store(pg_url).close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    store = Store(pg_url, read_only=True)
+    assert store.schema_version() == SCHEMA_VERSION
+    assert store.conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
+
+
+def test_an_instance_that_stalled_past_its_lease_knows_it_before_polling(db_target: str | Path) -> None:
+    store = Store(db_target)
+    a = Cluster(store, "a", TIMEOUT, NOW)
+    a.tick(["acme"], NOW)
+    assert a.current(NOW + timedelta(seconds=TIMEOUT - 1))
+    assert not a.current(NOW + timedelta(seconds=TIMEOUT + 1))  # not renewed: it may have been taken over
+
+
+def test_the_store_comes_back_after_a_restart_of_the_postgresql_server(pg_server, pg_url: str) -> None:
+    """A statement on a connection the server cut fails as a StoreError (the poll or pass it belongs to
+    is retried by the next one); the store then works again without being reopened."""
+    from monitor.errors import StoreError
+
+    store = Store(pg_url)
+    store.set_cursor("x:acme", {"since_id": "1"}, now=NOW)
+    pg_server.restart()
+    failures = 0
+    for _ in range(10):
+        try:
+            assert store.get_cursor("x:acme") == {"since_id": "1"}
+            break
+        except StoreError:
+            failures += 1
+    else:
+        raise AssertionError("the store did not come back after the server restarted")
+    assert failures <= 4  # at most each pooled connection the restart cut, once
+    store.set_cursor("x:acme", {"since_id": "2"}, now=NOW)
+    assert store.get_cursor("x:acme") == {"since_id": "2"}
+    store.close()
+
+
+def test_monitor_run_once_on_postgresql_takes_the_leases_polls_and_hands_them_back(tmp_path: Path, pg_url: str,
+                                                                                   capfd) -> None:
+    from monitor.cli import main
+    from tests.conftest import ACME, write_config
+
+    cfg = write_config(tmp_path, [ACME], database=pg_url, x={"enabled": False}, blogs={"enabled": False})
+    assert main(["run", "--once", "--config", str(cfg)]) == 0
+    logged = capfd.readouterr().err
+    assert "lease watchlist:acme taken" in logged and "lease global taken" in logged
+    store = Store(pg_url, read_only=True)
+    assert store.leases() == [] and store.instances() == []
