@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,33 @@ def db_target(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> st
     if engine == "postgresql":
         return str(request.getfixturevalue("pg_url"))
     return tmp_path / "m.db"
+
+
+class SourceRig:
+    """One source built from ``config`` (the first whose key starts with ``prefix``), with the store and
+    pipeline a daemon would give it, polled on a simulated clock two minutes apart."""
+
+    def __init__(self, config: Config, prefix: str):
+        import asyncio
+
+        from monitor.clock import SimulatedClock
+        from monitor.engine.pipeline import Pipeline
+        from monitor.engine.runner import poll_source
+        from monitor.sources import build_sources
+        from monitor.sources.http import HttpFetcher
+        from monitor.store.database import Store
+
+        self._run, self._poll = asyncio.run, poll_source
+        self.clock = SimulatedClock(datetime.now(UTC))
+        self.store = Store(config.database_path)
+        self.pipeline = Pipeline(config, self.store, self.clock, deliver=False)
+        [self.source] = [s for s in build_sources(config, self.store, self.clock, HttpFetcher(config.settings.blogs),
+                                                  matcher=self.pipeline.matcher) if s.key.startswith(prefix)]
+
+    def poll(self) -> Any:
+        self.clock.advance(120)
+        return self._run(self._poll(self.source, self.pipeline, self.store, self.clock))
+
+    def roots(self) -> dict[str, str]:
+        """Each stored mention's id and the root of its cascade."""
+        return dict(self.store.conn.execute("SELECT id, root_id FROM mentions").fetchall())

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.test_daemon_e2e import Daemon, NotifySocket, World, alert_numbers, wait_for
+from tests.test_daemon_e2e import Daemon, NotifySocket, World, alert_numbers, kill_all, wait_for
 
 LEASE_TIMEOUT = 3.0
 
@@ -62,10 +62,7 @@ def cluster(tmp_path: Path, pg_url: str) -> Iterator[ClusterWorld]:
         try:
             yield w
         finally:
-            for d in w.daemons:
-                if d.proc.poll() is None:
-                    d.proc.kill()
-                    d.proc.wait()
+            kill_all(w.daemons)
             notify.close()
 
 

@@ -254,6 +254,14 @@ class World:
         return {r[0] for r in self.query("SELECT id FROM mentions")}
 
 
+def kill_all(daemons: list[Any]) -> None:
+    """kill -9 every daemon a test started that still runs (a test's teardown)."""
+    for d in daemons:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     notify = NotifySocket()
@@ -263,10 +271,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         try:
             yield w
         finally:
-            for d in w.daemons:
-                if d.proc.poll() is None:
-                    d.proc.kill()
-                    d.proc.wait()
+            kill_all(w.daemons)
             notify.close()
 
 

@@ -4,7 +4,6 @@ thread that is no one's are not passed on; the hourly request limit is kept."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,15 +13,12 @@ from typing import Any
 import pytest
 
 from devkit.standins.hn import HNSearch
-from monitor.clock import SimulatedClock
 from monitor.config.settings import Config, load_config
-from monitor.engine.pipeline import Pipeline
-from monitor.engine.runner import poll_source
-from monitor.sources import build_sources, open_network_lines
+from monitor.sources import open_network_lines
 from monitor.sources.hn import hit_mention
 from monitor.sources.http import HttpFetcher
 from monitor.store.database import Store
-from tests.conftest import local_settings, write_config
+from tests.conftest import SourceRig, local_settings, write_config
 
 
 @pytest.fixture
@@ -37,20 +33,8 @@ def _config(tmp_path: Path, hn: HNSearch, **over: Any) -> Config:
                                     detection={"min_reactions": 3}))
 
 
-class Rig:
-    def __init__(self, config: Config):
-        self.clock = SimulatedClock(datetime.now(UTC))
-        self.store = Store(config.database_path)
-        self.pipeline = Pipeline(config, self.store, self.clock, deliver=False)
-        [self.source] = [s for s in build_sources(config, self.store, self.clock, HttpFetcher(config.settings.blogs))
-                         if s.key.startswith("hn:")]
-
-    def poll(self) -> Any:
-        self.clock.advance(120)
-        return asyncio.run(poll_source(self.source, self.pipeline, self.store, self.clock))
-
-    def roots(self) -> dict[str, str]:
-        return dict(self.store.conn.execute("SELECT id, root_id FROM mentions").fetchall())
+def Rig(config: Config) -> SourceRig:
+    return SourceRig(config, "hn:")
 
 
 def test_an_hn_story_and_its_comment_thread_alert_as_one_cascade(tmp_path: Path, hn: HNSearch) -> None:

@@ -12,16 +12,12 @@ from typing import Any
 import pytest
 
 from devkit.standins.mastodon import MastodonInstance
-from monitor.clock import SimulatedClock
 from monitor.config.settings import Config, load_config
-from monitor.engine.pipeline import Pipeline
 from monitor.engine.runner import poll_source
 from monitor.errors import ConfigError
-from monitor.sources import build_sources, open_network_lines
-from monitor.sources.http import HttpFetcher
+from monitor.sources import open_network_lines
 from monitor.sources.mastodon import status_mention
-from monitor.store.database import Store
-from tests.conftest import write_config
+from tests.conftest import SourceRig, write_config
 
 COMPLAINT = "#acme cancelled my order twice and support never answers. Charged again. Never again."
 TOKEN = "mastodon-token-0123456789abcdef"
@@ -39,17 +35,8 @@ def _config(tmp_path: Path, instance: MastodonInstance, **mastodon: Any) -> Conf
     return load_config(write_config(tmp_path, [wl], mastodon=mastodon, detection={"min_reactions": 3}))
 
 
-class Rig:
-    def __init__(self, config: Config):
-        self.clock = SimulatedClock(datetime.now(UTC))
-        self.store = Store(config.database_path)
-        self.pipeline = Pipeline(config, self.store, self.clock, deliver=False)
-        [self.source] = [s for s in build_sources(config, self.store, self.clock, HttpFetcher(config.settings.blogs))
-                         if s.key.startswith("mastodon:")]
-
-    def poll(self) -> Any:
-        self.clock.advance(120)
-        return asyncio.run(poll_source(self.source, self.pipeline, self.store, self.clock))
+def Rig(config: Config) -> SourceRig:
+    return SourceRig(config, "mastodon:")
 
 
 def test_a_mastodon_thread_with_replies_and_boosts_alerts_as_a_cascade(tmp_path: Path,

@@ -22,7 +22,7 @@ from devkit.standins.hn import HNSearch
 from devkit.standins.mastodon import MastodonInstance
 from devkit.standins.slack import SlackStandIn
 from monitor.clock import SimulatedClock
-from tests.test_daemon_e2e import STARTUP, Daemon, NotifySocket, wait_for
+from tests.test_daemon_e2e import STARTUP, Daemon, NotifySocket, kill_all, wait_for
 
 SLACK_TOKEN = "xoxb-e2e-open-networks-0123456789"
 COMPLAINT = "acme cancelled my order twice and support never answers. Charged again. Never again."
@@ -90,10 +90,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         try:
             yield w
         finally:
-            for d in w.daemons:
-                if d.proc.poll() is None:
-                    d.proc.kill()
-                    d.proc.wait()
+            kill_all(w.daemons)
             w.notify.close()
 
 
