@@ -15,6 +15,8 @@ scripted story against the stand-ins:
 
 The terminal shows what the PR team sees in Slack, with a line explaining each step. Only URLs,
 intervals and the digest time differ from production; the daemon's log is kept in the work folder.
+The storm plays in seconds, but its posts carry the times of a storm that builds over hours
+(``StoryClock``): the detector reads a cascade's pace from its posts' times.
 
     python -m devkit.demo            # about a minute
     python -m devkit.demo --fast     # a shorter story, for the test suite
@@ -35,7 +37,7 @@ import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -231,13 +233,50 @@ COMMENTS = ["Same here, acme charged me twice in October and nobody answers.", "
             "I've been waiting six weeks for an acme refund, case 55120.", "Sharing this, people need to know."]
 
 
+STORM_HOURS = 2.0  # how long the demo's storm takes in the posts' own times, as a real one might
+
+
+@dataclass
+class StoryClock:
+    """The times the demo's posts carry. A real storm builds over hours; the demo plays it in seconds.
+    The detector reads a cascade's timing from its posts' ``created_at`` (reactions seconds apart would
+    read as an audience answering at an impossible rate), so the storm's posts are stamped on a clock
+    that runs ``STORM_HOURS`` over the storm's part of the story and reaches the real time when the
+    storm's last reaction is posted; after that (the outage, the digest) it is the real time. Every
+    stamp is in the past and they never go backwards."""
+
+    started: float      # time.monotonic() when the story started
+    storm_from: float   # seconds into the story of the storm's first post and of its last reaction
+    storm_to: float
+    hours: float = STORM_HOURS
+
+    @property
+    def speed(self) -> float:
+        """Story seconds per real second during the storm."""
+        return max(1.0, self.hours * 3600.0 / max(1e-9, self.storm_to - self.storm_from))
+
+    def at(self, back: float = 0.0) -> datetime:
+        """The stamp of a post made now, or ``back`` real seconds ago."""
+        now = time.monotonic()
+        e = now - self.started - back
+        behind = max(0.0, self.storm_to - e) * self.speed - max(0.0, self.storm_to - e)  # story lag, seconds
+        return datetime.now(UTC) - timedelta(seconds=back + behind)
+
+
 class Story:
     def __init__(self, world: World, out: Callable[[str], None], fast: bool):
         self.w, self.out, self.fast = world, out, fast
         self.n = 0
         self.post: Post | None = None
         self.x_ids: list[tuple[str, str]] = []  # (tweet id, author) of everything in the storm on X
+        self.originals: dict[str, str] = {}  # repost id -> the post it reposts
         self.reload: Callable[[], None] = lambda: None
+        self.clock = StoryClock(time.monotonic(), 0.0, 0.0, hours=0.0)  # real time until ``steps`` sets it
+        self.gap = 0.0  # real seconds between two steps of the storm: a step's posts are spread over it
+
+    def _spread_back(self, i: int, n: int) -> datetime:
+        """The stamp of the ``i``-th of ``n`` posts of one step: spread over the time since the last step."""
+        return self.clock.at(self.gap * (n - 1 - i) / n)
 
     def _user(self, prefix: str) -> str:
         self.n += 1
@@ -245,7 +284,8 @@ class Story:
 
     def chatter(self, k: int) -> None:
         for _ in range(k):
-            self.w.x.add_tweet(PRAISE[self.n % len(PRAISE)], author=self._user("fan"), followers=80 + self.n * 7)
+            self.w.x.add_tweet(PRAISE[self.n % len(PRAISE)], author=self._user("fan"), followers=80 + self.n * 7,
+                               created_at=self.clock.at())
 
     def blog_post(self) -> None:
         feed = self.w.feeds[1]
@@ -253,31 +293,37 @@ class Story:
             feed, "How acme treated me: charged twice, refund refused",
             "<p>acme charged me twice for my router ($240) and refuses to refund. Case #48213. "
             "I have called them six times and emailed four; nobody answers and they closed my ticket.</p>",
-            author="Dana Reyes", slug="acme-charged-me-twice")
+            author="Dana Reyes", slug="acme-charged-me-twice", published=self.clock.at().replace(microsecond=0))
 
     def comments(self, k: int) -> None:
         assert self.post is not None
-        for _ in range(k):
-            self.w.blogs.add_comment(self.post, COMMENTS[self.n % len(COMMENTS)], author=f"Reader {self._user('')}")
+        for i in range(k):
+            self.w.blogs.add_comment(self.post, COMMENTS[self.n % len(COMMENTS)], author=f"Reader {self._user('')}",
+                                     published=self._spread_back(i, k).replace(microsecond=0))
 
     def spread(self, shares: int, reactions: int) -> None:
         """Posts on X linking the blog post, then reposts and replies to what is already out there."""
         assert self.post is not None
-        for _ in range(shares):
+        n = shares + reactions
+        for i in range(shares):
             who = self._user("sharer")
             t = self.w.x.add_tweet(SHARES[self.n % len(SHARES)], author=who, followers=300 + 40 * self.n,
-                                   urls=[self.post.link])
+                                   urls=[self.post.link], created_at=self._spread_back(i, n))
             self.x_ids.append((t["id"], who))
         for i in range(reactions):
             if not self.x_ids:
                 break
             parent, parent_author = self.x_ids[(self.n * 7 + i) % len(self.x_ids)]
+            parent = self.originals.get(parent, parent)  # on X one answers a repost's original
             who = self._user("user")
             if i % 3 == 2:
                 t = self.w.x.add_tweet(REPLIES[self.n % len(REPLIES)].format(u=parent_author), author=who,
-                                       followers=120 + 13 * self.n, replied_to=parent)
+                                       followers=120 + 13 * self.n, replied_to=parent,
+                                       created_at=self._spread_back(shares + i, n))
             else:
-                t = self.w.x.add_tweet("", author=who, followers=150 + 11 * self.n, retweeted=parent)
+                t = self.w.x.add_tweet("", author=who, followers=150 + 11 * self.n, retweeted=parent,
+                                       created_at=self._spread_back(shares + i, n))
+                self.originals[t["id"]] = parent
             self.x_ids.append((t["id"], who))
 
     def grow(self, shares: int, reactions: int, comments: int) -> None:
@@ -287,12 +333,14 @@ class Story:
     def vip_quote(self) -> None:
         parent, _ = self.x_ids[0]
         t = self.w.x.add_tweet("We are looking into this: acme customers charged twice and refused refunds. "
-                               "Tell us if it happened to you.", author=VIP, followers=240_000, quoted=parent)
+                               "Tell us if it happened to you.", author=VIP, followers=240_000, quoted=parent,
+                               created_at=self.clock.at())
         self.x_ids.append((t["id"], VIP))
 
     def outage(self, k: int) -> None:
         for _ in range(k):
-            self.w.x.add_tweet(OUTAGE[self.n % len(OUTAGE)], author=self._user("customer"), followers=60 + self.n)
+            self.w.x.add_tweet(OUTAGE[self.n % len(OUTAGE)], author=self._user("customer"), followers=60 + self.n,
+                               created_at=self.clock.at())
 
     def take_it(self) -> None:
         try:
@@ -313,7 +361,9 @@ class Story:
             (3 * s, None, lambda: self.chatter(4)),
             (6 * s, "A customer blogs a specific complaint (charged twice, refund refused, a case number). The "
                     "daemon reads the blog's feed, matches the post, scores it as a specific billing complaint, "
-                    "and starts following its comment thread.", self.blog_post),
+                    "and starts following its comment thread. (The storm that follows plays in seconds here, but its "
+                    f"posts carry the times of a storm that builds over {STORM_HOURS:.0f} hours, as a real one "
+                    "does: the detector reads a cascade's pace from its posts' times.)", self.blog_post),
             (9 * s, "Readers comment under the post. The comments are linked to the post as reactions.",
              lambda: self.comments(3)),
             (11 * s, "It spreads into X: people post the link, others repost and reply. Each X post that links "
@@ -322,7 +372,7 @@ class Story:
         ]
         at = 13 * s
         for k in range(5 if self.fast else 7):
-            steps.append((at, None, functools.partial(self.grow, 1 + k // 2, 4 + 3 * k, 1)))
+            steps.append((at, None, functools.partial(self.grow, 2 + k, 2 + 2 * k, 1)))
             at += 2 * s
         steps.append((at, "A consumer journalist (a VIP on the watch-list) quotes it: a thread update goes out at "
                           "once, whatever the cooldown.", self.vip_quote))
@@ -331,8 +381,12 @@ class Story:
                           "message now shows Sam as its owner.", self.take_it))
         at += 2 * s
         for k in range(3 if self.fast else 4):
-            steps.append((at, None, functools.partial(self.grow, 2, 12 + 6 * k, 0)))
+            steps.append((at, None, functools.partial(self.grow, 4 + 2 * k, 6 + 4 * k, 0)))
             at += 2 * s
+        # The storm's posts are stamped on a clock that plays STORM_HOURS between the blog post and the last
+        # reaction (see StoryClock); what comes after is stamped with the real time.
+        self.gap = 2 * s
+        self.clock = StoryClock(time.monotonic(), 6 * s, at - 2 * s)
         steps.append((at, "End of the day: the demo sets slack.digest_at to now in monitor.yaml and reloads the "
                           "daemon with SIGHUP (what systemctl reload does). The daily digest goes out at the "
                           "next delivery pass, with the day's figures.", self.digest_now))
@@ -387,6 +441,7 @@ def run_demo(*, fast: bool = False, keep: bool = False, out: Callable[[str], Non
         daemon = proc
         story.reload = lambda: daemon.send_signal(signal.SIGHUP)
         steps = story.steps()
+        story.clock.started = started
         end_by = started + timeout
         while time.monotonic() < end_by:
             t = time.monotonic() - started

@@ -52,3 +52,38 @@ def test_an_author_name_with_spaces_is_not_shown_as_an_at_handle() -> None:
          "root": {"id": "rss:1", "source": "rss", "text": "charged twice", "author": {"handle": "Dana Reyes"}}}
     text = str(render_alert(d).blocks)
     assert "@Dana Reyes" not in text and "*Dana Reyes*" in text
+
+
+def _projections(out: str) -> list[float]:
+    """Every projection the terminal showed, as a multiple of the threshold (40)."""
+    import re
+
+    shown = [float(n.replace(",", "")) for n in re.findall(r"[Pp]rojected:? ~([\d,]+) vs (?:threshold )?40", out)]
+    return [n / 40 for n in shown]
+
+
+def test_the_demo_storm_carries_the_times_of_a_storm_that_builds_over_hours() -> None:
+    from devkit.demo import StoryClock
+
+    clock = StoryClock(started=0.0, storm_from=5.0, storm_to=25.0, hours=2.0)
+    assert clock.speed == 360.0  # 20 s of story play two hours
+    import time
+
+    clock.started = time.monotonic() - 5.0  # now: the storm's first post
+    from datetime import UTC, datetime
+
+    lag = (datetime.now(UTC) - clock.at()).total_seconds()
+    assert 7150 < lag < 7200  # stamped two hours before the storm's last reaction, which is posted in 20 s
+    assert clock.at(back=1.0) < clock.at()  # never backwards
+
+
+def test_the_demo_projections_stay_credible_as_the_storm_grows() -> None:
+    # Reactions stamped seconds apart read as an audience answering at an impossible rate: the demo's
+    # projection once climbed to 180 times the threshold (500 in the full demo).
+    proc = subprocess.run([sys.executable, "-m", "devkit.demo", "--fast", "--timeout", "60"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    multiples = _projections(proc.stdout)
+    assert multiples, proc.stdout[-3000:]
+    assert max(multiples) <= 40, multiples
+    assert "min ago" in proc.stdout or " h " in proc.stdout  # the storm started hours, not seconds, ago

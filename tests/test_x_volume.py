@@ -129,6 +129,23 @@ def test_reported_counts_make_a_cascade_at_least_as_big_as_reported_and_a_seen_r
     assert c.size == 41
 
 
+def test_a_posts_first_reported_count_does_not_count_again_the_answers_to_it_already_seen() -> None:
+    # A post that links the root (not the root itself) is answered twice, both answers seen one by one;
+    # its public_metrics then report those two replies: nothing is unseen, the cascade does not grow.
+    d = detector()
+    t0 = datetime(2026, 5, 4, 9, tzinfo=UTC)
+    d.add_root(mention("x:1", None, "post", t0, 2000), "acme", COMPLAINT)
+    d.add_reaction(mention("x:2", "x:1", "post", t0 + timedelta(minutes=1)), "x:1", "acme", COMPLAINT)
+    d.add_reaction(mention("x:3", "x:2", "reply", t0 + timedelta(minutes=2)), "x:1", "acme", COMPLAINT)
+    d.add_reaction(mention("x:4", "x:2", "reply", t0 + timedelta(minutes=3)), "x:1", "acme", COMPLAINT)
+    c = d.cascades[("x:1", "acme")]
+    assert c.size == 3
+    assert not d.report_counts("x:2", "x:1", "acme", 2, t0 + timedelta(minutes=4))
+    assert c.size == 3 and c.counts is not None and c.counts.total_unseen == 0
+    assert d.report_counts("x:2", "x:1", "acme", 5, t0 + timedelta(minutes=5))  # three more it did not see
+    assert c.size == 6 and c.counts.total_unseen == 3
+
+
 def test_reported_counts_open_a_cascade_with_no_reaction_seen_and_a_replay_without_them_is_unchanged() -> None:
     d = detector()
     t0 = datetime(2026, 5, 4, 9, tzinfo=UTC)

@@ -56,6 +56,9 @@ class Cascade:
     # Reactions a service reported (X's public_metrics) that were not seen one by one: None until the
     # first report, so the cascades that never get one pay nothing (Detector.report_counts).
     counts: ReportedCounts | None = None
+    # Reactions seen one by one per post of the cascade other than the root (replies, reposts, quotes of
+    # it): a post's first reported count then subtracts those seen before it (Detector.report_counts).
+    answers: dict[str, int] = field(default_factory=dict)
 
     @property
     def size(self) -> int:

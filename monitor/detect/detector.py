@@ -187,6 +187,8 @@ class Detector:
         if m.kind == "repost" and not direct:
             self._chained.add(m.source)
         flat = direct and m.kind == "repost" and m.source not in self._chained
+        if not direct and m.parent_id is not None:
+            c.answers[m.parent_id] = c.answers.get(m.parent_id, 0) + 1
         if c.counts is None or not self._put_face(c.counts, m.parent_id or root_id):
             c.activity.add((at - c.root_at).total_seconds(), effective_reach(author.followers, self._projection),
                            direct, flat)
@@ -244,8 +246,8 @@ class Detector:
         if reactions <= rc.reported.get(mention_id, 0):
             return False
         direct = mention_id == root_id
-        if mention_id not in rc.reported and direct:
-            rc.seen[mention_id] = c.activity.count - c.activity.deep  # its answers seen before the first report
+        if mention_id not in rc.reported:  # its answers seen before the first report are not unseen ones
+            rc.seen[mention_id] = c.activity.count - c.activity.deep if direct else c.answers.get(mention_id, 0)
         rc.reported[mention_id] = reactions
         gap = reactions - rc.seen.get(mention_id, 0) - rc.unseen.get(mention_id, 0)
         if gap <= 0:
