@@ -45,15 +45,19 @@ class Linker:
         self.matcher = matcher
         self.lookup = lookup
 
-    def link(self, batch: Sequence[Mention]) -> tuple[list[Linked], list[tuple[str, Mention]]]:
+    def link(self, batch: Sequence[Mention], parents: dict[str, Tracked] | None = None
+             ) -> tuple[list[Linked], list[tuple[str, Mention]]]:
         """Decide, for each mention of a batch in observed order, its cascade root and watch-lists.
 
         Parents and linked posts are looked up in the batch first (a reply may arrive in the same
         poll as its parent), then in the store, with one query each for the whole batch. Returns the
-        linked mentions and the orphans, each under the keys that may adopt it later.
+        linked mentions and the orphans, each under the keys that may adopt it later. ``parents``, when
+        given, is what the caller already read (``tracked``) for at least the batch's parent ids: the
+        store is not asked again (the pipeline reads a batch's ids and parents in one query).
         """
         batch = parents_first(batch)
-        parents = self.lookup.tracked(m.parent_id for m in batch if m.parent_id)
+        if parents is None:
+            parents = self.lookup.tracked(m.parent_id for m in batch if m.parent_id)
         link_urls = {canonical_url(u) for m in batch if not m.parent_id for u in m.links}
         by_url = self.lookup.mentions_by_url(link_urls) if link_urls else {}
         url_targets = self.lookup.tracked(by_url.values()) if by_url else {}

@@ -25,7 +25,7 @@ from monitor.records.decision import Decision
 from monitor.records.mention import Mention
 from monitor.records.volume import VolumeCount
 from monitor.scoring.scores import SCORE_CACHE, Scorer, Scores
-from monitor.store.database import MentionRow, Store
+from monitor.store.database import MentionRow, Store, Tracked
 
 log = logging.getLogger(__name__)
 # The reported metrics that are reactions a cascade is measured in (X's public_metrics, as x.py names
@@ -88,7 +88,11 @@ class Pipeline:
         """Match, link, score and store a batch, and move the cursors covering it, atomically."""
         now = self.clock.now()
         unique = list({m.id: m for m in mentions}.values())
-        known = self.store.tracked(m.id for m in unique) if unique else {}
+        # One query for the batch's ids (seen again?) and its parents (linking's first step asks them).
+        stored = self.store.tracked([m.id for m in unique] + [m.parent_id for m in unique if m.parent_id]
+                                    ) if unique else {}
+        ids = {m.id for m in unique}
+        known = {k: v for k, v in stored.items() if k in ids}
         seen_again = [m for m in unique if m.id in known]
         linked: list[Linked] = []
         scores: list[Scores] = []
@@ -98,10 +102,12 @@ class Pipeline:
                 self.store.write_mentions([], seen_again, moved, now=now)
             pending = [m for m in unique if m.id not in known]
             # Newly tracked mentions may adopt orphans waiting for them, which may adopt more.
+            parents: dict[str, Tracked] | None = stored
             for _ in range(50):
                 if not pending:
                     break
-                step, orphans = self.linker.link(pending)
+                step, orphans = self.linker.link(pending, parents)
+                parents = None  # adopted orphans' parents may be the mentions just written: asked afresh
                 # The scorer keeps recent scores: reposts and templated replies repeat texts.
                 step_scores = [self.scorer.score(x.mention.full_text, explain=x.root_id == x.mention.id) for x in step]
                 self.store.write_mentions(
