@@ -11,193 +11,40 @@ import os
 import re
 import typing
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
-    PrivateAttr,
     ValidationInfo,
     field_validator,
 )
 
-from monitor.config.yamlfile import Located, excerpt, read_yaml, validate
+from monitor.config.fields import MAX_TERM_LENGTH as MAX_TERM_LENGTH
+from monitor.config.fields import MAX_TERMS as MAX_TERMS
+from monitor.config.fields import (
+    ByteSize,
+    ClockTime,
+    Duration,
+    _default_units,
+    _env_name,
+    _http_url,
+    _Strict,
+)
+from monitor.config.fields import Secret as Secret
+from monitor.config.fields import parse_duration as parse_duration
+from monitor.config.fields import resolve_secret as resolve_secret
+from monitor.config.watchlist import SENSITIVITY as SENSITIVITY
+from monitor.config.watchlist import AlertSettings as AlertSettings
+from monitor.config.watchlist import PlaybookStep as PlaybookStep
+from monitor.config.watchlist import QuietHours as QuietHours
+from monitor.config.watchlist import Watchlist, _timezone
+from monitor.config.yamlfile import Located, read_yaml, validate
 from monitor.errors import ConfigError
 
 DEFAULT_CONFIG = "config/monitor.yaml"
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-_DEFAULT_UNIT: dict[str, str] = {}  # a duration field's name -> the unit of its default (filled below)
-# Durations that may be zero, and what zero means there; every other one must be more than zero.
-ZERO_MEANS = {"source_quiet_after": "off", "debounce": "at once", "cooldown": "none", "min_interval": "no spacing",
-              "follow_comments_for": "no comment threads"}
-
-
-def parse_duration(value: Any, info: ValidationInfo | None = None, *, unit: str = "m") -> timedelta:
-    """``90s``, ``5m``, ``1h30m``, ``7d``, ``2w``: a number with its unit, more than zero.
-
-    A bare number is refused ("30 what? write 30d"): ``retention: 30`` once pruned a live database
-    as 30 seconds. The suggested unit is the one the field's default is written in (``unit`` outside
-    a model). Zero is accepted (also bare) only where it means something (``ZERO_MEANS``).
-    """
-    field = info.field_name if info is not None else None
-    if field is not None:
-        unit = _DEFAULT_UNIT.get(field, "s")
-    zero_ok = field in ZERO_MEANS
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value == 0 and not zero_ok:
-            raise ValueError("must be more than 0")
-        if value != 0:
-            number = f"{value:g}" if isinstance(value, float) else str(value)
-            raise ValueError(f"{number} what? write {number.lstrip('-')}{unit}"
-                             + (" (a duration is never negative)" if value < 0 else ""))
-        seconds = 0.0
-    elif not isinstance(value, str):
-        raise ValueError("expected a duration such as 90s, 5m, 2h or 7d")
-    else:
-        text = value.strip().lower().replace(" ", "")
-        if re.fullmatch(r"-?\d+(\.\d+)?", text) and float(text) != 0:
-            raise ValueError(f"{text} what? write {text.lstrip('-')}{unit}")
-        pos, total = 0, 0.0
-        for m in _DURATION_PART.finditer(text):
-            if m.start() != pos:
-                break
-            total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-            pos = m.end()
-        if text.startswith("-"):
-            raise ValueError(f"{excerpt(value)!r}: a duration is never negative")
-        if not text or (pos != len(text) and not re.fullmatch(r"0+(\.0+)?", text)):
-            raise ValueError(f"{excerpt(value)!r} is not a duration: use a number with a unit, such as 90s, 5m, "
-                             "2h or 7d")
-        seconds = total
-    if seconds < 0:
-        raise ValueError("a duration is never negative")
-    if seconds == 0 and not zero_ok:
-        raise ValueError("must be more than 0")
-    return timedelta(seconds=seconds)
-
-
-def _duration_field(value: Any, info: ValidationInfo) -> timedelta:
-    return parse_duration(value, info)
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration_field)]
-
-
-def _parse_size(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*", str(value).lower())
-    if not m:
-        raise ValueError(f"{value!r} is not a size: use bytes or a unit, such as 512KB or 5MB")
-    mult = {None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
-    return int(float(m.group(1)) * mult[m.group(2)])
-
-
-ByteSize = Annotated[int, BeforeValidator(_parse_size)]
-
-
-class Secret:
-    """A token that prints as ``<secret>`` in reprs, logs and tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<secret>"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-
-def resolve_secret(name: str | None, env: typing.Mapping[str, str] | None = None) -> Secret | None:
-    """Look a secret up by name: a systemd credential file first, then the environment.
-
-    ``$CREDENTIALS_DIRECTORY/<name>`` is what ``LoadCredential=<name>:...`` provides.
-    """
-    if not name:
-        return None
-    env = os.environ if env is None else env
-    cred_dir = env.get("CREDENTIALS_DIRECTORY")
-    if cred_dir:
-        path = Path(cred_dir) / name
-        if path.is_file():
-            value = path.read_text().strip()
-            if value:
-                return Secret(value)
-    value = env.get(name, "").strip()
-    return Secret(value) if value else None
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _env_name(value: str | None) -> str | None:
-    if value is not None and not _ENV_NAME.match(value):
-        raise ValueError(
-            "must be the NAME of an environment variable (like X_BEARER_TOKEN), never the token itself"
-        )
-    return value
-
-
-def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", value):
-        raise ValueError(f"{value!r} is not an http(s) URL")
-    return value
-
-
-MAX_TERMS = 1000        # terms (and exclusions) per watch-list; X's query allows far fewer anyway
-MAX_TERM_LENGTH = 100   # characters per term
-
-
-def _term(value: str) -> str:
-    if not str(value).strip():
-        raise ValueError("a term cannot be blank")
-    if len(value) > MAX_TERM_LENGTH:
-        raise ValueError(f"a term is at most {MAX_TERM_LENGTH} characters; this one has {len(value)}")
-    return value
-
-
-HttpURL = Annotated[str, AfterValidator(_http_url)]
-Term = Annotated[str, AfterValidator(_term)]
-
-
-def _clock_time(value: Any) -> time:
-    if isinstance(value, time):
-        return value
-    if isinstance(value, int):  # YAML 1.1 reads 22:00 unquoted as sexagesimal 1320
-        return time(value // 60 % 24, value % 60)
-    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", str(value))
-    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-        raise ValueError(f"{value!r} is not a time of day such as 07:30")
-    return time(int(m.group(1)), int(m.group(2)))
-
-
-ClockTime = Annotated[time, BeforeValidator(_clock_time)]
-
 
 class XSettings(_Strict):
     enabled: bool = True
@@ -444,125 +291,6 @@ class Settings(_Strict):
         return value.upper()
 
 
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not an IANA timezone such as Europe/London") from None
-    return value
-
-
-
-
-class QuietHours(_Strict):
-    from_: ClockTime = Field(alias="from")
-    to: ClockTime
-    timezone: str = "UTC"
-    min_severity: float = Field(2.0, ge=0)  # alerts at or above this still go out at night
-
-    _check_tz = field_validator("timezone")(_timezone)
-
-
-# alert.sensitivity -> the storm probability a complaint's cascade must reach to alert.
-SENSITIVITY = {"low": 0.8, "normal": 0.6, "high": 0.4}
-
-
-class AlertSettings(_Strict):
-    spread_threshold: int = Field(300, ge=1)
-    vip_threshold: int | None = Field(None, ge=1)  # default: a fifth of spread_threshold
-    cooldown: Duration = timedelta(minutes=10)
-    spike: bool = True
-    growth_factor: float = Field(2.0, gt=1)  # an update when an alerted cascade grows this many times over
-    # How sure the detector must be that a complaint will pass the threshold before it alerts
-    # (SENSITIVITY maps each to a probability; docs/detection.md gives the figures for each).
-    sensitivity: Literal["low", "normal", "high"] = "normal"
-
-    @property
-    def alert_probability(self) -> float:
-        return SENSITIVITY[self.sensitivity]
-
-    @property
-    def effective_vip_threshold(self) -> int:
-        return self.vip_threshold or max(1, self.spread_threshold // 5)
-
-
-class PlaybookStep(_Strict):
-    """One rule of a watch-list's playbook: when a storm matches (every given key), who acts and how."""
-
-    category: str | None = None       # the complaint's category (billing, delivery, ...)
-    specific: bool | None = None      # a specific, actionable complaint (true) or a vague one (false)
-    vip: bool | None = None           # a VIP or journalist is involved
-    kind: Literal["cascade", "spike"] | None = None
-    who: str = Field(min_length=1, max_length=80)    # shown as written, never as a ping
-    do: str = Field(min_length=1, max_length=200)    # the one-line instruction
-    # A real Slack user (U.../W...) or user group (S...) id to ping; only from this config.
-    slack_id: str | None = None
-
-    @field_validator("slack_id")
-    @classmethod
-    def _slack_id(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[SUW][A-Z0-9]{2,20}", value):
-            raise ValueError("must be a Slack user id (U.../W...) or user group id (S...)")
-        return value
-
-
-def _instance(value: str) -> str:
-    """An instance as its base URL: ``mastodon.social`` is ``https://mastodon.social``."""
-    text = value.strip().rstrip("/")
-    if not re.match(r"^https?://", text):
-        text = "https://" + text.lower()
-    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?", text):
-        raise ValueError(f"{value!r} is not an instance such as mastodon.social (or https://host:port)")
-    return text
-
-
-def _hashtag(value: str) -> str:
-    text = value.strip().lstrip("#")
-    if not re.fullmatch(r"\w+", text):
-        raise ValueError(f"{value!r} is not a hashtag (letters, digits and _ only, without spaces)")
-    return text
-
-
-class MastodonWatch(_Strict):
-    """Where a watch-list looks on Mastodon: each hashtag's public timeline on each instance."""
-
-    instances: list[Annotated[str, AfterValidator(_instance)]] = Field(min_length=1)
-    hashtags: list[Annotated[str, AfterValidator(_hashtag)]] = Field(min_length=1)
-
-
-class Watchlist(_Strict):
-    name: str
-    terms: list[Term] = Field(min_length=1, max_length=MAX_TERMS)
-    exclude: list[Term] = Field([], max_length=MAX_TERMS)
-    feeds: list[HttpURL] = []
-    comment_feeds: list[HttpURL] = []
-    x_query: str | None = None
-    mastodon: MastodonWatch | None = None
-    hn: bool = True  # search Hacker News for this watch-list's terms (when hn.enabled)
-    channel: str | None = None
-    vip_authors: list[str] = []
-    alert: AlertSettings = AlertSettings()
-    quiet_hours: QuietHours | None = None
-    playbook: list[PlaybookStep] = []   # the first matching step is the alert's next step
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
-            raise ValueError("use letters, digits, '-', '_' or '.', starting with a letter or digit")
-        return value
-
-    # vip_handles is asked for every mention of a replay: built once, after validation.
-    _vip_handles: frozenset[str] = PrivateAttr(default=frozenset())
-
-    def model_post_init(self, context: Any, /) -> None:
-        self._vip_handles = frozenset(h.lstrip("@").lower() for h in self.vip_authors)
-
-    @property
-    def vip_handles(self) -> frozenset[str]:
-        return self._vip_handles
-
-
 @dataclass(frozen=True)
 class Origin:
     """Where a watch-list was read: its file and the line of each of its top-level keys."""
@@ -676,17 +404,6 @@ def _folder_written(raw: Located) -> str:
     return value if isinstance(value, str) and value.strip() else Settings.model_fields["watchlists"].default
 
 
-def _default_units() -> None:
-    """The unit a bare number is most likely meant in, per field: the largest that divides its default."""
-    models: list[type[BaseModel]] = [_Strict]
-    while models:
-        model = models.pop()
-        models += model.__subclasses__()
-        for name, info in model.model_fields.items():
-            if isinstance(info.default, timedelta) and name not in _DEFAULT_UNIT:
-                secs = int(info.default.total_seconds())
-                _DEFAULT_UNIT[name] = next((u for u, n in (("d", 86400), ("h", 3600), ("m", 60))
-                                            if secs and secs % n == 0), "s")
 
 
 _default_units()
