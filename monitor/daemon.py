@@ -13,7 +13,6 @@ log line per problem and the daemon keeps the last good config.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import random
@@ -92,15 +91,10 @@ class Daemon:
     # -- wiring ----------------------------------------------------------------------------
     def _view(self, config: Config) -> Config:
         """The config this instance runs: all of it alone, the watch-lists it leases in a cluster."""
-        if self.cluster is None:
-            return config
-        held = {w: wl for w, wl in config.watchlists.items() if self.cluster.holds_watchlist(w)}
-        return dataclasses.replace(config, watchlists=held)
+        return config if self.cluster is None else self.cluster.view(config)
 
     def _key_suffix(self) -> str:
-        if self.cluster is None:
-            return ""
-        return "@" + "+".join(sorted(self.view.watchlists)) if self.view.watchlists else "@none"
+        return "" if self.cluster is None else self.cluster.key_suffix(self.view.watchlists)
 
     def _build_outputs(self) -> None:
         from monitor.alerts import build_notifier, notifier_status
@@ -174,20 +168,9 @@ class Daemon:
 
     def interval(self, key: str) -> timedelta:
         """A source's poll interval: faster while a complaint it could follow is growing."""
-        s = self.config.settings
-        fast = f"poll:{key}" in self.hot
-        if key.startswith("x:"):
-            return s.x.fast_poll_every if fast else s.x.poll_every
-        if key.startswith("xlookup:"):  # each post has its own cadence within (monitor/sources/xlookup.py)
-            return s.x.lookup_every
-        if key.startswith("xstream:"):  # stores what the connection delivered
-            return s.x.stream_poll_every
-        if key.startswith("comments:"):
-            return s.blogs.fast_comments_poll_every if fast else s.blogs.comments_poll_every
-        open_network = {"bluesky": s.bluesky.poll_every, "mastodon": s.mastodon.poll_every, "hn": s.hn.poll_every}
-        if key.split(":", 1)[0] in open_network:
-            return open_network[key.split(":", 1)[0]]
-        return s.blogs.poll_every
+        from monitor.sources import poll_interval
+
+        return poll_interval(self.config.settings, key, fast=f"poll:{key}" in self.hot)
 
     # -- jobs --------------------------------------------------------------------------------
     async def poll(self, key: str) -> None:
@@ -383,13 +366,8 @@ class Daemon:
 
     def _claim(self, decision_id: int, watchlist: str) -> bool:
         """Whether this instance may deliver an outbox row now (always, alone; a cluster claims it)."""
-        if self.cluster is None:
-            return True
-        from monitor.ops.cluster import watchlist_lease
-
-        lease = watchlist_lease(watchlist) if watchlist in self.config.watchlists else GLOBAL
-        return self.store.claim_delivery(decision_id, self.cluster.instance, lease, now=self.clock.now(),
-                                         timeout_s=self.cluster.timeout_s)
+        return self.cluster is None or self.cluster.claim(decision_id, watchlist, self.config.watchlists,
+                                                          self.clock.now())
 
     async def cycle(self) -> None:
         """One round of every job, in the order the scheduler starts them: each source, detection,

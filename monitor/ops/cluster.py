@@ -15,13 +15,16 @@ same unit; the instance that takes a watch-list rebuilds its cascades and baseli
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from monitor.config.settings import Config
 from monitor.store.database import Store
 
 log = logging.getLogger("monitor.cluster")
@@ -101,6 +104,23 @@ class Cluster:
 
     def holds_watchlist(self, name: str) -> bool:
         return watchlist_lease(name) in self.held
+
+    def view(self, config: Config) -> Config:
+        """``config`` cut down to the watch-lists this instance leases: the config it runs."""
+        return dataclasses.replace(config, watchlists={w: wl for w, wl in config.watchlists.items()
+                                                       if self.holds_watchlist(w)})
+
+    @staticmethod
+    def key_suffix(watchlists: Collection[str]) -> str:
+        """What the keys (the cursors) of the sources that read for several watch-lists end in, so that
+        another instance reading for other watch-lists keeps its own."""
+        return "@" + "+".join(sorted(watchlists)) if watchlists else "@none"
+
+    def claim(self, decision_id: int, watchlist: str, known: Collection[str], now: datetime) -> bool:
+        """Whether this instance may deliver an outbox row now: it holds the row's watch-list (the global
+        lease for a watch-list no longer configured) and no other instance is delivering it."""
+        lease = watchlist_lease(watchlist) if watchlist in known else GLOBAL
+        return self.store.claim_delivery(decision_id, self.instance, lease, now=now, timeout_s=self.timeout_s)
 
     def leave(self) -> None:
         """A clean stop: the leases go at once rather than after the timeout."""

@@ -23,10 +23,11 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from monitor.clock import Clock
-from monitor.config.settings import Config, resolve_secret
+from monitor.config.settings import Config, Settings, resolve_secret
 from monitor.sources.base import PollResult, RateLimited, Source, TextMatcher
 from monitor.sources.blogs import BlogSource
 from monitor.sources.bluesky import BlueskySource
@@ -51,6 +52,7 @@ __all__ = [
     "disabled_reasons",
     "feed_batches",
     "open_network_lines",
+    "poll_interval",
     "watchlist_sources",
 ]
 
@@ -248,3 +250,19 @@ def watchlist_sources(config: Config, sources: dict[str, Source]) -> dict[str, l
             or feeds & set(getattr(src, "feeds", ()))
             or (k.startswith("comments:") and bool(wl.feeds or wl.comment_feeds)))
     return out
+
+
+def poll_interval(settings: Settings, key: str, *, fast: bool = False) -> timedelta:
+    """How often the source ``key`` is polled; ``fast`` while a complaint it could follow is growing."""
+    s = settings
+    kind = key.split(":", 1)[0]
+    if kind == "x":
+        return s.x.fast_poll_every if fast else s.x.poll_every
+    if kind == "xlookup":  # each post has its own cadence within (monitor/sources/xlookup.py)
+        return s.x.lookup_every
+    if kind == "xstream":  # stores what the connection delivered
+        return s.x.stream_poll_every
+    if kind == "comments":
+        return s.blogs.fast_comments_poll_every if fast else s.blogs.comments_poll_every
+    return {"bluesky": s.bluesky.poll_every, "mastodon": s.mastodon.poll_every,
+            "hn": s.hn.poll_every}.get(kind, s.blogs.poll_every)
