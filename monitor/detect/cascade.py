@@ -101,6 +101,19 @@ class ReportedCounts:
     def total_reported(self) -> int:
         return sum(self.reported.values())
 
+    def seen_one(self, parent: str) -> bool:
+        """A reaction to ``parent`` seen one by one: True when it was already counted as one of its unseen
+        reactions (it takes that one's place and is not counted again)."""
+        if parent not in self.reported:
+            return False
+        self.seen[parent] = self.seen.get(parent, 0) + 1
+        unseen = self.unseen.get(parent, 0)
+        if unseen <= 0:
+            return False
+        self.unseen_reach -= self.unseen_reach / max(1, self.total_unseen)
+        self.unseen[parent] = unseen - 1
+        return True
+
 
 @dataclass(slots=True)
 class RootFields:

@@ -189,7 +189,7 @@ class Detector:
         flat = direct and m.kind == "repost" and m.source not in self._chained
         if not direct and m.parent_id is not None:
             c.answers[m.parent_id] = c.answers.get(m.parent_id, 0) + 1
-        if c.counts is None or not self._put_face(c.counts, m.parent_id or root_id):
+        if c.counts is None or not c.counts.seen_one(m.parent_id or root_id):
             c.activity.add((at - c.root_at).total_seconds(), effective_reach(author.followers, self._projection),
                            direct, flat)
         handle = author.handle.lstrip("@").lower()
@@ -209,20 +209,6 @@ class Detector:
         c.last_at = at if c.last_at is None or at > c.last_at else c.last_at
         c.dirty = True
         self._dirty.add(key)
-
-    @staticmethod
-    def _put_face(rc: ReportedCounts, parent: str) -> bool:
-        """A reaction seen one by one to a mention with reported counts: True when it was already counted
-        as one of its unseen reactions (it is not counted again)."""
-        if parent not in rc.reported:
-            return False
-        rc.seen[parent] = rc.seen.get(parent, 0) + 1
-        unseen = rc.unseen.get(parent, 0)
-        if unseen <= 0:
-            return False
-        rc.unseen_reach -= rc.unseen_reach / max(1, rc.total_unseen)
-        rc.unseen[parent] = unseen - 1
-        return True
 
     def report_counts(self, mention_id: str, root_id: str, watchlist: str, reactions: int, at: datetime) -> bool:
         """A service reports that mention ``mention_id`` (the root, or a post in its cascade) has ``reactions``
