@@ -17,7 +17,8 @@ from monitor.config.settings import Config
 from monitor.engine.pipeline import Pipeline
 from monitor.engine.runner import poll_source
 from monitor.sources import blogs
-from monitor.sources.blogs import MAX_ENTRY_TEXT, MAX_FEED_TEXT, BlogSource, without_internal_subset
+from monitor.sources.blogs import BlogSource
+from monitor.sources.feeds import MAX_ENTRY_TEXT, MAX_FEED_TEXT, without_internal_subset
 from monitor.sources.http import HttpFetcher
 from monitor.store.database import Store
 from tests.conftest import local_settings

@@ -24,17 +24,8 @@ from typing import Any
 from monitor.config.settings import BlogSettings
 from monitor.records.mention import Mention, canonical_url
 from monitor.sources.base import PollResult, stable_id
-from monitor.sources.blogs import (
-    FeedOutcome,
-    Tally,
-    comment_mention,
-    describe_bozo,
-    due,
-    entry_identity,
-    failed_state,
-    fetch_and_parse,
-    is_http,
-)
+from monitor.sources.blogs import FeedOutcome, Tally, due, failed_state, fetch_and_parse
+from monitor.sources.feeds import comment_mention, describe_bozo, entry_identity, is_http
 from monitor.sources.http import HttpFetcher, safe_url
 from monitor.store.database import Store
 
