@@ -16,7 +16,8 @@ from monitor.clock import SimulatedClock
 from monitor.config.settings import Config, Secret, Watchlist, XSettings
 from monitor.errors import PermanentSourceError, SourceError
 from monitor.sources.base import RateLimited
-from monitor.sources.x import XSource, build_query, search_mentions
+from monitor.sources.x import XSource, build_query
+from monitor.sources.xclient import search_mentions
 from monitor.store.database import Store
 
 TOKEN = "AAAAAAAAAAAAAAAAAAAAAsecret%2Fbearer%3Dtoken0123456789"

@@ -18,7 +18,8 @@ from monitor.records.mention import Author, Mention
 from monitor.records.scores import ComplaintScore, Scores
 from monitor.records.volume import VolumeCount
 from monitor.sources.spend import XLedger
-from monitor.sources.x import XSource, count_buckets
+from monitor.sources.x import XSource
+from monitor.sources.xclient import count_buckets
 
 X_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "x-api"
 TOKEN = "x-volume-bearer-0123456789"

@@ -40,15 +40,15 @@ from monitor.errors import PermanentSourceError, SourceError
 from monitor.records.mention import Mention, format_time, lenient_time
 from monitor.sources.base import PollResult, RateLimited
 from monitor.sources.spend import Priority, XLedger
-from monitor.sources.x import (
+from monitor.sources.xclient import (
     EXPANSIONS,
     METRICS,
     TWEEPY_HOST,
     TWEET_FIELDS,
     USER_FIELDS,
     XCaller,
-    _json_body,
-    _newer,
+    json_body,
+    newer_id,
     search_mentions,
     tweet_mention,
 )
@@ -191,7 +191,7 @@ class XLookupSource(XCaller):
         """Look the batch up; returns the ids that grew since their last lookup."""
         ids = [post_id(t.mention_id) for t in batch]
         resp = self._call("look up posts", self.client.get_tweets, now, ids, tweet_fields=TWEET_FIELDS)
-        body = _json_body(resp, self.key)
+        body = json_body(resp, self.key)
         data = [t for t in body.get("data") or [] if isinstance(t, dict) and "id" in t]
         self.ledger.charge(self.key, now, post_ids=[str(t["id"]) for t in data])
         previous = {post_id(t.mention_id): t for t in batch}
@@ -237,8 +237,8 @@ class XLookupSource(XCaller):
                 params["since_id"] = st["rs"]
             resp = self._call("search a conversation", self.client.search_recent_tweets, now, query, **params)
             got += self._take(resp, now, mentions)
-            body = _json_body(resp, self.key)
-            st["rs"] = _newer((body.get("meta") or {}).get("newest_id"), st.get("rs"))
+            body = json_body(resp, self.key)
+            st["rs"] = newer_id((body.get("meta") or {}).get("newest_id"), st.get("rs"))
             st["replies"] = st["replies_now"]
         if st.get("quotes_now", 0) > st.get("quotes", 0):
             if not self._can_read(now):
@@ -253,7 +253,7 @@ class XLookupSource(XCaller):
         return self.ledger.affordable_posts(now, Priority.COMPLAINT, users_per_post=1.0) >= 10
 
     def _take(self, resp: requests.Response, now: datetime, mentions: dict[str, Mention]) -> int:
-        body = _json_body(resp, self.key)
+        body = json_body(resp, self.key)
         data = body.get("data") or []
         users = (body.get("includes") or {}).get("users") or []
         self.ledger.charge(self.key, now, post_ids=[str(t.get("id")) for t in data if isinstance(t, dict)],

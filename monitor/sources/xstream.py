@@ -38,7 +38,8 @@ from monitor.records.durations import backoff_delay
 from monitor.records.mention import Mention
 from monitor.sources.base import SOURCE_JITTER, PollResult
 from monitor.sources.spend import XLedger
-from monitor.sources.x import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, XSource, _newer, search_mentions
+from monitor.sources.x import XSource
+from monitor.sources.xclient import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, newer_id, search_mentions
 
 log = logging.getLogger(__name__)
 MAX_RULE = 1024
@@ -246,7 +247,7 @@ class XStreamSource:
         if not isinstance(data, dict) or "id" not in data:
             return  # an error or system message: X closes the connection after one if it matters
         self._inbox.append(msg)
-        self._newest = _newer(str(data["id"]), self._newest)
+        self._newest = newer_id(str(data["id"]), self._newest)
 
     def _ensure_running(self, cursor: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
@@ -289,7 +290,7 @@ class XStreamSource:
             self.ledger.charge(self.key, now, posts=len(inbox), users=users)
         since = cursor.get("since_id")
         for msg in inbox:
-            since = _newer(str(msg["data"]["id"]), since)
+            since = newer_id(str(msg["data"]["id"]), since)
         backfill: dict[str, Any] = dict(cursor.get("backfill") or {})
         gaps, self._gaps = self._gaps, []
         for gap in gaps:
