@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.clock import Clock
 from monitor.errors import PermanentSourceError, SourceError
-from monitor.records.mention import lenient_time
-from monitor.sources.base import PollResult, RateLimited, Source, backoff_until, time_text
+from monitor.records.mention import lenient_time, time_text
+from monitor.sources.base import PollResult, RateLimited, Source, backoff_until
 from monitor.store.database import Store
 
 if TYPE_CHECKING:

@@ -25,12 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.records.durations import duration_text
-from monitor.records.mention import format_time, parse_time
+from monitor.records.mention import format_time, lenient_time
 from monitor.store.database import Store
-
-
-def _t(value: str | None) -> datetime | None:
-    return parse_time(value) if value else None
 
 
 def judged_quiet(key: str) -> bool:
@@ -54,7 +50,7 @@ def quiet_sources(store: Store, keys: Iterable[str], now: datetime, after: timed
         key = row["source_key"]
         if key not in wanted:
             continue
-        last_success, last_items = _t(row.get("last_success")), _t(row.get("last_items_at"))
+        last_success, last_items = lenient_time(row.get("last_success")), lenient_time(row.get("last_items_at"))
         if row["consecutive_failures"]:
             episode, watched = last_success, max(last_success or started, started)
             if now - watched < after:
@@ -68,7 +64,7 @@ def quiet_sources(store: Store, keys: Iterable[str], now: datetime, after: timed
                 continue
             name = "source_quiet"
             reason = f"{key} has returned no mentions for {duration_text(now - watched, 'clock')}; it normally does"
-            paused = _t(row.get("paused_until"))
+            paused = lenient_time(row.get("paused_until"))
             if paused is not None and paused > now:  # parked: a rate limit, a backoff or a spent X budget
                 reason += f"; it is paused until {format_time(paused)} (see monitor status)"
         else:

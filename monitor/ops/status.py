@@ -12,7 +12,7 @@ from typing import Any
 from monitor.clock import Clock, SystemClock
 from monitor.config.settings import Config
 from monitor.records.durations import duration_text
-from monitor.records.mention import format_time, lenient_time
+from monitor.records.mention import format_time, lenient_time, time_text
 from monitor.store.opening import open_store
 
 
@@ -81,10 +81,11 @@ def collect(config: Config, clock: Clock | None = None) -> dict[str, Any]:
             "alerts_sent": outbox.get("sent", 0),
             "alerts_failed": outbox.get("failed", 0),
             "instances": [{"instance": i.instance, "host": i.host, "pid": i.pid,
-                           "started_at": _t(i.started_at), "heartbeat_at": _t(i.heartbeat_at)}
+                           "started_at": time_text(i.started_at), "heartbeat_at": time_text(i.heartbeat_at)}
                           for i in store.instances()],
-            "leases": [{"name": le.name, "holder": le.holder, "acquired_at": _t(le.acquired_at),
-                        "renewed_at": _t(le.renewed_at), "expires_at": _t(le.expires_at)} for le in store.leases()],
+            "leases": [{"name": le.name, "holder": le.holder, "acquired_at": time_text(le.acquired_at),
+                        "renewed_at": time_text(le.renewed_at), "expires_at": time_text(le.expires_at)}
+                       for le in store.leases()],
             "watchlists": in_force,
             "watchlists_configured": sorted(config.watchlists),
             "sources": rolled_up([{**row, **{k: _time(row.get(k)) for k in TIMES},
@@ -128,10 +129,6 @@ def spend_line(spend: dict[str, Any]) -> str:
     if isinstance(x, dict) and "project_usage" in x:
         line += f"; X reports {x['project_usage']} of {x.get('project_cap') or '?'} post reads this billing cycle"
     return line
-
-
-def _t(value: datetime | None) -> str | None:
-    return format_time(value) if value is not None else None
 
 
 def status(config: Config, *, as_json: bool = False, now: datetime | None = None) -> int:

@@ -220,6 +220,11 @@ def parse_time(value: Any, what: str = "time") -> datetime:
     return parsed.astimezone(UTC)
 
 
+def time_text(value: datetime | None) -> str | None:
+    """``format_time`` of a time that may be absent (log lines, cursors, ``monitor status``)."""
+    return format_time(value) if value is not None else None
+
+
 def lenient_time(value: Any) -> datetime | None:
     """A stored time (ISO string) back as a datetime; None when absent or unreadable (a cursor or a
     health row written by an older version must not stop a poll)."""

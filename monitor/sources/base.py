@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from monitor.errors import SourceError
 from monitor.records.durations import backoff_delay
-from monitor.records.mention import Mention, format_time
+from monitor.records.mention import Mention
 from monitor.records.volume import VolumeCount
 
 
@@ -80,9 +80,6 @@ def struct_to_datetime(value: time.struct_time | tuple[int, ...] | None) -> date
 
 
 
-def time_text(value: datetime | None) -> str | None:
-    """``format_time`` of a time that may be absent, for log lines and cursors (the store stamps its own)."""
-    return format_time(value) if value is not None else None
 
 
 # -- backoff -----------------------------------------------------------------------------------------

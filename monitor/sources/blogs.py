@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from monitor.config.settings import BlogSettings
-from monitor.records.mention import Mention, lenient_time
-from monitor.sources.base import PollResult, backoff_until, time_text
+from monitor.records.mention import Mention, lenient_time, time_text
+from monitor.sources.base import PollResult, backoff_until
 from monitor.sources.feeds import (
     MAX_FEED_TEXT,
     describe_bozo,
