@@ -426,6 +426,8 @@ def test_a_storm_stored_but_not_judged_before_kill_9_alerts_at_the_first_pass_af
     d2 = world.start()
     d2.wait_log(r"^first detection pass: 1 open cascade\(s\) rebuilt from the store judged, 1 decision")
     wait_for("the alert in Slack", lambda: world.slack.roots("#acme-alerts"))
+    # after the ts is recorded: a kill between Slack accepting and that write is the documented window
+    wait_for("the alert's delivery recorded", lambda: world.query("SELECT 1 FROM outbox WHERE status = 'sent'"))
     d2.kill9()
 
     d3 = world.start()  # judged again at once, and the stored alert state says it was alerted
