@@ -197,6 +197,39 @@ def test_an_outage_becomes_one_spike_alert_with_terms_and_examples() -> None:
     assert decisions[0].root_id.startswith("spike:acme:")
 
 
+def _mixed_spike(billing: int) -> SpikeMeasures:
+    """A quiet watch-list, then ``billing`` billing complaints two minutes apart followed by "is it down?"
+    reports 45 seconds apart: the one spike alert's measures."""
+    d = _detector()
+    start = MONDAY + timedelta(hours=10)
+    decisions = d.evaluate(start - timedelta(hours=4))  # watching since: quiet hours
+    at = start
+    for i in range(20):
+        outage = i >= billing
+        at += timedelta(seconds=45 if outage else 120)
+        text = f"is acme down? the app shows error {i}" if outage else f"acme billed me twice, refund {i}"
+        d.add_root(_mention(i, at, text), "acme", _scores(True, "outage" if outage else "billing"))
+        decisions += d.evaluate(at + timedelta(seconds=1))
+    [spike] = [x for x in decisions if x.name == "spike_alert"]
+    assert isinstance(spike.fields, SpikeMeasures)
+    return spike.fields
+
+
+def test_a_spike_made_mostly_of_outage_reports_shows_outage_reports_as_its_examples() -> None:
+    # All complaints pass the bar before the outage reports alone do, so the spike is one of complaints, and
+    # the window's oldest complaints (the examples it would show) are billing ones. Most of the window is
+    # "is it down?": that is what the team must see.
+    f = _mixed_spike(billing=3)
+    assert f.scope == "complaints" and f.observed < 8 + 3
+    assert f.examples and all("down?" in e["text"] for e in f.examples), f.examples
+
+
+def test_a_spike_of_other_complaints_keeps_them_as_its_examples() -> None:
+    f = _mixed_spike(billing=6)
+    assert f.scope == "complaints"
+    assert f.examples and all("billed me twice" in e["text"] for e in f.examples), f.examples
+
+
 def test_only_complaints_count_towards_a_spike() -> None:
     assert _outage(_detector(), MONDAY + timedelta(hours=10), is_complaint=False) == []
 

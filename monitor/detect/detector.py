@@ -39,7 +39,7 @@ from monitor.config.settings import DetectionSettings, Watchlist
 from monitor.detect.cascade import Cascade, Pending, ReportedCounts, RootFields
 from monitor.detect.deadlines import Deadlines
 from monitor.detect.projection import Activity, Kernel, Projection, ProjectionSettings, effective_reach, project
-from monitor.detect.spikes import Spike, SpikeSettings, SpikeTracker, episode_id, hour_of
+from monitor.detect.spikes import Spike, SpikeSettings, SpikeTracker, episode_id, hour_of, spike_examples
 from monitor.records.decision import CascadeMeasures, Decision, DecisionName, Kind, Level, SpikeMeasures
 from monitor.records.durations import duration_text
 from monitor.records.mention import Mention, canonical_url, format_time
@@ -370,6 +370,11 @@ class Detector:
         spike, scope = (found, "complaints") if found is not None else (found_outage, "outage reports")
         if spike is None:
             return None
+        if scope == "complaints":
+            # Most of the window's complaints are outage reports: it is an outage, and they are its examples.
+            reports = outage.in_window(now, self._spike_each)
+            if reports and 2 * len(reports) >= spike.observed:
+                spike = replace(spike, examples=spike_examples(reports))
         for t in (every, outage):
             if t.episode_start is None:
                 t.restore_episode(spike.start)

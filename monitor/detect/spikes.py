@@ -318,6 +318,11 @@ class SpikeTracker:
             fullest = max(fullest, y)
         return spread, weight, dispersion_for(fullest, e, s.tail_p) if e >= 1 else 0.0
 
+    def in_window(self, now: datetime, s: SpikeSettings) -> list[tuple[str, str]]:
+        """(mention id, text) of the complaints counted in the window ending at ``now``, oldest first."""
+        cut = bisect.bisect_left(self.recent, (now.timestamp() - s.window,))
+        return [(mid, text) for _, mid, text in self.recent[cut:]]
+
     def top_terms(self, n: int = 5) -> list[str]:
         """Words most of the window's complaints share, brand terms and stop words left out."""
         docs = Counter[str]()
@@ -377,9 +382,14 @@ def _trimmed_mean(values: list[int]) -> float:
 
 
 def _examples(recent: list[tuple[float, str, str]], n: int = 3) -> list[tuple[str, str]]:
+    return spike_examples([(mid, text) for _, mid, text in recent], n)
+
+
+def spike_examples(posts: Iterable[tuple[str, str]], n: int = 3) -> list[tuple[str, str]]:
+    """The first ``n`` of ``posts`` (mention id, text) with distinct texts: a spike's examples."""
     seen: set[str] = set()
     out = []
-    for _, mid, text in recent:
+    for mid, text in posts:
         key = text.lower().strip()
         if key not in seen:
             seen.add(key)
