@@ -72,7 +72,7 @@ class ScoreAhead(Scorer):
         self._inflight: deque[tuple[list[tuple[str, bool]], Future[Any]]] = deque()
         # Both forget their oldest first. OrderedDict, not dict: a dict's oldest key, after many removed
         # before it, takes a walk over their empty slots to find, and the oldest is asked for at every text.
-        self._ready: OrderedDict[tuple[str, bool], _Result] = OrderedDict()  # (text, explained) -> scores
+        self._ready: OrderedDict[tuple[str, bool], Scores] = OrderedDict()  # (text, explained) -> scores
         self._sent: OrderedDict[tuple[str, bool], None] = OrderedDict()
         self.ahead = self.here = 0  # texts scored by the workers, and here
 
@@ -109,8 +109,7 @@ class ScoreAhead(Scorer):
         found = self._ready.get((text, explain))
         if found is not None:
             self.ahead += 1
-            sentiment, p, is_c, specific, category, cues = found
-            return Scores(sentiment, ComplaintScore(p, is_c, specific, category, cues))
+            return found
         self.here += 1
         return super().score(text, explain=explain)
 
@@ -146,7 +145,9 @@ class ScoreAhead(Scorer):
                 self._give_up(exc)
                 return
             ready = self._ready
-            ready.update(zip(chunk, results, strict=True))
+            # Built once per text here, not once per mention that asks: reposts and copies repeat a text.
+            ready.update((key, Scores(sentiment, ComplaintScore(p, is_c, specific, category, cues)))
+                         for key, (sentiment, p, is_c, specific, category, cues) in zip(chunk, results, strict=True))
             while len(ready) > KEEP:
                 ready.popitem(last=False)
 
