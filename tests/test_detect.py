@@ -225,6 +225,23 @@ def test_alerts_carry_projection_rate_reach_and_what_to_show() -> None:
     assert f["complaint"]["category"] == "billing" and f["root"]["id"] == "root"
 
 
+def test_growth_counts_each_reaction_once_up_to_the_latest_reaction_not_up_to_now() -> None:
+    # An hour of comments, read 40 minutes after the last one (a blog's comment feed polled late): the time
+    # since is not yet seen, not quiet, so the growth does not end in empty buckets that read as a calm.
+    d = detector()
+    root = mention("root", 0, followers=1000)
+    d.add_root(root, "acme", COMPLAINT)
+    for i, m in enumerate(steady(150, 0.4)):
+        r = mention(f"r{i}", m, parent="root", kind="reply")
+        d.add_reaction(r, "root", "acme", Scores(-0.3, COMPLAINT.complaint))
+    [alert] = d.evaluate(T0 + timedelta(minutes=60 + 40, seconds=30))  # a tick off the minute, as every other is
+    growth = alert.fields.growth
+    assert alert.name == "first_alert"
+    assert sum(growth) == 150  # each reaction in one bucket: none counted twice on a bucket's edge
+    assert growth[-6:] == [25] * 6, growth  # the hour of comments, ten minutes a bucket, and nothing after
+    assert alert.fields.age_minutes == 100.5  # the age is still the root's at the alert
+
+
 @pytest.mark.parametrize(("s0", "theta"), [(300.0, 0.242), (120.0, 0.4)])
 def test_a_big_accounts_complaint_that_fizzles_is_not_alerted(s0: float, theta: float) -> None:
     # Many see it at once: a burst of 70 direct replies, most in the first minutes, and nobody passes

@@ -2,7 +2,7 @@
 
 matplotlib with its Agg backend (no display, no GUI toolkit), one figure per call, closed after:
 pyplot's global figure registry is not used, so charts drawn from two threads cannot mix. The
-alert line's ``growth`` histogram (reactions per ``growth_bucket``, the last bins up to the alert)
+alert line's ``growth`` histogram (reactions per ``growth_bucket``, the last bins up to the latest reaction)
 is drawn cumulatively, ending at the storm's size; the projected final size and the threshold are
 horizontal lines. Returns None when the alert line has no growth to draw (spikes, old lines).
 """
@@ -47,7 +47,7 @@ def storm_chart(d: dict[str, Any]) -> bytes | None:
         ax.axhline(projected, color="#f59e0b", linestyle="--", label=f"projected ~{projected:,.0f}")
     if isinstance(threshold, int | float) and threshold > 0:
         ax.axhline(threshold, color="#dc2626", linestyle=":", label=f"threshold {threshold:,.0f}")
-    ax.set_xlabel("minutes before this update")
+    ax.set_xlabel("minutes before the latest reaction")
     ax.set_ylabel("reactions")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
