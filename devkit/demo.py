@@ -224,9 +224,12 @@ OUTAGE = ["is @acme down?", "@acme app not loading for me", "can't log in to acm
           "acme down for anyone else?", "@acme my router has no internet, is it an outage?",
           "acme website down, error 503 again", "@acme is there an outage? nothing works",
           "acme app down again, cannot log in"]
-REPLIES = ["@{u} same thing happened to me with @acme", "@{u} @acme fix this!", "@{u} this is outrageous",
-           "@{u} exactly the same, charged twice, no reply", "@{u} @acme why are you ignoring this?",
-           "@{u} this is why I left acme", "@{u} unacceptable, hope you get your money back"]
+# Every reply names the brand, so keyword search serves each one with its (story) time. A reply that does
+# not is counted from its parent's public metrics at the real time it was seen, hours after the story's
+# times until the storm's end (see StoryClock): the growth would show a gap that no storm has.
+REPLIES = ["@{u} same thing happened to me with @acme", "@{u} @acme fix this!", "@{u} this is outrageous, acme",
+           "@{u} exactly the same with acme, charged twice, no reply", "@{u} @acme why are you ignoring this?",
+           "@{u} this is why I left acme", "@{u} unacceptable, @acme, hope you get your money back"]
 SHARES = ["Read this: acme charged a customer twice and refuses to refund", "wow, look how acme treats people",
           "ouch. acme double billing and no refund", "this acme story is unbelievable"]
 COMMENTS = ["Same here, acme charged me twice in October and nobody answers.", "Happened to my mum too. Disgraceful.",
@@ -371,8 +374,11 @@ class Story:
              lambda: self.spread(3, 3)),
         ]
         at = 13 * s
-        for k in range(5 if self.fast else 7):
-            steps.append((at, None, functools.partial(self.grow, 2 + k, 2 + 2 * k, 1)))
+        # A storm's pace rises and then falls, as real cascades do (an ever faster one would be projected to
+        # grow without end): (shares, reposts and replies, comments) per step.
+        rise = [(2, 2, 1), (3, 4, 1), (4, 6, 1), (5, 8, 1), (4, 6, 1), (3, 4, 1), (2, 2, 1)]
+        for shares, reactions, comments in (rise[:2] + rise[3:4] + rise[5:] if self.fast else rise):
+            steps.append((at, None, functools.partial(self.grow, shares, reactions, comments)))
             at += 2 * s
         steps.append((at, "A consumer journalist (a VIP on the watch-list) quotes it: a thread update goes out at "
                           "once, whatever the cooldown.", self.vip_quote))
@@ -380,8 +386,8 @@ class Story:
         steps.append((at, "Sam from support presses Take it on the alert in Slack (through Socket Mode): the root "
                           "message now shows Sam as its owner.", self.take_it))
         at += 2 * s
-        for k in range(3 if self.fast else 4):
-            steps.append((at, None, functools.partial(self.grow, 4 + 2 * k, 6 + 4 * k, 0)))
+        for shares, reactions in [(2, 3), (1, 2), (1, 1)] + ([] if self.fast else [(1, 1)]):  # the tail
+            steps.append((at, None, functools.partial(self.grow, shares, reactions, 0)))
             at += 2 * s
         # The storm's posts are stamped on a clock that plays STORM_HOURS between the blog post and the last
         # reaction (see StoryClock); what comes after is stamped with the real time.
