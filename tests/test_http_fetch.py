@@ -164,6 +164,7 @@ class _SlowHosts:
         self.lock = threading.Lock()
         self.active = [0] * n
         self.peak = [0] * n
+        self.peak_all = 0  # the most requests served at once, all hosts together
         self.delay = delay
         self.servers = [LocalServer(self._handler(i)) for i in range(n)]
 
@@ -172,6 +173,7 @@ class _SlowHosts:
             with self.lock:
                 self.active[i] += 1
                 self.peak[i] = max(self.peak[i], self.active[i])
+                self.peak_all = max(self.peak_all, sum(self.active))
             time.sleep(self.delay)
             with self.lock:
                 self.active[i] -= 1
@@ -203,11 +205,11 @@ def test_concurrency_is_bounded_globally_and_per_host() -> None:
         async def run() -> None:
             await asyncio.gather(*(fetcher.get(u) for u in hosts.urls(12)))
 
-        started = time.monotonic()
         asyncio.run(run())
-        took = time.monotonic() - started
-    assert max(hosts.peak) <= 2 and fetcher.max_in_flight <= 5
-    assert took < 48 * hosts.delay / 2  # far from one at a time
+    assert max(hosts.peak) <= 2 and fetcher.max_in_flight <= 5 and hosts.peak_all <= 5
+    # Far from one at a time, seen by the hosts themselves (a time bound failed on a loaded machine):
+    # several hosts served at once, and some host two at once.
+    assert hosts.peak_all >= 3 and max(hosts.peak) == 2, (hosts.peak_all, hosts.peak)
 
 
 def test_grouped_fetching_keeps_the_limits_and_reuses_each_hosts_connections() -> None:
