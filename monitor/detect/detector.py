@@ -38,15 +38,7 @@ from typing import Any
 from monitor.config.settings import DetectionSettings, Watchlist
 from monitor.detect.cascade import Cascade, Pending, ReportedCounts, RootFields
 from monitor.detect.deadlines import Deadlines
-from monitor.detect.projection import BUCKET as ACTIVITY_BUCKET
-from monitor.detect.projection import (
-    Activity,
-    Kernel,
-    Projection,
-    ProjectionSettings,
-    effective_reach,
-    project,
-)
+from monitor.detect.projection import Activity, Kernel, Projection, ProjectionSettings, effective_reach, project
 from monitor.detect.spikes import Spike, SpikeSettings, SpikeTracker, episode_id, hour_of, spike_examples
 from monitor.records.decision import CascadeMeasures, Decision, DecisionName, Kind, Level, SpikeMeasures
 from monitor.records.durations import duration_text
@@ -461,14 +453,6 @@ class Detector:
                                   threshold, p)
         return None
 
-    @staticmethod
-    def _growth_end(c: Cascade) -> float:
-        """Where a cascade's growth histogram ends: the end of the activity bucket of its latest reaction, not
-        now: after it, time is not yet seen rather than quiet when a source reports late (a blog's comments
-        read at the next poll, late search results). On a bucket's edge, so no bucket is counted twice."""
-        latest = c.seconds(c.last_at or c.root_at)
-        return (latest // ACTIVITY_BUCKET + 1) * ACTIVITY_BUCKET
-
     def _note(self, c: Cascade, now: datetime, name: DecisionName, threshold: int, p: Projection, reason: str
               ) -> Decision | None:
         if name in c.noted:
@@ -491,7 +475,10 @@ class Detector:
             channels=sorted(c.channels), vip=c.root_vip or bool(c.vips), vips=sorted(c.vips),
             root=root, complaint=complaint,
             sentiment={"root": root.get("sentiment"), "negative": neg, "neutral": neu, "positive": pos},
-            growth=c.activity.histogram(self._growth_end(c), GROWTH_BUCKET.total_seconds(), GROWTH_BUCKETS),
+            # Up to the latest reaction, not to now: when a source reports late (a blog's comments read at
+            # the next poll, late search results) the time after it is not yet seen rather than quiet.
+            growth=c.activity.histogram(c.seconds(c.last_at or c.root_at), GROWTH_BUCKET.total_seconds(),
+                                        GROWTH_BUCKETS),
             growth_bucket=duration_text(GROWTH_BUCKET, "unit", largest="h"),
             top_reactions=list(c.top),
         )

@@ -222,8 +222,10 @@ class Activity:
             found = [self.buckets[i] for i in range(lo, hi) if i in self.buckets]
         return int(sum(b[w] for b in found for w in which))
 
-    def histogram(self, end: float, width: float, n: int) -> list[int]:
-        """Reaction counts in ``n`` consecutive bins of ``width`` seconds ending at ``end``."""
+    def histogram(self, last: float, width: float, n: int) -> list[int]:
+        """Reaction counts in ``n`` consecutive bins of ``width`` seconds, the last ending with the bucket
+        that holds second ``last``. Bins end on bucket edges, so no bucket is counted in two of them."""
+        end = (last // BUCKET + 1) * BUCKET
         return [self.counts_between(end - (n - k) * width, end - (n - k - 1) * width) for k in range(n)]
 
 
