@@ -76,6 +76,36 @@ def test_zero_stays_allowed_where_it_means_off(tmp_path: Path) -> None:
     assert config.settings.source_quiet_after.total_seconds() == 0
 
 
+
+@pytest.mark.parametrize("written", ["99999999999w", "200000w", "3651d", "1" + "0" * 400 + "s"])
+def test_a_duration_longer_than_ten_years_is_one_line_naming_the_longest_allowed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], written: str) -> None:
+    path = write_config(tmp_path, [ACME], retention=written)
+    code, err = check(capsys, path)
+    assert code == 2 and len(err) == 2
+    assert err[0].startswith(f"{path}:{line_of(path, 'retention')}: retention: ") and "at most 10 years" in err[0]
+
+
+def test_a_detection_window_past_the_calendar_fails_check_config_rather_than_the_running_daemon(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(tmp_path, [ACME], detection={"window": "200000w"})
+    code, err = check(capsys, path)
+    assert code == 2 and any(": detection.window: " in line and "at most 10 years" in line for line in err)
+
+
+def test_ten_years_is_still_a_duration(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, [ACME], retention="3650d"))
+    assert config.settings.retention.days == 3650
+
+
+@pytest.mark.parametrize("length", ["999999999w", "99999999999w"])
+def test_silence_for_a_duration_past_the_calendar_is_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], length: str) -> None:
+    path = write_config(tmp_path, [ACME])
+    code, err, _ = run(capsys, "silence", "--config", str(path), "--watchlist", "acme", "--for", length)
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("silence: --for: ") and "at most 10 years" in err[0]
+
 # -- anchors, sizes, reload off the loop -----------------------------------------------------------------
 def test_an_anchor_bomb_in_a_watch_list_is_refused_in_one_line_before_it_is_expanded(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
