@@ -382,3 +382,14 @@ def test_an_anchor_bomb_dropped_into_the_watch_list_folder_is_refused_by_the_run
     [line] = [r.getMessage() for r in caplog.records]
     assert "bomb.yaml:2: not valid YAML: anchors and aliases" in line and "last good config" in line
     assert sorted(d.config.watchlists) == ["acme"]
+
+
+def test_running_out_of_memory_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def exhausted(args: object) -> int:
+        raise MemoryError
+
+    monkeypatch.setattr("monitor.cli.cmd_status", exhausted)
+    code, err, _ = run(capsys, "status", "--config", str(write_config(tmp_path, [ACME])))
+    assert code == 2 and len(err) == 1 and err[0].startswith("monitor status: out of memory")
+
