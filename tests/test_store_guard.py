@@ -17,6 +17,7 @@ import pytest
 from monitor.config.settings import load_config
 from monitor.daemon import Daemon
 from monitor.errors import StoreError
+from monitor.store.database import Store
 from monitor.store.lock import DatabaseLock
 from tests.conftest import write_config
 
@@ -80,6 +81,30 @@ def read_only(path: Path) -> Iterator[None]:
     else:
         path.chmod(0o444)
         yield
+
+
+def leftover_wal(db: Path) -> None:
+    """A write left in ``db``'s -wal file, as by a process killed before it checkpointed."""
+    script = ("import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None);"
+              "c.execute('PRAGMA journal_mode = WAL'); c.execute('PRAGMA wal_autocheckpoint = 0');"
+              "c.execute('CREATE TABLE IF NOT EXISTS leftover (x)'); c.execute('INSERT INTO leftover VALUES (1)');"
+              "os._exit(0)")
+    subprocess.run([sys.executable, "-c", script, str(db)], check=True)
+    assert db.with_name(db.name + "-wal").stat().st_size > 0
+
+
+def test_status_reads_a_database_that_cannot_be_written_even_with_a_leftover_wal(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+
+    cfg = write_config(tmp_path, [{"name": "acme", "terms": ["acme"]}], database=str(tmp_path / "monitor.db"))
+    Store(tmp_path / "monitor.db").close()
+    leftover_wal(tmp_path / "monitor.db")
+    with read_only(tmp_path / "monitor.db"):
+        code = main(["status", "--config", str(cfg)])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert out.startswith(f"database   {tmp_path / 'monitor.db'} ")
 
 
 def test_a_database_that_cannot_be_written_at_start_exits_2_with_one_line(tmp_path: Path) -> None:
