@@ -16,7 +16,7 @@ import yaml
 
 from monitor.cli import main
 from monitor.config.settings import MAX_TERM_LENGTH, MAX_TERMS, load_config
-from monitor.config.yamlfile import MAX_FILE_BYTES
+from monitor.config.yamlfile import MAX_FILE_BYTES, MAX_PROBLEMS
 from monitor.errors import ConfigError
 from monitor.store.database import SCHEMA_VERSION, Store
 from tests.conftest import ACME, write_config
@@ -245,6 +245,44 @@ def test_many_problems_in_one_file_are_cut_short(tmp_path: Path) -> None:
     found = [p for p in problems(path) if "noisy.yaml" in p]
     assert len(found) == 11 and "40 more problem(s)" in found[-1]
 
+
+
+# Looks like /etc/shadow (never the real one): to YAML, each line is a key with no value.
+SHADOW = "".join(f"user{i}:$y$j9T$s3cr3tSaltAndHash{i}:19700:0:99999:7:::\n" for i in range(24))
+
+
+def test_check_config_of_a_settings_file_that_is_not_yaml_is_one_line_without_echoing_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shadow = tmp_path / "shadow"
+    shadow.write_text(SHADOW)
+    code, err = check(capsys, shadow)
+    assert code == 2
+    assert err[0] == f"{shadow}:1: not a .yaml or .yml file; monitor reads only YAML files"
+    assert len(err) == 2 and not any("s3cr3t" in line or "user1" in line for line in err)
+
+
+def test_a_settings_file_linked_to_a_file_that_is_not_yaml_is_refused_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "shadow").write_text(SHADOW)
+    (tmp_path / "monitor.yaml").symlink_to(tmp_path / "shadow")
+    code, err = check(capsys, tmp_path / "monitor.yaml")
+    assert code == 2 and len(err) == 2 and "links to a file that is not .yaml" in err[0]
+
+
+def test_keys_with_no_value_are_cut_short_with_the_other_problems_of_their_file(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(SHADOW)
+    (tmp_path / "watchlists").mkdir()
+    found = problems(path)
+    assert len(found) == MAX_PROBLEMS + 1  # 24 keys with no value, and 24 unknown keys
+    assert found[-1] == f"{path}: {2 * 24 - MAX_PROBLEMS} more problem(s) not shown; fix these first"
+
+
+def test_keys_written_twice_are_cut_short_too(tmp_path: Path) -> None:
+    path = write_config(tmp_path, [])
+    (tmp_path / "watchlists" / "twice.yaml").write_text("name: twice\nterms: [acme]\n" + "hn: true\n" * 30)
+    found = [p for p in problems(path) if "twice.yaml" in p]
+    assert len(found) == MAX_PROBLEMS + 1 and found[-1].endswith(": 19 more problem(s) not shown; fix these first")
 
 # -- check-config's blind spots -------------------------------------------------------------------------
 def test_check_config_reports_watch_list_problems_even_when_monitor_yaml_has_one(
