@@ -15,7 +15,16 @@ import pytest
 import yaml
 
 from monitor.cli import main
-from monitor.config.settings import MAX_TERM_LENGTH, MAX_TERMS, load_config
+from monitor.config.fields import MAX_URL_LENGTH
+from monitor.config.settings import MAX_TERM_LENGTH, MAX_TERMS, MAX_WATCHLISTS, load_config
+from monitor.config.watchlist import (
+    MAX_COMMENT_FEEDS,
+    MAX_FEEDS,
+    MAX_HASHTAGS,
+    MAX_INSTANCES,
+    MAX_PLAYBOOK_STEPS,
+    MAX_VIP_AUTHORS,
+)
 from monitor.config.yamlfile import MAX_FILE_BYTES, MAX_PROBLEMS
 from monitor.errors import ConfigError
 from monitor.store.database import SCHEMA_VERSION, Store
@@ -194,6 +203,52 @@ def test_terms_per_watch_list_and_term_length_are_capped(tmp_path: Path) -> None
     assert any("many.yaml" in p and "terms" in p and f"{MAX_TERMS}" in p for p in found)
     assert any("long.yaml" in p and f"at most {MAX_TERM_LENGTH} characters" in p for p in found)
 
+
+
+def feeds(n: int) -> list[str]:
+    return [f"https://blog{i}.example.com/feed" for i in range(n)]
+
+
+@pytest.mark.parametrize("key, value, field, most", [
+    ("feeds", feeds(MAX_FEEDS + 1), "feeds", MAX_FEEDS),
+    ("comment_feeds", feeds(MAX_COMMENT_FEEDS + 1), "comment_feeds", MAX_COMMENT_FEEDS),
+    ("vip_authors", [f"@vip{i}" for i in range(MAX_VIP_AUTHORS + 1)], "vip_authors", MAX_VIP_AUTHORS),
+    ("mastodon", {"instances": ["mastodon.social"], "hashtags": [f"tag{i}" for i in range(MAX_HASHTAGS + 1)]},
+     "mastodon.hashtags", MAX_HASHTAGS),
+    ("mastodon", {"instances": [f"m{i}.example" for i in range(MAX_INSTANCES + 1)], "hashtags": ["acme"]},
+     "mastodon.instances", MAX_INSTANCES),
+    ("playbook", [{"who": "PR", "do": "answer"} for _ in range(MAX_PLAYBOOK_STEPS + 1)], "playbook",
+     MAX_PLAYBOOK_STEPS),
+])
+def test_every_list_of_a_watch_list_is_capped_in_one_line_naming_file_line_and_field(
+        tmp_path: Path, key: str, value: Any, field: str, most: int) -> None:
+    path = write_config(tmp_path, [{"name": "big", "terms": ["acme"], key: value}])
+    wl = tmp_path / "watchlists" / "big.yaml"
+    [found] = problems(path)
+    assert found.startswith(f"{wl}:{line_of(wl, field.split('.')[-1] + ':')}: {field}: ")
+    assert f"at most {most} items" in found
+
+
+def test_a_feed_url_is_capped_in_length(tmp_path: Path) -> None:
+    path = write_config(tmp_path, [{"name": "long", "terms": ["acme"],
+                                    "feeds": ["https://example.com/" + "a" * MAX_URL_LENGTH]}])
+    [found] = problems(path)
+    assert ": feeds[0]: " in found and f"at most {MAX_URL_LENGTH:,} characters" in found
+
+
+def test_the_number_of_watch_list_files_is_capped_without_reading_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.config.settings as settings
+
+    path = write_config(tmp_path, [{"name": f"wl{i}", "terms": ["acme"]} for i in range(MAX_WATCHLISTS + 1)])
+    read: list[Path] = []
+    real = settings.read_yaml
+    monkeypatch.setattr(settings, "read_yaml", lambda file, found: read.append(file) or real(file, found))
+    [found] = problems(path)
+    assert found == (f"{path}:{line_of(path, 'watchlists')}: watchlists: {tmp_path / 'watchlists'} holds "
+                     f"{MAX_WATCHLISTS + 1:,} watch-list files, more than the {MAX_WATCHLISTS:,} monitor reads; "
+                     "merge some (a watch-list takes up to 1,000 terms)")
+    assert read == [path]
 
 # -- symlinks and what is not a YAML file --------------------------------------------------------------
 SECRET = "\n".join(f"user{i}: $6$rounds=5000$s3cr3tSaltAndHashThatMustNeverBeEchoed{i}" for i in range(20))

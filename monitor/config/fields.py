@@ -152,9 +152,14 @@ def _env_name(value: str | None) -> str | None:
     return value
 
 
+MAX_URL_LENGTH = 2048  # characters of a URL: what browsers and servers commonly take
+
+
 def _http_url(value: str) -> str:
+    if len(value) > MAX_URL_LENGTH:
+        raise ValueError(f"a URL is at most {MAX_URL_LENGTH:,} characters; this one has {len(value):,}")
     if not re.match(r"^https?://[^/\s]+", value):
-        raise ValueError(f"{value!r} is not an http(s) URL")
+        raise ValueError(f"{excerpt(value)!r} is not an http(s) URL")
     return value
 
 

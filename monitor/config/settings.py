@@ -45,6 +45,7 @@ from monitor.config.yamlfile import FileProblems, Located, read_yaml, validate
 from monitor.errors import ConfigError
 
 DEFAULT_CONFIG = "config/monitor.yaml"
+MAX_WATCHLISTS = 1000  # watch-list files in the folder; each is read at every reload
 
 class XSettings(_Strict):
     enabled: bool = True
@@ -374,8 +375,14 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         line = raw.line_of(("watchlists",))
         problems.append(f"{cfg_path}:{line}: watchlists: folder {wl_dir} does not exist; create it or fix the path")
         raise ConfigError(problems)
+    files = watchlist_files(wl_dir)
+    if len(files) > MAX_WATCHLISTS:
+        problems.append(f"{cfg_path}:{raw.line_of(('watchlists',))}: watchlists: {wl_dir} holds {len(files):,} "
+                        f"watch-list files, more than the {MAX_WATCHLISTS:,} monitor reads; merge some (a watch-list "
+                        f"takes up to {MAX_TERMS:,} terms)")
+        raise ConfigError(problems)
     seen: dict[str, Path] = {}
-    for file in watchlist_files(wl_dir):
+    for file in files:
         found = FileProblems(file)
         data = read_yaml(file, found)
         if data is not None and "name" not in data.value:
