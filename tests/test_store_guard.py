@@ -118,6 +118,20 @@ def test_a_database_that_cannot_be_written_at_start_exits_2_with_one_line(tmp_pa
     assert len(lines) == 1 and "cannot be written" in lines[0] and "running" not in done.stderr
 
 
+def test_a_database_that_cannot_be_written_with_a_leftover_wal_exits_2_with_one_line_not_running(
+        tmp_path: Path) -> None:
+    db = tmp_path / "monitor.db"
+    cfg = write_config(tmp_path, [{"name": "acme", "terms": ["acme"]}], database=str(db))
+    assert run_monitor("run", "--once", "--config", str(cfg)).returncode == 0
+    leftover_wal(db)
+    with read_only(db):
+        done = run_monitor("run", "--config", str(cfg))
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and f"database {db} cannot be written" in lines[0] and "running" not in done.stderr
+    assert db.with_name(db.name + "-wal").exists()  # what it held is still there for the next start
+
+
 def test_a_second_monitor_run_on_the_same_database_names_the_holder_and_exits_2(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, [{"name": "acme", "terms": ["acme"]}])
     held = DatabaseLock.acquire(load_config(cfg).database_path)
