@@ -373,6 +373,21 @@ def test_a_database_path_that_cannot_be_written_fails_check_config(
     assert any(line.startswith(f"{path}:1: database: ") and "afile" in line for line in err)
 
 
+def test_a_database_folder_where_files_cannot_be_created_fails_check_config_saying_why(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_store_guard import read_only
+
+    folder = tmp_path / "var"
+    folder.mkdir()
+    Store(folder / "monitor.db").close()
+    path = write_config(tmp_path, [ACME], database=str(folder / "monitor.db"))
+    with read_only(folder):  # the file may be written, but SQLite's -wal and -shm cannot be created beside it
+        code, err = check(capsys, path)
+    assert code == 2
+    assert err[0].startswith(f"{path}:{line_of(path, 'database')}: database: cannot create files in {folder} (")
+    assert err[0].endswith("SQLite creates its -wal and -shm files beside the database; make the folder writable")
+
+
 def test_check_config_passes_a_good_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = check(capsys, write_config(tmp_path, [ACME]))
     assert (code, err) == (0, [])
