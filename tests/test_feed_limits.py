@@ -1,5 +1,5 @@
 """What a hostile feed can cost: no entity expansion, entries and text capped per entry and per feed
-(comment feeds too), parsing and mapping off the event loop within a time budget, and a bad
+(comment feeds too), parsing, mapping and scoring off the event loop within a time budget, and a bad
 feed failing alone while the others in its batch are stored (issue 15, item 3)."""
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from monitor.clock import SimulatedClock
 from monitor.config.settings import Config
 from monitor.engine.pipeline import Pipeline
 from monitor.engine.runner import poll_source
+from monitor.records.mention import Author, Mention
+from monitor.records.scores import Scores
+from monitor.scoring.scores import SCORE_CACHE, Scorer
 from monitor.sources import blogs, comments
 from monitor.sources.blogs import BlogSource
 from monitor.sources.comments import CommentSource
@@ -180,3 +183,39 @@ def test_a_feed_s_entries_are_read_in_a_worker_thread_not_on_the_event_loop(
     assert len(asyncio.run(source(kind, Store(config.database_path), feed).poll(None, NOW)).mentions) == 50
     assert threads and threading.get_ident() not in threads  # asyncio.run's loop runs on this thread
 
+
+class ThreadNotingScorer(Scorer):
+    """A scorer that notes the thread of every text it is asked to score."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.threads: list[int] = []
+
+    def score(self, text: str, *, explain: bool = True) -> Scores:
+        self.threads.append(threading.get_ident())
+        return super().score(text, explain=explain)
+
+
+def batch(n: int) -> list[Mention]:
+    return [Mention(id=f"rss:{i}", source="rss", kind="post", parent_id=None, url=f"https://b.example/{i}",
+                    author=Author(str(i), f"blog{i}"), text=f"acme broke my order {i}", links=[],
+                    created_at=NOW, observed_at=NOW) for i in range(n)]
+
+
+@pytest.mark.parametrize("size, cache", [(SCORE_CACHE // 2 + 1, SCORE_CACHE), (300, 100)],
+                         ids=["more than half the cache", "more than the whole cache"])
+def test_a_polled_batch_is_scored_in_worker_threads_and_ingest_scores_none_of_it_on_the_loop(
+        config: Config, size: int, cache: int) -> None:
+    scorer = ThreadNotingScorer(cache=cache)
+    clock = SimulatedClock(NOW)
+    store = Store(config.database_path)
+    pipeline = Pipeline(config, store, clock, scorer=scorer, deliver=False)
+    scorer.threads.clear()  # what the pipeline scored when it was built
+
+    async def poll_and_ingest() -> int:
+        mentions = batch(size)
+        scored = await pipeline.score_ahead(mentions)
+        return pipeline.ingest(mentions, scored=scored).new
+
+    assert asyncio.run(poll_and_ingest()) == size
+    assert len(scorer.threads) >= size and threading.get_ident() not in scorer.threads
