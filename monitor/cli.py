@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -77,6 +79,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
             stream = open(args.events, "rb")  # noqa: SIM115
         except OSError as exc:
             print(f"monitor replay: cannot read {args.events}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        mode = os.fstat(stream.fileno()).st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):  # /dev/zero never ends, and has no lines to skip
+            stream.close()
+            print(f"monitor replay: {args.events} is a device, not a file of records", file=sys.stderr)
             return 2
     tmp = None
     db_path: str | Path
@@ -269,6 +276,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if not exc.retryable else 1
     except FileNotFoundError as exc:
         print(f"monitor: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except MemoryError:  # what no input should cause (each has a cap), said in one line all the same
+        print(f"monitor {args.command}: out of memory; if an input is unusually large, check it against the "
+              "limits in docs/operations.md", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -30,6 +30,9 @@ from monitor.store.database import MIGRATIONS, Store
 log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A record is a few KB; a longer line is skipped without being held (a 100 MB line, or /dev/zero,
+# which has no newline, ended the replay in a MemoryError).
+MAX_LINE = 1 << 20  # bytes (characters from a text stream), its newline included
 COMMIT_EVERY = 20_000  # mentions a replay writes per commit
 # A replay keeps hundreds of thousands of small objects alive (open cascades, the reorder buffer), and
 # at the collector's default first threshold it walks the young ones over and over. Objects here rarely
@@ -65,9 +68,14 @@ class ReplaySummary:
 def read_records(stream: IO[str] | IO[bytes], summary: ReplaySummary, warn: Callable[[str], None]
                  ) -> Iterator[Mention]:
     """Mention records from JSONL (text, or bytes read as UTF-8); a bad line is reported with its
-    number and a reason (one ``warn`` each), counted in ``summary.bad_lines``, and skipped."""
-    for number, raw in enumerate(stream, 1):
+    number and a reason (one ``warn`` each), counted in ``summary.bad_lines``, and skipped. A line
+    longer than ``MAX_LINE`` is one of them: it is read past in pieces, never held whole."""
+    for number, raw in enumerate(_lines(stream), 1):
         summary.lines += 1
+        if raw is None:
+            summary.bad_lines += 1
+            warn(f"line {number}: skipped: longer than {MAX_LINE:,} bytes")
+            continue
         if isinstance(raw, bytes):
             try:
                 line = raw.decode("utf-8")
@@ -85,6 +93,21 @@ def read_records(stream: IO[str] | IO[bytes], summary: ReplaySummary, warn: Call
         except (json.JSONDecodeError, RecordError) as exc:
             summary.bad_lines += 1
             warn(f"line {number}: skipped: {str(exc)[:200]}")
+
+
+def _lines(stream: IO[str] | IO[bytes]) -> Iterator[str | bytes | None]:
+    """Each line of ``stream`` with its newline, or None for one longer than ``MAX_LINE`` (the rest of
+    it read and dropped piece by piece)."""
+    while True:
+        raw = stream.readline(MAX_LINE + 1)
+        if not raw:
+            return
+        if len(raw) <= MAX_LINE:
+            yield raw
+            continue
+        while raw and raw[-1:] not in ("\n", b"\n"):
+            raw = stream.readline(MAX_LINE)
+        yield None
 
 
 def in_observed_order(records: Iterable[Mention], summary: ReplaySummary, buffer: int = 50_000

@@ -15,8 +15,17 @@ import pytest
 import yaml
 
 from monitor.cli import main
-from monitor.config.settings import MAX_TERM_LENGTH, MAX_TERMS, load_config
-from monitor.config.yamlfile import MAX_FILE_BYTES
+from monitor.config.fields import MAX_URL_LENGTH
+from monitor.config.settings import MAX_TERM_LENGTH, MAX_TERMS, MAX_WATCHLISTS, load_config
+from monitor.config.watchlist import (
+    MAX_COMMENT_FEEDS,
+    MAX_FEEDS,
+    MAX_HASHTAGS,
+    MAX_INSTANCES,
+    MAX_PLAYBOOK_STEPS,
+    MAX_VIP_AUTHORS,
+)
+from monitor.config.yamlfile import MAX_FILE_BYTES, MAX_PROBLEMS
 from monitor.errors import ConfigError
 from monitor.store.database import SCHEMA_VERSION, Store
 from tests.conftest import ACME, write_config
@@ -75,6 +84,36 @@ def test_zero_stays_allowed_where_it_means_off(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, [ACME], source_quiet_after=0, detection={"debounce": "0s"}))
     assert config.settings.source_quiet_after.total_seconds() == 0
 
+
+
+@pytest.mark.parametrize("written", ["99999999999w", "200000w", "3651d", "1" + "0" * 400 + "s"])
+def test_a_duration_longer_than_ten_years_is_one_line_naming_the_longest_allowed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], written: str) -> None:
+    path = write_config(tmp_path, [ACME], retention=written)
+    code, err = check(capsys, path)
+    assert code == 2 and len(err) == 2
+    assert err[0].startswith(f"{path}:{line_of(path, 'retention')}: retention: ") and "at most 10 years" in err[0]
+
+
+def test_a_detection_window_past_the_calendar_fails_check_config_rather_than_the_running_daemon(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(tmp_path, [ACME], detection={"window": "200000w"})
+    code, err = check(capsys, path)
+    assert code == 2 and any(": detection.window: " in line and "at most 10 years" in line for line in err)
+
+
+def test_ten_years_is_still_a_duration(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, [ACME], retention="3650d"))
+    assert config.settings.retention.days == 3650
+
+
+@pytest.mark.parametrize("length", ["999999999w", "99999999999w"])
+def test_silence_for_a_duration_past_the_calendar_is_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], length: str) -> None:
+    path = write_config(tmp_path, [ACME])
+    code, err, _ = run(capsys, "silence", "--config", str(path), "--watchlist", "acme", "--for", length)
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("silence: --for: ") and "at most 10 years" in err[0]
 
 # -- anchors, sizes, reload off the loop -----------------------------------------------------------------
 def test_an_anchor_bomb_in_a_watch_list_is_refused_in_one_line_before_it_is_expanded(
@@ -165,6 +204,52 @@ def test_terms_per_watch_list_and_term_length_are_capped(tmp_path: Path) -> None
     assert any("long.yaml" in p and f"at most {MAX_TERM_LENGTH} characters" in p for p in found)
 
 
+
+def feeds(n: int) -> list[str]:
+    return [f"https://blog{i}.example.com/feed" for i in range(n)]
+
+
+@pytest.mark.parametrize("key, value, field, most", [
+    ("feeds", feeds(MAX_FEEDS + 1), "feeds", MAX_FEEDS),
+    ("comment_feeds", feeds(MAX_COMMENT_FEEDS + 1), "comment_feeds", MAX_COMMENT_FEEDS),
+    ("vip_authors", [f"@vip{i}" for i in range(MAX_VIP_AUTHORS + 1)], "vip_authors", MAX_VIP_AUTHORS),
+    ("mastodon", {"instances": ["mastodon.social"], "hashtags": [f"tag{i}" for i in range(MAX_HASHTAGS + 1)]},
+     "mastodon.hashtags", MAX_HASHTAGS),
+    ("mastodon", {"instances": [f"m{i}.example" for i in range(MAX_INSTANCES + 1)], "hashtags": ["acme"]},
+     "mastodon.instances", MAX_INSTANCES),
+    ("playbook", [{"who": "PR", "do": "answer"} for _ in range(MAX_PLAYBOOK_STEPS + 1)], "playbook",
+     MAX_PLAYBOOK_STEPS),
+])
+def test_every_list_of_a_watch_list_is_capped_in_one_line_naming_file_line_and_field(
+        tmp_path: Path, key: str, value: Any, field: str, most: int) -> None:
+    path = write_config(tmp_path, [{"name": "big", "terms": ["acme"], key: value}])
+    wl = tmp_path / "watchlists" / "big.yaml"
+    [found] = problems(path)
+    assert found.startswith(f"{wl}:{line_of(wl, field.split('.')[-1] + ':')}: {field}: ")
+    assert f"at most {most} items" in found
+
+
+def test_a_feed_url_is_capped_in_length(tmp_path: Path) -> None:
+    path = write_config(tmp_path, [{"name": "long", "terms": ["acme"],
+                                    "feeds": ["https://example.com/" + "a" * MAX_URL_LENGTH]}])
+    [found] = problems(path)
+    assert ": feeds[0]: " in found and f"at most {MAX_URL_LENGTH:,} characters" in found
+
+
+def test_the_number_of_watch_list_files_is_capped_without_reading_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.config.settings as settings
+
+    path = write_config(tmp_path, [{"name": f"wl{i}", "terms": ["acme"]} for i in range(MAX_WATCHLISTS + 1)])
+    read: list[Path] = []
+    real = settings.read_yaml
+    monkeypatch.setattr(settings, "read_yaml", lambda file, found: read.append(file) or real(file, found))
+    [found] = problems(path)
+    assert found == (f"{path}:{line_of(path, 'watchlists')}: watchlists: {tmp_path / 'watchlists'} holds "
+                     f"{MAX_WATCHLISTS + 1:,} watch-list files, more than the {MAX_WATCHLISTS:,} monitor reads; "
+                     "merge some (a watch-list takes up to 1,000 terms)")
+    assert read == [path]
+
 # -- symlinks and what is not a YAML file --------------------------------------------------------------
 SECRET = "\n".join(f"user{i}: $6$rounds=5000$s3cr3tSaltAndHashThatMustNeverBeEchoed{i}" for i in range(20))
 
@@ -216,6 +301,44 @@ def test_many_problems_in_one_file_are_cut_short(tmp_path: Path) -> None:
     assert len(found) == 11 and "40 more problem(s)" in found[-1]
 
 
+
+# Looks like /etc/shadow (never the real one): to YAML, each line is a key with no value.
+SHADOW = "".join(f"user{i}:$y$j9T$s3cr3tSaltAndHash{i}:19700:0:99999:7:::\n" for i in range(24))
+
+
+def test_check_config_of_a_settings_file_that_is_not_yaml_is_one_line_without_echoing_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shadow = tmp_path / "shadow"
+    shadow.write_text(SHADOW)
+    code, err = check(capsys, shadow)
+    assert code == 2
+    assert err[0] == f"{shadow}:1: not a .yaml or .yml file; monitor reads only YAML files"
+    assert len(err) == 2 and not any("s3cr3t" in line or "user1" in line for line in err)
+
+
+def test_a_settings_file_linked_to_a_file_that_is_not_yaml_is_refused_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "shadow").write_text(SHADOW)
+    (tmp_path / "monitor.yaml").symlink_to(tmp_path / "shadow")
+    code, err = check(capsys, tmp_path / "monitor.yaml")
+    assert code == 2 and len(err) == 2 and "links to a file that is not .yaml" in err[0]
+
+
+def test_keys_with_no_value_are_cut_short_with_the_other_problems_of_their_file(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(SHADOW)
+    (tmp_path / "watchlists").mkdir()
+    found = problems(path)
+    assert len(found) == MAX_PROBLEMS + 1  # 24 keys with no value, and 24 unknown keys
+    assert found[-1] == f"{path}: {2 * 24 - MAX_PROBLEMS} more problem(s) not shown; fix these first"
+
+
+def test_keys_written_twice_are_cut_short_too(tmp_path: Path) -> None:
+    path = write_config(tmp_path, [])
+    (tmp_path / "watchlists" / "twice.yaml").write_text("name: twice\nterms: [acme]\n" + "hn: true\n" * 30)
+    found = [p for p in problems(path) if "twice.yaml" in p]
+    assert len(found) == MAX_PROBLEMS + 1 and found[-1].endswith(": 19 more problem(s) not shown; fix these first")
+
 # -- check-config's blind spots -------------------------------------------------------------------------
 def test_check_config_reports_watch_list_problems_even_when_monitor_yaml_has_one(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -248,6 +371,21 @@ def test_a_database_path_that_cannot_be_written_fails_check_config(
     code, err = check(capsys, path)
     assert code == 2
     assert any(line.startswith(f"{path}:1: database: ") and "afile" in line for line in err)
+
+
+def test_a_database_folder_where_files_cannot_be_created_fails_check_config_saying_why(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_store_guard import read_only
+
+    folder = tmp_path / "var"
+    folder.mkdir()
+    Store(folder / "monitor.db").close()
+    path = write_config(tmp_path, [ACME], database=str(folder / "monitor.db"))
+    with read_only(folder):  # the file may be written, but SQLite's -wal and -shm cannot be created beside it
+        code, err = check(capsys, path)
+    assert code == 2
+    assert err[0].startswith(f"{path}:{line_of(path, 'database')}: database: cannot create files in {folder} (")
+    assert err[0].endswith("SQLite creates its -wal and -shm files beside the database; make the folder writable")
 
 
 def test_check_config_passes_a_good_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -352,3 +490,14 @@ def test_an_anchor_bomb_dropped_into_the_watch_list_folder_is_refused_by_the_run
     [line] = [r.getMessage() for r in caplog.records]
     assert "bomb.yaml:2: not valid YAML: anchors and aliases" in line and "last good config" in line
     assert sorted(d.config.watchlists) == ["acme"]
+
+
+def test_running_out_of_memory_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def exhausted(args: object) -> int:
+        raise MemoryError
+
+    monkeypatch.setattr("monitor.cli.cmd_status", exhausted)
+    code, err, _ = run(capsys, "status", "--config", str(write_config(tmp_path, [ACME])))
+    assert code == 2 and len(err) == 1 and err[0].startswith("monitor status: out of memory")
+

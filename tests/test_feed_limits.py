@@ -1,12 +1,14 @@
-"""What a hostile feed can cost: no entity expansion, text capped per entry and per feed, parsing and
-mapping off the event loop within a time budget, and a bad feed failing alone while the others in its
-batch are stored (issue 15, item 3)."""
+"""What a hostile feed can cost: no entity expansion, entries and text capped per entry and per feed
+(comment feeds too), parsing, mapping and scoring off the event loop within a time budget, and a bad
+feed failing alone while the others in its batch are stored (issue 15, item 3)."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -16,9 +18,13 @@ from monitor.clock import SimulatedClock
 from monitor.config.settings import Config
 from monitor.engine.pipeline import Pipeline
 from monitor.engine.runner import poll_source
-from monitor.sources import blogs
+from monitor.records.mention import Author, Mention
+from monitor.records.scores import Scores
+from monitor.scoring.scores import SCORE_CACHE, Scorer
+from monitor.sources import blogs, comments
 from monitor.sources.blogs import BlogSource
-from monitor.sources.feeds import MAX_ENTRY_TEXT, MAX_FEED_TEXT, without_internal_subset
+from monitor.sources.comments import CommentSource
+from monitor.sources.feeds import MAX_ENTRY_TEXT, MAX_FEED_ENTRIES, MAX_FEED_TEXT, without_internal_subset
 from monitor.sources.http import HttpFetcher
 from monitor.store.database import Store
 from tests.conftest import local_settings
@@ -118,3 +124,98 @@ def test_a_parse_past_its_time_budget_fails_that_feed_alone(host: BlogHost, conf
     health = {h["source_key"]: h for h in store.health()}
     assert "took longer than" in health[f"rss:{slow}"]["last_error"]
     assert health[f"rss:{good}"]["items_seen"] == 1
+
+
+# -- many entries: capped per feed, read and scored off the event loop ----------------------------------------
+def dated_items(n: int) -> str:
+    """``n`` entries written oldest first (the newest last, as some feeds do), one minute apart."""
+    return "".join(f"<item><title>acme {i}</title><link>https://b.example/{i}</link><guid>g{i}</guid>"
+                   f"<pubDate>{format_datetime(NOW - timedelta(minutes=n - i), usegmt=True)}</pubDate>"
+                   f"<description>acme broke {i}</description></item>" for i in range(n))
+
+
+def comment_source(store: Store, feed: str) -> CommentSource:
+    return CommentSource("comments:threads", store, HttpFetcher(local_settings()), direct_feeds=[feed])
+
+
+def source(kind: str, store: Store, feed: str) -> BlogSource | CommentSource:
+    """A blog source polling ``feed``, or a comment source following it as a listed comment feed."""
+    if kind == "blog":
+        return BlogSource("rss:feeds", [feed], HttpFetcher(local_settings()))
+    return comment_source(store, feed)
+
+
+@pytest.mark.parametrize("kind", ["blog", "comments"])
+def test_only_the_newest_entries_of_a_feed_are_read_and_a_warning_says_how_many_were_left_out(
+        host: BlogHost, config: Config, kind: str) -> None:
+    n = MAX_FEED_ENTRIES + 200
+    feed = host.serve_raw("/many.xml", rss(dated_items(n)), RSS)
+    result = asyncio.run(source(kind, Store(config.database_path), feed).poll(None, NOW))
+    assert sorted(int(m.text.split()[-1]) for m in result.mentions) == list(range(200, n))
+    [warning] = result.warnings
+    assert f"{n:,}" in warning and f"more than the {MAX_FEED_ENTRIES:,} read from one feed" in warning
+    assert "left 200 out" in warning
+
+
+def test_a_comment_feed_past_its_text_cap_leaves_entries_out(host: BlogHost, config: Config) -> None:
+    per_entry = MAX_ENTRY_TEXT - 10_000
+    feed = host.serve_raw("/comments.xml", rss("".join(item(i, "x" * per_entry) for i in range(30))), RSS)
+    result = asyncio.run(comment_source(Store(config.database_path), feed).poll(None, NOW))
+    assert 0 < len(result.mentions) < 30
+    assert sum(len(m.text) for m in result.mentions) <= MAX_FEED_TEXT + MAX_ENTRY_TEXT
+    assert any("left" in w and feed in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("kind", ["blog", "comments"])
+def test_a_feed_s_entries_are_read_in_a_worker_thread_not_on_the_event_loop(
+        host: BlogHost, config: Config, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    threads: set[int] = set()
+    module: Any = blogs if kind == "blog" else comments
+    name = "post_mention" if kind == "blog" else "comment_mention"
+    real = getattr(module, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        threads.add(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    feed = host.serve_raw("/feed.xml", rss(dated_items(50)), RSS)
+    assert len(asyncio.run(source(kind, Store(config.database_path), feed).poll(None, NOW)).mentions) == 50
+    assert threads and threading.get_ident() not in threads  # asyncio.run's loop runs on this thread
+
+
+class ThreadNotingScorer(Scorer):
+    """A scorer that notes the thread of every text it is asked to score."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.threads: list[int] = []
+
+    def score(self, text: str, *, explain: bool = True) -> Scores:
+        self.threads.append(threading.get_ident())
+        return super().score(text, explain=explain)
+
+
+def batch(n: int) -> list[Mention]:
+    return [Mention(id=f"rss:{i}", source="rss", kind="post", parent_id=None, url=f"https://b.example/{i}",
+                    author=Author(str(i), f"blog{i}"), text=f"acme broke my order {i}", links=[],
+                    created_at=NOW, observed_at=NOW) for i in range(n)]
+
+
+@pytest.mark.parametrize("size, cache", [(SCORE_CACHE // 2 + 1, SCORE_CACHE), (300, 100)],
+                         ids=["more than half the cache", "more than the whole cache"])
+def test_a_polled_batch_is_scored_in_worker_threads_and_ingest_scores_none_of_it_on_the_loop(
+        config: Config, size: int, cache: int) -> None:
+    scorer = ThreadNotingScorer(cache=cache)
+    clock = SimulatedClock(NOW)
+    store = Store(config.database_path)
+    pipeline = Pipeline(config, store, clock, scorer=scorer, deliver=False)
+    scorer.threads.clear()  # what the pipeline scored when it was built
+
+    async def poll_and_ingest() -> int:
+        mentions = batch(size)
+        scored = await pipeline.score_ahead(mentions)
+        return pipeline.ingest(mentions, scored=scored).new
+
+    assert asyncio.run(poll_and_ingest()) == size
+    assert len(scorer.threads) >= size and threading.get_ident() not in scorer.threads

@@ -7,13 +7,14 @@ import io
 import json
 import subprocess
 import sys
+import typing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from monitor.detect.deadlines import Deadlines
-from monitor.replay import ReplaySummary, read_records
+from monitor.replay import MAX_LINE, ReplaySummary, read_records
 from tests.conftest import write_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,6 +57,37 @@ def test_every_bad_line_is_reported_not_only_the_first_twenty() -> None:
     assert summary.bad_lines == 30 and len(warnings) == 30 and warnings[-1].startswith("line 30: ")
 
 
+
+class BoundedReads(io.BytesIO):
+    """A stream that fails a read of a whole line whatever its length: what holds a 100 MB line (or
+    /dev/zero, which has no newline) in memory."""
+
+    def readline(self, size: int | None = -1) -> bytes:
+        assert size is not None and 0 < size <= MAX_LINE + 1, f"readline({size}) reads a line of any length"
+        return super().readline(size)
+
+    def __iter__(self) -> typing.Iterator[bytes]:
+        raise AssertionError("iterating reads a line of any length")
+
+
+@pytest.mark.parametrize("end", [b"\n", b""], ids=["ended", "no newline at all"])
+def test_a_line_longer_than_the_cap_is_skipped_unread_with_its_number(end: bytes) -> None:
+    over_long = b"\0" * (2 * MAX_LINE + 17) + end
+    data = line(record("x:1")) + over_long + (line(record("x:2")) if end else b"")
+    warnings: list[str] = []
+    summary = ReplaySummary()
+    ids = [m.id for m in read_records(BoundedReads(data), summary, warnings.append)]
+    assert ids == (["x:1", "x:2"] if end else ["x:1"])
+    assert summary.bad_lines == 1
+    assert warnings == [f"line 2: skipped: longer than {MAX_LINE:,} bytes"]
+
+
+def test_a_line_just_at_the_cap_is_read() -> None:
+    text = line(record("x:1"))
+    padded = text[:-2] + b" " * (MAX_LINE - len(text)) + b"}\n"
+    assert len(padded) == MAX_LINE
+    assert [m.id for m in read_records(BoundedReads(padded), ReplaySummary(), print)] == ["x:1"]
+
 def test_a_deadline_in_year_1_is_found_without_walking_every_minute_since() -> None:
     d: Deadlines[str] = Deadlines()
     d.add(datetime(1, 1, 1, tzinfo=UTC), "ancient")
@@ -93,3 +125,10 @@ def test_a_bad_input_path_is_one_line_and_exit_2(what: str, cfg: Path, tmp_path:
     err = done.stderr.decode().strip()
     assert done.returncode == 2
     assert len(err.splitlines()) == 1 and str(path) in err and "Traceback" not in err
+
+
+def test_replay_of_a_device_is_one_line_and_exit_2_not_an_endless_read(cfg: Path) -> None:
+    done = run_replay("/dev/zero", "--config", str(cfg), "--workers", "0")
+    err = done.stderr.decode().strip()
+    assert done.returncode == 2
+    assert err == "monitor replay: /dev/zero is a device, not a file of records"

@@ -17,6 +17,7 @@ import pytest
 from monitor.config.settings import load_config
 from monitor.daemon import Daemon
 from monitor.errors import StoreError
+from monitor.store.database import Store
 from monitor.store.lock import DatabaseLock
 from tests.conftest import write_config
 
@@ -82,6 +83,30 @@ def read_only(path: Path) -> Iterator[None]:
         yield
 
 
+def leftover_wal(db: Path) -> None:
+    """A write left in ``db``'s -wal file, as by a process killed before it checkpointed."""
+    script = ("import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None);"
+              "c.execute('PRAGMA journal_mode = WAL'); c.execute('PRAGMA wal_autocheckpoint = 0');"
+              "c.execute('CREATE TABLE IF NOT EXISTS leftover (x)'); c.execute('INSERT INTO leftover VALUES (1)');"
+              "os._exit(0)")
+    subprocess.run([sys.executable, "-c", script, str(db)], check=True)
+    assert db.with_name(db.name + "-wal").stat().st_size > 0
+
+
+def test_status_reads_a_database_that_cannot_be_written_even_with_a_leftover_wal(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+
+    cfg = write_config(tmp_path, [{"name": "acme", "terms": ["acme"]}], database=str(tmp_path / "monitor.db"))
+    Store(tmp_path / "monitor.db").close()
+    leftover_wal(tmp_path / "monitor.db")
+    with read_only(tmp_path / "monitor.db"):
+        code = main(["status", "--config", str(cfg)])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert out.startswith(f"database   {tmp_path / 'monitor.db'} ")
+
+
 def test_a_database_that_cannot_be_written_at_start_exits_2_with_one_line(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, [{"name": "acme", "terms": ["acme"]}], database=str(tmp_path / "monitor.db"))
     first = run_monitor("run", "--once", "--config", str(cfg))
@@ -91,6 +116,20 @@ def test_a_database_that_cannot_be_written_at_start_exits_2_with_one_line(tmp_pa
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2, done.stderr
     assert len(lines) == 1 and "cannot be written" in lines[0] and "running" not in done.stderr
+
+
+def test_a_database_that_cannot_be_written_with_a_leftover_wal_exits_2_with_one_line_not_running(
+        tmp_path: Path) -> None:
+    db = tmp_path / "monitor.db"
+    cfg = write_config(tmp_path, [{"name": "acme", "terms": ["acme"]}], database=str(db))
+    assert run_monitor("run", "--once", "--config", str(cfg)).returncode == 0
+    leftover_wal(db)
+    with read_only(db):
+        done = run_monitor("run", "--config", str(cfg))
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and f"database {db} cannot be written" in lines[0] and "running" not in done.stderr
+    assert db.with_name(db.name + "-wal").exists()  # what it held is still there for the next start
 
 
 def test_a_second_monitor_run_on_the_same_database_names_the_holder_and_exits_2(tmp_path: Path) -> None:

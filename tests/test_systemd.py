@@ -55,7 +55,7 @@ def test_outside_systemd_every_call_is_a_quiet_no_op() -> None:
     assert not n.ready() and not n.progress() and not n.stopping()
 
 
-def test_the_unit_uses_notify_not_notify_reload_and_is_hardened() -> None:
+def test_the_unit_uses_notify_not_notify_reload_and_is_hardened_and_bounded() -> None:
     unit = (REPO / "systemd" / "monitor.service").read_text()
     settings = [line.strip() for line in unit.splitlines() if not line.lstrip().startswith("#")]
     assert "Type=notify" in settings and "Type=notify-reload" not in settings
@@ -63,6 +63,10 @@ def test_the_unit_uses_notify_not_notify_reload_and_is_hardened() -> None:
                  "ProtectSystem=strict", "ProtectHome=yes", "NoNewPrivileges=yes", "PrivateTmp=yes",
                  "RestrictAddressFamilies=", "LoadCredential=", "DynamicUser=yes"):
         assert line in unit
+    # Descriptors and memory, as the limits in docs/operations.md give them (issue 15, item 6).
+    limits = (REPO / "docs" / "operations.md").read_text().split("\n## Limits\n", 1)[1].split("\n## ", 1)[0]
+    for line in ("LimitNOFILE=4096", "MemoryMax=1G"):
+        assert line in settings and f"`{line}` in the unit" in limits
 
 
 def _unit_settings() -> dict[str, list[str]]:

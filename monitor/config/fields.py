@@ -17,6 +17,9 @@ from monitor.config.yamlfile import excerpt
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# The longest duration anything takes. A time plus a longer one can pass year 9999, which Python's
+# datetime cannot hold: ``detection.window: 200000w`` passed check-config and crashed ``run``.
+MAX_DURATION = timedelta(days=3650)
 
 
 _DEFAULT_UNIT: dict[str, str] = {}  # a duration field's name -> the unit of its default (filled below)
@@ -26,7 +29,8 @@ ZERO_MEANS = {"source_quiet_after": "off", "debounce": "at once", "cooldown": "n
 
 
 def parse_duration(value: Any, info: ValidationInfo | None = None, *, unit: str = "m") -> timedelta:
-    """``90s``, ``5m``, ``1h30m``, ``7d``, ``2w``: a number with its unit, more than zero.
+    """``90s``, ``5m``, ``1h30m``, ``7d``, ``2w``: a number with its unit, more than zero and at most
+    ``MAX_DURATION`` (10 years). Raises ValueError saying what to write instead.
 
     A bare number is refused ("30 what? write 30d"): ``retention: 30`` once pruned a live database
     as 30 seconds. The suggested unit is the one the field's default is written in (``unit`` outside
@@ -68,6 +72,9 @@ def parse_duration(value: Any, info: ValidationInfo | None = None, *, unit: str 
         raise ValueError("a duration is never negative")
     if seconds == 0 and not zero_ok:
         raise ValueError("must be more than 0")
+    if seconds > MAX_DURATION.total_seconds():  # also inf, from a number of 400 digits
+        shown = f"{excerpt(value)!r}" if isinstance(value, str) else "this"
+        raise ValueError(f"{shown} is too long: a duration is at most 10 years (3650d)")
     return timedelta(seconds=seconds)
 
 
@@ -145,9 +152,14 @@ def _env_name(value: str | None) -> str | None:
     return value
 
 
+MAX_URL_LENGTH = 2048  # characters of a URL: what browsers and servers commonly take
+
+
 def _http_url(value: str) -> str:
+    if len(value) > MAX_URL_LENGTH:
+        raise ValueError(f"a URL is at most {MAX_URL_LENGTH:,} characters; this one has {len(value):,}")
     if not re.match(r"^https?://[^/\s]+", value):
-        raise ValueError(f"{value!r} is not an http(s) URL")
+        raise ValueError(f"{excerpt(value)!r} is not an http(s) URL")
     return value
 
 

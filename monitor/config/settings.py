@@ -41,10 +41,11 @@ from monitor.config.watchlist import AlertSettings as AlertSettings
 from monitor.config.watchlist import PlaybookStep as PlaybookStep
 from monitor.config.watchlist import QuietHours as QuietHours
 from monitor.config.watchlist import Watchlist, _timezone
-from monitor.config.yamlfile import Located, read_yaml, validate
+from monitor.config.yamlfile import FileProblems, Located, read_yaml, validate
 from monitor.errors import ConfigError
 
 DEFAULT_CONFIG = "config/monitor.yaml"
+MAX_WATCHLISTS = 1000  # watch-list files in the folder; each is read at every reload
 
 class XSettings(_Strict):
     enabled: bool = True
@@ -360,10 +361,12 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """
     cfg_path = Path(path) if path is not None else default_config_path()
     problems: list[str] = []
-    raw = read_yaml(cfg_path, problems)
+    found = FileProblems(cfg_path)
+    raw = read_yaml(cfg_path, found)
+    settings = validate(Settings, raw, cfg_path, found) if raw is not None else None
+    problems += found.lines()
     if raw is None:
         raise ConfigError(problems)
-    settings = validate(Settings, raw, cfg_path, problems)
     # The watch-lists are checked even when the settings are not, so one run reports both.
     folder = settings.watchlists if settings is not None else _folder_written(raw)
     config = Config(cfg_path, settings or Settings(), {}, lines={k[0]: n for k, n in raw.lines.items() if len(k) == 1})
@@ -372,15 +375,21 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         line = raw.line_of(("watchlists",))
         problems.append(f"{cfg_path}:{line}: watchlists: folder {wl_dir} does not exist; create it or fix the path")
         raise ConfigError(problems)
+    files = watchlist_files(wl_dir)
+    if len(files) > MAX_WATCHLISTS:
+        problems.append(f"{cfg_path}:{raw.line_of(('watchlists',))}: watchlists: {wl_dir} holds {len(files):,} "
+                        f"watch-list files, more than the {MAX_WATCHLISTS:,} monitor reads; merge some (a watch-list "
+                        f"takes up to {MAX_TERMS:,} terms)")
+        raise ConfigError(problems)
     seen: dict[str, Path] = {}
-    for file in watchlist_files(wl_dir):
-        data = read_yaml(file, problems)
-        if data is None:
-            continue
-        if isinstance(data.value, dict) and "name" not in data.value:
+    for file in files:
+        found = FileProblems(file)
+        data = read_yaml(file, found)
+        if data is not None and "name" not in data.value:
             data.value["name"] = file.stem
-        wl = validate(Watchlist, data, file, problems)
-        if wl is None:
+        wl = validate(Watchlist, data, file, found) if data is not None else None
+        problems += found.lines()
+        if data is None or wl is None:
             continue
         if wl.name in seen:
             problems.append(f"{file}:{data.line_of(('name',))}: name: '{wl.name}' is also used by {seen[wl.name]}")

@@ -11,6 +11,16 @@ from pydantic import AfterValidator, Field, PrivateAttr, field_validator
 
 from monitor.config.fields import MAX_TERMS, ClockTime, Duration, HttpURL, Term, _Strict
 
+# How long each list of a watch-list may be (docs/operations.md, "Limits on the configuration files"):
+# far more than a brand needs, far less than a 1 MiB file holds (30,639 feeds once passed check-config,
+# each one a fetch every poll).
+MAX_FEEDS = 500            # blog feeds, fetched each poll within blogs.max_connections
+MAX_COMMENT_FEEDS = 500    # comment feeds named in the watch-list
+MAX_VIP_AUTHORS = 1000
+MAX_HASHTAGS = 100         # Mastodon hashtags: one timeline read per hashtag and instance each poll
+MAX_INSTANCES = 50         # Mastodon instances
+MAX_PLAYBOOK_STEPS = 100
+
 
 def _timezone(value: str) -> str:
     try:
@@ -94,24 +104,25 @@ def _hashtag(value: str) -> str:
 class MastodonWatch(_Strict):
     """Where a watch-list looks on Mastodon: each hashtag's public timeline on each instance."""
 
-    instances: list[Annotated[str, AfterValidator(_instance)]] = Field(min_length=1)
-    hashtags: list[Annotated[str, AfterValidator(_hashtag)]] = Field(min_length=1)
+    instances: list[Annotated[str, AfterValidator(_instance)]] = Field(min_length=1, max_length=MAX_INSTANCES)
+    hashtags: list[Annotated[str, AfterValidator(_hashtag)]] = Field(min_length=1, max_length=MAX_HASHTAGS)
 
 
 class Watchlist(_Strict):
     name: str
     terms: list[Term] = Field(min_length=1, max_length=MAX_TERMS)
     exclude: list[Term] = Field([], max_length=MAX_TERMS)
-    feeds: list[HttpURL] = []
-    comment_feeds: list[HttpURL] = []
+    feeds: list[HttpURL] = Field([], max_length=MAX_FEEDS)
+    comment_feeds: list[HttpURL] = Field([], max_length=MAX_COMMENT_FEEDS)
     x_query: str | None = None
     mastodon: MastodonWatch | None = None
     hn: bool = True  # search Hacker News for this watch-list's terms (when hn.enabled)
     channel: str | None = None
-    vip_authors: list[str] = []
+    vip_authors: list[str] = Field([], max_length=MAX_VIP_AUTHORS)
     alert: AlertSettings = AlertSettings()
     quiet_hours: QuietHours | None = None
-    playbook: list[PlaybookStep] = []   # the first matching step is the alert's next step
+    # The first matching step is the alert's next step.
+    playbook: list[PlaybookStep] = Field([], max_length=MAX_PLAYBOOK_STEPS)
 
     @field_validator("name")
     @classmethod

@@ -39,7 +39,8 @@ def database_problems(config: Config) -> list[str]:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".monitor-check-"):
             pass
     except OSError as exc:
-        return [f"{where}: cannot create files in {folder} ({exc.strerror or exc}); the database needs to"]
+        return [f"{where}: cannot create files in {folder} ({exc.strerror or exc}); SQLite creates its -wal and "
+                "-shm files beside the database; make the folder writable"]
     if not os.access(folder, os.W_OK | os.X_OK):  # for a user other than root, say so plainly too
         return [f"{where}: the folder {folder} is not writable by this user"]
     return []

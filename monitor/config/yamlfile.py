@@ -5,12 +5,14 @@ document and turns each validation error into ``file:line: field: explanation``,
 for unknown keys and never an echo of what was written in a secret's place.
 
 What it refuses, each with one line (docs/operations.md, "Limits"): a file that is not a regular
-``.yaml``/``.yml`` file (a symlink to a device or to a file of another kind), a file larger than
-``MAX_FILE_BYTES``, text that is not UTF-8 or holds NUL bytes, and YAML anchors and aliases (``&a``,
-``*a``): an alias is expanded wherever it is used, so 457 bytes of nested aliases are 9^9 nodes,
-and monitor's files never need one. A key written with no value is an error too: an unquoted
-``channel: #pr`` is a key and a comment, not a channel. A problem quotes at most ``EXCERPT``
-characters of what was written, so a file linked to something secret is not echoed back.
+``.yaml``/``.yml`` file (``--config /etc/shadow``, a symlink to a device or to a file of another
+kind), a file larger than ``MAX_FILE_BYTES``, text that is not UTF-8 or holds NUL bytes, and YAML
+anchors and aliases (``&a``, ``*a``): an alias is expanded wherever it is used, so 457 bytes of
+nested aliases are 9^9 nodes, and monitor's files never need one. A key written with no value is an
+error too: an unquoted ``channel: #pr`` is a key and a comment, not a channel. A problem quotes at
+most ``EXCERPT`` characters of what was written, so a file linked to something secret is not echoed
+back, and a file's problems, of every kind, are cut short at ``MAX_PROBLEMS`` (``FileProblems``);
+the rest are counted.
 """
 
 from __future__ import annotations
@@ -44,6 +46,35 @@ def _refuse_aliases(text: str) -> None:
                 "the value out", event.start_mark)  # type: ignore[arg-type]  # libyaml's Mark has the same fields
 
 
+class FileProblems:
+    """One file's problems: the first ``MAX_PROBLEMS`` kept, the others only counted, so that a file
+    of 30,000 bad lines is eleven lines of output (and is not formatted 30,000 times)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.shown: list[str] = []
+        self.more = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.shown) >= MAX_PROBLEMS
+
+    def append(self, problem: str) -> None:
+        if self.full:
+            self.more += 1
+        else:
+            self.shown.append(problem)
+
+    def __bool__(self) -> bool:
+        return bool(self.shown)
+
+    def lines(self) -> list[str]:
+        """What to print: the problems kept, and how many more there are."""
+        if not self.more:
+            return list(self.shown)
+        return [*self.shown, f"{self.path}: {self.more} more problem(s) not shown; fix these first"]
+
+
 def excerpt(value: Any, limit: int = EXCERPT) -> str:
     """At most ``limit`` characters of ``value``, on one line."""
     text = " ".join(str(value).split())
@@ -63,7 +94,9 @@ class Located:
         return self.lines.get(loc, 1)
 
 
-def read_yaml(path: Path, problems: list[str]) -> Located | None:
+def read_yaml(path: Path, problems: FileProblems) -> Located | None:
+    """The document of ``path`` with its lines, or None when it cannot be read as a YAML mapping; each
+    problem found (keys with no value and keys written twice too) goes to ``problems``."""
     text = _read_text(path, problems)
     if text is None:
         return None
@@ -92,7 +125,7 @@ def read_yaml(path: Path, problems: list[str]) -> Located | None:
     return Located(value, lines)
 
 
-def _read_text(path: Path, problems: list[str]) -> str | None:
+def _read_text(path: Path, problems: FileProblems) -> str | None:
     """The file's text, or None with one problem: missing, not a regular YAML file, too large, not text."""
     try:
         info = path.stat()  # follows a symlink: what would be read
@@ -107,6 +140,9 @@ def _read_text(path: Path, problems: list[str]) -> str | None:
         return None
     if path.is_symlink() and path.resolve().suffix.lower() not in YAML_SUFFIXES:
         problems.append(f"{path}:1: links to a file that is not .yaml or .yml; monitor reads only YAML files")
+        return None
+    if path.suffix.lower() not in YAML_SUFFIXES:  # --config /etc/shadow: refused unread
+        problems.append(f"{path}:1: not a .yaml or .yml file; monitor reads only YAML files")
         return None
     if info.st_size > MAX_FILE_BYTES:
         problems.append(f"{path}:1: {info.st_size:,} bytes, more than the {MAX_FILE_BYTES:,} a settings file or "
@@ -133,7 +169,7 @@ def _read_text(path: Path, problems: list[str]) -> str | None:
 
 
 def _index_lines(node: yaml.Node, loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int],
-                 path: Path, problems: list[str], text: list[str]) -> None:
+                 path: Path, problems: FileProblems, text: list[str]) -> None:
     lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -181,12 +217,15 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 M = typing.TypeVar("M", bound=BaseModel)
 
 
-def validate(model: type[M], doc: Located, path: Path, problems: list[str]) -> M | None:
+def validate(model: type[M], doc: Located, path: Path, problems: FileProblems) -> M | None:
     try:
         return model.model_validate(doc.value)
     except ValidationError as exc:
         errors = exc.errors()
-        for err in errors[:MAX_PROBLEMS]:
+        for i, err in enumerate(errors):
+            if problems.full:  # the rest are counted, not formatted
+                problems.more += len(errors) - i
+                break
             loc = tuple(err["loc"])
             line = doc.line_of(loc)
             if err["type"] == "extra_forbidden":
@@ -205,8 +244,6 @@ def validate(model: type[M], doc: Located, path: Path, problems: list[str]) -> M
                         and str(err["input"]) not in why):
                     why += f" (got {excerpt(repr(err['input']))})"
             problems.append(f"{path}:{line}: {_dotted(loc)}: {why}")
-        if len(errors) > MAX_PROBLEMS:
-            problems.append(f"{path}: {len(errors) - MAX_PROBLEMS} more problem(s) not shown; fix these first")
         return None
 
 

@@ -24,10 +24,12 @@ from monitor.detect.detector import Detector
 from monitor.records.decision import Decision
 from monitor.records.mention import Mention
 from monitor.records.volume import VolumeCount
-from monitor.scoring.scores import SCORE_CACHE, Scorer, Scores
+from monitor.scoring.scores import Scorer, Scores
 from monitor.store.database import MentionRow, Store, Tracked
 
 log = logging.getLogger(__name__)
+SCORE_CHUNK = 500  # texts scored ahead per worker-thread task (about 0.1 s of VADER)
+Scored = dict[tuple[str, bool], Scores]  # (text, scored with its cues, as a root's is) -> its scores
 # The reported metrics that are reactions a cascade is measured in (X's public_metrics, as x.py names
 # them): likes are not, and a blog's comment count is not either (its comments are read one by one).
 REACTION_METRICS = ("reposts", "replies", "quotes")
@@ -75,17 +77,29 @@ class Pipeline:
         self.detector.reconfigure(config.watchlists, config.settings.detection)
 
     # -- ingest ----------------------------------------------------------------------------
-    async def score_ahead(self, mentions: Sequence[Mention]) -> None:
-        """Score the batch's texts in a worker thread, so that ``ingest`` finds them in the scorer's
-        cache: VADER on a batch of long blog posts takes seconds, and the event loop must not wait."""
-        if not mentions or len(mentions) > SCORE_CACHE // 2:
-            return
-        work = [(m.full_text, m.parent_id is None) for m in mentions]
-        await asyncio.to_thread(lambda: [self.scorer.score(text, explain=root) for text, root in work])
+    async def score_ahead(self, mentions: Sequence[Mention]) -> Scored:
+        """The batch's scores, worked out in a worker thread ``SCORE_CHUNK`` texts at a time, for
+        ``ingest(..., scored=)``: VADER on a batch of long blog posts takes seconds, and the event loop
+        must not wait. They are handed over rather than left in the scorer's cache, which keeps only
+        the last ``SCORE_CACHE`` texts: a batch larger than that would be scored again on the loop
+        (one 30,000-entry feed stalled it for 3 s). Each distinct text is held once, and its scores are
+        smaller than the mention they belong to, which the batch holds anyway."""
+        work = list(dict.fromkeys((m.full_text, m.parent_id is None) for m in mentions))
+        scored: Scored = {}
+        for i in range(0, len(work), SCORE_CHUNK):
+            scored.update(await asyncio.to_thread(self._score_all, work[i:i + SCORE_CHUNK]))
+        return scored
 
-    def ingest(self, mentions: Sequence[Mention], cursors: dict[str, dict[str, Any]] | None = None
-               ) -> IngestResult:
-        """Match, link, score and store a batch, and move the cursors covering it, atomically."""
+    def _score_all(self, keys: list[tuple[str, bool]]) -> Scored:
+        return {k: self.scorer.score(k[0], explain=k[1]) for k in keys}
+
+    def ingest(self, mentions: Sequence[Mention], cursors: dict[str, dict[str, Any]] | None = None, *,
+               scored: Scored | None = None) -> IngestResult:
+        """Match, link, score and store a batch, and move the cursors covering it, atomically.
+
+        ``scored``: scores worked out ahead (``score_ahead``), by text and whether it is a root's; a
+        text not among them is scored here."""
+        ahead = scored or {}
         now = self.clock.now()
         unique = list({m.id: m for m in mentions}.values())
         # One query for the batch's ids (seen again?) and its parents (linking's first step asks them).
@@ -109,7 +123,8 @@ class Pipeline:
                 step, orphans = self.linker.link(pending, parents)
                 parents = None  # adopted orphans' parents may be the mentions just written: asked afresh
                 # The scorer keeps recent scores: reposts and templated replies repeat texts.
-                step_scores = [self.scorer.score(x.mention.full_text, explain=x.root_id == x.mention.id) for x in step]
+                step_scores = [self.scorer.score(x.mention.full_text, explain=x.root_id == x.mention.id)
+                               if not ahead else self._scored(ahead, x) for x in step]
                 self.store.write_mentions(
                     [MentionRow(x.mention, x.root_id, x.watchlists, s.sentiment, s.complaint.probability,
                                 s.complaint.specific, s.complaint.category, x.canonical_url)
@@ -149,6 +164,11 @@ class Pipeline:
         for name in ("new", "updated", "dropped"):
             self.counts[name] = self.counts.get(name, 0) + getattr(result, name)
         return result
+
+    def _scored(self, ahead: Scored, x: Linked) -> Scores:
+        key = (x.mention.full_text, x.root_id == x.mention.id)
+        found = ahead.get(key)
+        return found if found is not None else self.scorer.score(key[0], explain=key[1])
 
     def _touch_cascades(self, linked: list[Linked]) -> None:
         roots = [(x.root_id, wl, x.mention.observed_at)

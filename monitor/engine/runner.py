@@ -81,8 +81,9 @@ async def poll_source(
         return _failed(store, key, exc, failures, now, rng or _RNG)
     try:
         if result.mentions:
-            await pipeline.score_ahead(result.mentions)
-            pipeline.ingest(result.mentions, {key: result.cursor} if result.cursor is not None else None)
+            scored = await pipeline.score_ahead(result.mentions)
+            pipeline.ingest(result.mentions, {key: result.cursor} if result.cursor is not None else None,
+                            scored=scored)
         elif result.cursor is not None:
             store.set_cursor(key, result.cursor, now=now)
     except Exception as exc:  # nothing was committed: the same records come again next poll

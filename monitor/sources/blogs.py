@@ -23,8 +23,10 @@ from monitor.config.settings import BlogSettings
 from monitor.records.mention import Mention, lenient_time, time_text
 from monitor.sources.base import PollResult, backoff_until
 from monitor.sources.feeds import (
+    MAX_FEED_ENTRIES,
     MAX_FEED_TEXT,
     describe_bozo,
+    newest_entries,
     parse_document,
     post_mention,
 )
@@ -207,7 +209,8 @@ class BlogSource:
         mentions: list[Mention] = []
         skipped = 0
         total, left_out, elsewhere = 0, 0, 0
-        for entry in parsed.get("entries") or []:
+        entries, too_many = newest_entries(parsed)
+        for entry in entries:
             if total > MAX_FEED_TEXT:
                 left_out += 1
                 continue
@@ -239,6 +242,9 @@ class BlogSource:
         if elsewhere:
             warnings.append(f"feed {safe_url(url)}: {elsewhere} comment feed(s) on other hosts not followed "
                             "(a watch-list that names their host in feeds or comment_feeds allows them)")
+        if too_many:
+            warnings.append(f"feed {safe_url(url)}: {len(entries) + too_many:,} entries, more than the "
+                            f"{MAX_FEED_ENTRIES:,} read from one feed; read the newest, left {too_many:,} out")
         if left_out:
             warnings.append(f"feed {safe_url(url)}: more than {MAX_FEED_TEXT} characters of text; "
                             f"read {len(seen)} entries, left {left_out} out")

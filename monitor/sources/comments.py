@@ -11,6 +11,9 @@ emitted, and failure backoff. A thread whose post's comment count (``slash:comme
 ``thr:total``, refreshed in the store each time the blog feed re-reads the post) has not moved
 since the last fetch is not fetched at all; a thread with no count is re-asked with a conditional
 GET. Threads past the follow window drop out of the cursor.
+
+A thread's document is parsed and its comments read in worker threads (``read_comments``), under the
+same caps as a blog feed's: its 1,000 newest entries, 2,000,000 characters of text.
 """
 
 from __future__ import annotations
@@ -24,9 +27,17 @@ from typing import Any
 from monitor.config.settings import BlogSettings
 from monitor.records.mention import Mention, canonical_url
 from monitor.sources.base import PollResult, stable_id
-from monitor.sources.blogs import FeedOutcome, Tally, due, failed_state, fetch_and_parse
-from monitor.sources.feeds import comment_mention, describe_bozo, entry_identity, is_http
-from monitor.sources.http import HttpFetcher, safe_url
+from monitor.sources.blogs import FeedOutcome, Tally, due, failed_state, fetch_and_parse, off_loop
+from monitor.sources.feeds import (
+    MAX_FEED_ENTRIES,
+    MAX_FEED_TEXT,
+    comment_mention,
+    describe_bozo,
+    entry_identity,
+    is_http,
+    newest_entries,
+)
+from monitor.sources.http import FetchError, HttpFetcher, safe_url
 from monitor.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -129,37 +140,39 @@ class CommentSource:
         post_id, post_url = thread.post_id, thread.post_url
         if post_id is None:
             post_id, post_url = self._resolve_post(parsed)
+        try:  # thousands of comments take seconds to read: not on the event loop
+            read = await off_loop(url, "reading the comments", read_comments, parsed, thread_feed=url,
+                                  post_id=post_id, post_url=post_url, now=now)
+        except FetchError as exc:
+            failed, message = failed_state(state, exc, now, base=self.settings.comments_poll_every, rng=self.rng)
+            return FeedOutcome(url, failed, status="failed", error=message,
+                               warnings=[f"comment feed {safe_url(url)} failed: {message}"])
+        if read.replies_to:  # Blogger names each comment's post: one query for the thread
+            stored = self.store.tracked(list(set(read.replies_to.values())))
+            for m in read.mentions:
+                candidate = read.replies_to.get(m.id)
+                if candidate in stored:
+                    m.parent_id = candidate
         previous = set(state.get("seen") or [])
-        seen: list[str] = []
-        mentions: list[Mention] = []
-        for entry in parsed.get("entries") or []:
-            try:
-                m = comment_mention(
-                    entry,
-                    thread_feed=url,
-                    post_id=post_id or self._reply_to(entry),
-                    post_url=post_url,
-                    now=now,
-                )
-            except Exception:
-                log.exception("comment feed %s: could not read one entry", safe_url(url))
-                continue
-            if m is None:
-                continue
-            seen.append(m.id)
-            if m.id not in previous:
-                mentions.append(m)
-        new: dict[str, Any] = {"seen": seen}
+        mentions = [m for m in read.mentions if m.id not in previous]
+        new: dict[str, Any] = {"seen": [m.id for m in read.mentions]}
         for key, value in (("etag", res.etag), ("last_modified", res.last_modified), ("post", post_id)):
             if value:
                 new[key] = value
         if thread.count is not None:
             new["count"] = thread.count
         warnings = []
+        if read.too_many:
+            warnings.append(f"comment feed {safe_url(url)}: {len(read.mentions) + read.too_many:,} comments, more "
+                            f"than the {MAX_FEED_ENTRIES:,} read from one feed; read the newest, left "
+                            f"{read.too_many:,} out")
+        if read.left_out:
+            warnings.append(f"comment feed {safe_url(url)}: more than {MAX_FEED_TEXT} characters of text; "
+                            f"read {len(read.mentions)} comments, left {read.left_out} out")
         if parsed.get("bozo"):
             warnings.append(
                 f"comment feed {safe_url(url)} is malformed ({describe_bozo(parsed)}); "
-                f"read {len(seen)} comments from it anyway"
+                f"read {len(read.mentions)} comments from it anyway"
             )
         return FeedOutcome(url, new, mentions, warnings)
 
@@ -171,11 +184,44 @@ class CommentSource:
         found = self.store.mentions_by_url([canonical_url(link)])
         return found.get(canonical_url(link)), link
 
-    def _reply_to(self, entry: Any) -> str | None:
-        """Atom ``thr:in-reply-to`` names the post (Blogger): its id when that post is stored."""
-        ref = entry.get("thr_in-reply-to") or {}
-        ident = entry_identity({"id": ref.get("ref"), "link": ref.get("href")}, fallback_scope="")
-        if not ident:
-            return None
-        candidate = stable_id("rss", ident)
-        return candidate if self.store.tracked([candidate]) else None
+
+@dataclass(slots=True)
+class CommentsRead:
+    """A comment feed's entries as records, within the caps on entries and text."""
+
+    mentions: list[Mention]
+    replies_to: dict[str, str]  # comment id -> the post its entry names (thr:in-reply-to), to look up
+    too_many: int = 0           # entries past MAX_FEED_ENTRIES, the oldest
+    left_out: int = 0           # entries past MAX_FEED_TEXT characters of text
+
+
+def read_comments(parsed: Any, *, thread_feed: str, post_id: str | None, post_url: str | None,
+                  now: datetime) -> CommentsRead:
+    """The newest ``MAX_FEED_ENTRIES`` comments of a parsed comment feed, up to ``MAX_FEED_TEXT``
+    characters of text; reads no store (it runs in a worker thread)."""
+    entries, too_many = newest_entries(parsed)
+    out = CommentsRead([], {}, too_many)
+    total = 0
+    for entry in entries:
+        if total > MAX_FEED_TEXT:
+            out.left_out += 1
+            continue
+        try:
+            m = comment_mention(entry, thread_feed=thread_feed, post_id=post_id, post_url=post_url, now=now)
+        except Exception:  # a mapping bug on one entry must not lose the others
+            log.exception("comment feed %s: could not read one entry", safe_url(thread_feed))
+            continue
+        if m is None:
+            continue
+        total += len(m.text)
+        if post_id is None and (candidate := _reply_to(entry)) is not None:
+            out.replies_to[m.id] = candidate
+        out.mentions.append(m)
+    return out
+
+
+def _reply_to(entry: Any) -> str | None:
+    """The id of the post Atom's ``thr:in-reply-to`` names (Blogger), stored or not."""
+    ref = entry.get("thr_in-reply-to") or {}
+    ident = entry_identity({"id": ref.get("ref"), "link": ref.get("href")}, fallback_scope="")
+    return stable_id("rss", ident) if ident else None

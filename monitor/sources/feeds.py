@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -20,9 +20,11 @@ from monitor.records.mention import Author, Mention, canonical_url
 from monitor.sources.base import stable_id, struct_to_datetime
 from monitor.sources.html import detail_to_text, html_to_text, tidy
 
-# What one feed may turn into, whatever its bytes say (docs/operations.md "Limits"). An entry's text
-# past MAX_ENTRY_TEXT characters is cut there; entries past MAX_FEED_TEXT characters of text in all are
-# left out of this poll; a title is cut at MAX_TITLE.
+# What one feed may turn into, whatever its bytes say (docs/operations.md "Limits"). Only its
+# MAX_FEED_ENTRIES newest entries are read (a 2.9 MB feed held 30,000, each one a mention to score and
+# store); an entry's text past MAX_ENTRY_TEXT characters is cut there; entries past MAX_FEED_TEXT
+# characters of text in all are left out of this poll; a title is cut at MAX_TITLE.
+MAX_FEED_ENTRIES = 1_000
 MAX_ENTRY_TEXT = 100_000
 MAX_FEED_TEXT = 2_000_000
 MAX_TITLE = 1_000
@@ -146,6 +148,19 @@ def entry_time(entry: Any) -> datetime | None:
         if when is not None:
             return when
     return None
+
+
+def newest_entries(parsed: Any, limit: int = MAX_FEED_ENTRIES) -> tuple[list[Any], int]:
+    """The document's ``limit`` newest entries, in document order, and how many were left out. An
+    entry without a time counts as older than any with one; among equals the first written wins
+    (feeds list the newest first)."""
+    entries = list(parsed.get("entries") or [])
+    if len(entries) <= limit:
+        return entries, 0
+    times = [entry_time(e) for e in entries]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    ranked = sorted(range(len(entries)), key=lambda i: (times[i] is not None, times[i] or oldest), reverse=True)
+    return [entries[i] for i in sorted(ranked[:limit])], len(entries) - limit
 
 
 def entry_texts(entry: Any, base: str) -> tuple[str | None, str, list[str]]:

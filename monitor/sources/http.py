@@ -14,7 +14,9 @@ What it promises, whatever the server does:
   fail fast with the time to wait, without touching the network;
 - every failure is a ``FetchError`` that carries the URL (credentials stripped) and the status;
 - a host that is, or resolves to, a loopback, private or link-local address is refused before the
-  request (each redirect too) unless ``blogs.allow_private_addresses``.
+  request (each redirect too) unless ``blogs.allow_private_addresses``; and since httpx resolves
+  the name again to connect, where a second answer may differ from the first (DNS rebinding), the
+  address each new connection reached is checked too, before anything is sent on it (``peer_check``).
 
 Conditional GET values (ETag, Last-Modified) are returned and sent back byte for byte.
 """
@@ -31,7 +33,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -93,6 +95,47 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return min(max(0.0, (when - now).total_seconds()), MAX_RETRY_AFTER)
+
+
+def _address(text: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(str(text).split("%", 1)[0])  # an IPv6 scope (%eth0) is not part of it
+
+
+def public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A global unicast address (an IPv4-mapped IPv6 address judged as the IPv4 one it maps)."""
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return (mapped or ip).is_global and not ip.is_multicast
+
+
+def peer_check(url: str) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """A hook for httpx's ``trace`` request extension that refuses a new connection to ``url``'s host
+    whose peer is not a public address, before anything is sent on it (TLS included): the name was
+    checked, then resolved again to connect, and a rebinding DNS server answers the second time with
+    127.0.0.1. A connection to another host (a proxy from the environment) is not the host's and is
+    left alone. Raises FetchError (not retryable), having closed the connection."""
+    expected = httpx.URL(url).raw_host.decode("ascii").lower()
+    direct = False
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        nonlocal direct
+        if event == "connection.connect_tcp.started":
+            direct = str(info.get("host", "")).lower() == expected
+        elif event == "connection.connect_tcp.complete" and direct:
+            stream = info["return_value"]
+            peer = stream.get_extra_info("server_addr")
+            try:
+                ip = _address(peer[0]) if peer else None
+            except ValueError:
+                ip = None
+            if ip is None or not public(ip):
+                await stream.aclose()
+                raise FetchError(
+                    f"refusing {urlsplit(url).hostname}: the connection reached {ip or 'an unknown address'}, "
+                    "not a public address, though the name resolved to a public one when checked (DNS "
+                    "rebinding?); set blogs.allow_private_addresses: true to fetch from such hosts",
+                    url=url, retryable=False)
+
+    return trace
 
 
 @dataclass(slots=True)
@@ -294,10 +337,9 @@ class HttpFetcher:
                     host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
             except OSError as exc:
                 raise FetchError(f"cannot resolve {host}: {exc.strerror or exc}", url=url) from None
-            addresses = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
+            addresses = {_address(info[4][0]) for info in infos}
         for ip in sorted(addresses, key=str):
-            mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
-            if not (mapped or ip).is_global or ip.is_multicast:
+            if not public(ip):
                 raise FetchError(
                     f"refusing {host}: it is or resolves to {ip}, not a public address "
                     "(set blogs.allow_private_addresses: true to fetch from such hosts)",
@@ -328,9 +370,10 @@ class HttpFetcher:
         self.requests += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        extensions = None if self.settings.allow_private_addresses else {"trace": peer_check(url)}
         try:
             async with asyncio.timeout(self.timeout):
-                async with client.stream("GET", url, headers=headers) as resp:
+                async with client.stream("GET", url, headers=headers, extensions=extensions) as resp:
                     return await self._read(resp, url, cap)
         except TimeoutError:
             raise FetchError(f"no complete answer within {self.timeout:.0f}s", url=url) from None
