@@ -8,6 +8,7 @@ import re
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -239,3 +240,108 @@ def test_monitor_run_once_on_postgresql_takes_the_leases_polls_and_hands_them_ba
     assert "lease watchlist:acme taken" in logged and "lease global taken" in logged
     store = Store(pg_url, read_only=True)
     assert store.leases() == [] and store.instances() == []
+
+
+# -- the daemon in a cluster: fenced writes, polls only while the leases are current ------------------
+COMPLAINT = "I tried to cancel my @acme subscription 3 times and nobody answers. Charged again, order #55123."
+
+
+def _post(i: int, text: str, *, parent: str | None = None, seconds: float = 0) -> Any:
+    from monitor.records.mention import Author, Mention
+
+    at = NOW + timedelta(seconds=seconds)
+    return Mention(id=f"x:{i}", source="x", kind="reply" if parent else "post", parent_id=parent,
+                   url=f"https://x.com/u{i}/status/{i}", author=Author(str(i), f"user{i}", followers=100),
+                   text=text, links=[], created_at=at, observed_at=at)
+
+
+def _storm(n: int = 6) -> list[Any]:
+    return [_post(1, COMPLAINT), *(_post(10 + i, f"same here, acme is awful ({i})", parent="x:1", seconds=i + 1)
+                                   for i in range(n))]
+
+
+class FakeSource:
+    """A source that hands out the batches it was given (and a cursor each poll), counting its polls."""
+
+    def __init__(self, key: str, *batches: list[Any]):
+        self.key, self.batches, self.polls = key, list(batches), 0
+
+    async def poll(self, cursor: Any, now: datetime) -> Any:
+        from monitor.sources.base import PollResult
+
+        self.polls += 1
+        return PollResult(self.batches.pop(0) if self.batches else [], {"since_id": str(self.polls)})
+
+
+def _daemon(tmp_path: Path, pg_url: str, clock: Any, watchlists: list[str] = ["acme"], **settings: Any) -> Any:  # noqa: B006
+    from monitor.config.settings import load_config
+    from monitor.daemon import Daemon
+    from tests.conftest import write_config
+
+    lists = [{"name": w, "terms": [w], "alert": {"spread_threshold": 5, "spike": False, "cooldown": "0s"}}
+             for w in watchlists]
+    settings.setdefault("x", {"enabled": False})
+    cfg = write_config(tmp_path, lists, database=pg_url, blogs={"enabled": False},
+                       cluster={"instance": "a"}, detection={"min_reactions": 3}, **settings)
+    return Daemon(load_config(cfg), clock=clock)
+
+
+def _taken_over_by_b(pg_url: str, watchlists: list[str] = ["acme"]) -> Store:  # noqa: B006
+    """Instance b takes over every lease, long after a's last renewal (a stalled)."""
+    store = Store(pg_url)
+    b = Cluster(store, "b", TIMEOUT, NOW)
+    assert "watchlist:acme" in b.tick(watchlists, NOW + timedelta(seconds=3 * TIMEOUT))
+    return store
+
+
+def test_a_stalled_holder_taken_over_records_no_decision_and_drops_the_watch_lists_state(
+        tmp_path: Path, pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    from monitor.clock import SimulatedClock
+
+    clock = SimulatedClock(NOW)
+    d = _daemon(tmp_path, pg_url, clock)
+
+    async def scenario() -> None:
+        await d.lease()
+        d.sources = {"fake:acme": FakeSource("fake:acme", _storm())}
+        await d.poll("fake:acme")  # stored while a holds the lease: the storm is a's to judge
+        other = _taken_over_by_b(pg_url)
+        # a stalled after its last check: by its own clock its lease is still current, but b holds it now.
+        clock.set(NOW + timedelta(seconds=TIMEOUT - 1))
+        assert d.cluster is not None and d.cluster.current(clock.now())
+        with caplog.at_level("WARNING", logger="monitor.daemon"):
+            await d.detect()
+        assert other.count("decisions") == 0 and other.count("outbox") == 0
+        lost = [r for r in caplog.records if "no longer held" in r.getMessage()]
+        assert len(lost) == 1, [r.getMessage() for r in caplog.records]
+        assert "acme" not in d.view.watchlists and d.pipeline.detector.open_count() == 0
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        d.store.close()
+
+
+def test_a_stalled_holder_taken_over_stores_no_batch_and_moves_no_cursor(tmp_path: Path, pg_url: str) -> None:
+    import asyncio
+
+    from monitor.clock import SimulatedClock
+
+    clock = SimulatedClock(NOW)
+    d = _daemon(tmp_path, pg_url, clock)
+
+    async def scenario() -> None:
+        await d.lease()
+        d.sources = {"fake:acme": FakeSource("fake:acme", _storm())}
+        other = _taken_over_by_b(pg_url)
+        clock.set(NOW + timedelta(seconds=TIMEOUT - 1))
+        await d.poll("fake:acme")
+        assert other.count("mentions") == 0 and other.get_cursor("fake:acme") is None
+        assert other.source_state("fake:acme").paused_until is None  # b's polls of it are not parked
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        d.store.close()

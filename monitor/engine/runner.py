@@ -9,7 +9,9 @@ Decisions, each logged with its reason:
 - permanent failure (PermanentSourceError): recorded with a message saying what to fix; the source
   itself refuses further polls until it is rebuilt from a changed config;
 - anything unexpected from a source or from ingest counts as a retryable failure, so one broken
-  source or feed never stops the daemon. The cursor only moves when the records were stored.
+  source or feed never stops the daemon. The cursor only moves when the records were stored;
+- lease lost (LeaseLost, a cluster only): another instance took the watch-list over while this poll ran;
+  nothing was stored and the source's health is left alone (it is the new holder's); raised to the daemon.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from monitor.clock import Clock
-from monitor.errors import PermanentSourceError, SourceError
+from monitor.errors import LeaseLost, PermanentSourceError, SourceError
 from monitor.records.mention import lenient_time, time_text
 from monitor.sources.base import PollResult, RateLimited, Source, backoff_until
 from monitor.store.database import Store
@@ -84,7 +86,9 @@ async def poll_source(
             await pipeline.score_ahead(result.mentions)
             pipeline.ingest(result.mentions, {key: result.cursor} if result.cursor is not None else None)
         elif result.cursor is not None:
-            store.set_cursor(key, result.cursor, now=now)
+            pipeline.move_cursors({key: result.cursor})
+    except LeaseLost:  # not this source's failure: its health and pause are the new holder's business
+        raise
     except Exception as exc:  # nothing was committed: the same records come again next poll
         return _failed(store, key, exc, failures, now, rng or _RNG, stage="storing")
     if result.volumes:

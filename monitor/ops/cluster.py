@@ -102,6 +102,19 @@ class Cluster:
         does not poll a source the new holder polls."""
         return all(self.valid_until.get(name, now) > now for name in self.held)
 
+    def hold(self, watchlists: Collection[str], now: datetime) -> None:
+        """The fence of a write for ``watchlists`` (the pipeline's): inside its transaction, raises
+        LeaseLost unless the database still says this instance holds each of their leases. ``current``
+        is this instance's own belief, checked before work starts; this is the database's word, checked
+        where the work is written, so a holder that stalled in between and was taken over writes nothing."""
+        self.store.hold_leases([watchlist_lease(w) for w in watchlists], self.instance, now=now)
+
+    def drop(self, leases: Collection[str]) -> None:
+        """Forget leases the database says are another instance's now (LeaseLost): what this instance runs
+        shrinks at once, not at its next tick; a later tick may win them back."""
+        self.held -= set(leases)
+        self.valid_until = {k: v for k, v in self.valid_until.items() if k in self.held}
+
     def holds_watchlist(self, name: str) -> bool:
         return watchlist_lease(name) in self.held
 
