@@ -370,9 +370,24 @@ class Daemon:
         from the database, as a restart does, and the sources and delivery follow."""
         assert self.cluster is not None
         before = set(self.view.watchlists)
-        self.cluster.tick(list(self.config.watchlists), self.clock.now())
+        now = self.clock.now()
+        self.cluster.tick(list(self.config.watchlists), now)
         self.metrics.takeovers.set(self.cluster.takeovers)
         self._follow_leases(before)
+        self._schedule_lease(now)
+
+    def _schedule_lease(self, now: datetime) -> None:
+        """Bring the next lease tick forward to ``Cluster.next_tick`` (another holder's lease expiring
+        before the interval's next tick): the takeover then happens within the lease timeout. The
+        interval's own ticks go on as before."""
+        assert self.cluster is not None
+        job = self.scheduler.get_job("lease") if self.scheduler is not None else None
+        if job is None:
+            return
+        # The scheduler runs on the wall clock; the cluster on the daemon's (simulated in tests).
+        wanted = datetime.now(UTC) + (self.cluster.next_tick(now) - now)
+        if job.next_run_time is None or wanted < job.next_run_time:
+            job.modify(next_run_time=wanted)
 
     def _lease_lost(self, exc: LeaseLost, what: str) -> None:
         """Another instance took over a lease this one wrote under (it stalled): the write was rolled back.
@@ -537,6 +552,8 @@ class Daemon:
         self._add("upkeep", self.upkeep, timedelta(seconds=15))
         self._add("prune", self.prune, timedelta(hours=1))
         self.scheduler.start()
+        if self.cluster is not None:
+            self._schedule_lease(self.clock.now())  # the first tick's leases, read before the job existed
         # Delivery is a loop of its own, not a job: one pass may take many seconds while a burst is
         # spaced out at Slack's one message a second per channel.
         await self._start_buttons()

@@ -198,6 +198,30 @@ def test_instances_starting_together_migrate_a_new_database_once(pg_url: str) ->
     assert store.conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
 
 
+def test_the_lease_timeout_is_thirty_seconds_by_default() -> None:
+    from monitor.config.settings import ClusterSettings
+
+    assert ClusterSettings().lease_timeout == timedelta(seconds=30)
+
+
+def test_the_next_lease_tick_comes_when_another_holders_lease_expires_so_takeover_is_within_the_timeout(
+        db_target: str | Path) -> None:
+    from monitor.ops.cluster import TAKEOVER_SLACK
+
+    store = Store(db_target)
+    a, b = Cluster(store, "a", TIMEOUT, NOW), Cluster(store, "b", TIMEOUT, NOW)
+    a.tick(["acme"], NOW)
+    t = NOW + timedelta(seconds=1)
+    b.tick(["acme"], t)
+    assert b.next_tick(t) == t + timedelta(seconds=b.every_s)  # a renews in time: the normal interval
+    t = NOW + timedelta(seconds=25)  # a stopped renewing after NOW: its leases expire at NOW + TIMEOUT
+    assert b.tick(["acme"], t) == set()
+    at = b.next_tick(t)
+    assert at == NOW + timedelta(seconds=TIMEOUT) + TAKEOVER_SLACK < t + timedelta(seconds=b.every_s)
+    assert b.tick(["acme"], at) == {GLOBAL, "watchlist:acme"}  # taken at the expiry, not a third later
+    assert b.next_tick(at) == at + timedelta(seconds=b.every_s)  # nothing else to wait for
+
+
 def test_an_instance_that_stalled_past_its_lease_knows_it_before_polling(db_target: str | Path) -> None:
     store = Store(db_target)
     a = Cluster(store, "a", TIMEOUT, NOW)
