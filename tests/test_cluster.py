@@ -369,3 +369,30 @@ def test_a_stalled_holder_taken_over_stores_no_batch_and_moves_no_cursor(tmp_pat
         asyncio.run(scenario())
     finally:
         d.store.close()
+
+
+def test_an_instance_whose_leases_expired_by_its_own_clock_does_not_poll(tmp_path: Path, pg_url: str) -> None:
+    """No overlapping polls: an instance that did not renew in time (stalled) may have been taken over, so
+    it does not start a poll the new holder may be running, even before the database says so."""
+    import asyncio
+
+    from monitor.clock import SimulatedClock
+
+    clock = SimulatedClock(NOW)
+    d = _daemon(tmp_path, pg_url, clock)
+    source = FakeSource("fake:acme")
+
+    async def scenario() -> None:
+        await d.lease()
+        d.sources = {"fake:acme": source}
+        clock.set(NOW + timedelta(seconds=TIMEOUT - 1))
+        await d.poll("fake:acme")
+        assert source.polls == 1
+        clock.set(NOW + timedelta(seconds=TIMEOUT + 1))  # not renewed: expired, though no one took it yet
+        await d.poll("fake:acme")
+        assert source.polls == 1
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        d.store.close()
