@@ -396,3 +396,19 @@ def test_an_instance_whose_leases_expired_by_its_own_clock_does_not_poll(tmp_pat
         asyncio.run(scenario())
     finally:
         d.store.close()
+
+
+def test_x_stream_mode_with_a_postgresql_database_is_refused_at_load_in_one_line(tmp_path: Path, capsys) -> None:
+    """Each instance's stream would delete the others' ``monitor:*`` rules: refused before it runs."""
+    from monitor.cli import main
+    from tests.conftest import ACME, write_config
+
+    cfg = write_config(tmp_path, [ACME], database="postgresql://monitor@db.internal/monitor", x={"mode": "stream"})
+    assert main(["check-config", "--config", str(cfg)]) == 2
+    [line] = [ln for ln in capsys.readouterr().err.splitlines() if "x.mode" in ln]
+    lines = cfg.read_text().splitlines()
+    mode_line = next(i for i, ln in enumerate(lines, 1) if ln.strip().startswith("mode:"))
+    assert line.startswith(f"{cfg}:{mode_line}: x.mode: stream ") and "x.mode: search" in line, line
+    # Alone on SQLite the stream is fine.
+    cfg = write_config(tmp_path, [ACME], x={"mode": "stream"})
+    assert main(["check-config", "--config", str(cfg)]) == 0
