@@ -189,7 +189,9 @@ class Daemon:
         kind = source_kind(key)
         started = time.monotonic()
         try:
-            result = await poll_source(source, self.pipeline, self.store, self.clock, rng=self.rng)
+            # The pipeline is looked up when the records are stored: a lease change may rebuild it meanwhile.
+            result = await poll_source(source, lambda: self.pipeline if key in self.sources else None, self.store,
+                                       self.clock, rng=self.rng)
         except LeaseLost as exc:
             self._lease_lost(exc, f"{key}: poll not stored")
             return

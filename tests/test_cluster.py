@@ -412,3 +412,55 @@ def test_x_stream_mode_with_a_postgresql_database_is_refused_at_load_in_one_line
     # Alone on SQLite the stream is fine.
     cfg = write_config(tmp_path, [ACME], x={"mode": "stream"})
     assert main(["check-config", "--config", str(cfg)]) == 0
+
+
+def test_a_poll_in_flight_while_the_leases_change_feeds_the_pipeline_that_runs_on(
+        tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline is rebuilt when the watch-lists held change; a poll that was fetching then is stored and
+    judged by the new one, not by the old one that is dropped (which would forget it until a restart)."""
+    import asyncio
+
+    from devkit.standins.xapi import XApi
+    from monitor.clock import SimulatedClock
+
+    monkeypatch.setenv("CLUSTER_X_TOKEN", "x-cluster-bearer-0123456789")
+    with XApi(token="x-cluster-bearer-0123456789") as x:
+        root = x.add_tweet(COMPLAINT.replace("@acme", "acme"), author="carol", followers=1000)
+        for i in range(6):
+            x.add_tweet(f"same here, acme did this to me too ({i})", author=f"r{i}", replied_to=root["id"])
+        clock = SimulatedClock(datetime.now(UTC))
+        d = _daemon(tmp_path, pg_url, clock, ["acme", "globex"],
+                    x={"api_url": x.url, "bearer_token_env": "CLUSTER_X_TOKEN"})
+
+        async def scenario() -> None:
+            await d.lease()
+            assert set(d.view.watchlists) == {"acme", "globex"}
+            fetching, go = asyncio.Event(), asyncio.Event()
+            source = d.sources["x:acme"]
+            real = source.poll
+
+            async def slow_poll(cursor: Any, now: datetime) -> Any:
+                result = await real(cursor, now)
+                fetching.set()
+                await go.wait()
+                return result
+
+            source.poll = slow_poll  # type: ignore[method-assign]
+            polling = asyncio.create_task(d.poll("x:acme"))
+            await fetching.wait()
+            old = d.pipeline
+            # Another instance appears: this one hands globex over, and its pipeline is rebuilt.
+            d.store.heartbeat("b", host="b", pid=1, started=clock.now(), now=clock.now())
+            await d.lease()
+            assert d.pipeline is not old and set(d.view.watchlists) == {"acme"}
+            go.set()
+            await polling
+            assert d.store.count("mentions") == 7
+            assert d.pipeline.detector.has_reactions((f"x:{root['id']}", "acme"))
+            await d.detect()
+            assert d.store.count("decisions") == 1
+
+        try:
+            asyncio.run(scenario())
+        finally:
+            d.store.close()
