@@ -29,7 +29,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.config.settings import Config, load_config, resolve_secret, watchlist_files
 from monitor.engine.debounce import Debounced
 from monitor.engine.pipeline import Pipeline
-from monitor.errors import ConfigError, DeliveryError, StoreError
+from monitor.errors import ConfigError, DeliveryError, LeaseLost, StoreError
 from monitor.ops import logs
 from monitor.ops.cluster import GLOBAL, Cluster, default_instance
 from monitor.ops.metrics import HealthServer, Metrics, observe_outbox, source_kind
@@ -65,7 +65,7 @@ class Daemon:
             self.cluster = Cluster(self.store, c.instance or default_instance(), c.lease_timeout.total_seconds(),
                                    self.started)
         self.view = self._view(config)
-        self.pipeline = Pipeline(self.view, self.store, self.clock)
+        self.pipeline = self._pipeline(self.view)
         self.metrics = Metrics()
         if self.cluster is not None:
             self.metrics.instance.labels(self.cluster.instance).set(1)
@@ -92,6 +92,10 @@ class Daemon:
     def _view(self, config: Config) -> Config:
         """The config this instance runs: all of it alone, the watch-lists it leases in a cluster."""
         return config if self.cluster is None else self.cluster.view(config)
+
+    def _pipeline(self, view: Config) -> Pipeline:
+        """A pipeline for ``view``; in a cluster its writes are fenced by the leases (``Cluster.hold``)."""
+        return Pipeline(view, self.store, self.clock, fence=None if self.cluster is None else self.cluster.hold)
 
     def _key_suffix(self) -> str:
         return "" if self.cluster is None else self.cluster.key_suffix(self.view.watchlists)
@@ -184,7 +188,13 @@ class Daemon:
             return
         kind = source_kind(key)
         started = time.monotonic()
-        result = await poll_source(source, self.pipeline, self.store, self.clock, rng=self.rng)
+        try:
+            # The pipeline is looked up when the records are stored: a lease change may rebuild it meanwhile.
+            result = await poll_source(source, lambda: self.pipeline if key in self.sources else None, self.store,
+                                       self.clock, rng=self.rng)
+        except LeaseLost as exc:
+            self._lease_lost(exc, f"{key}: poll not stored")
+            return
         self.metrics.poll_seconds.labels(kind).observe(time.monotonic() - started)
         outcome = "error" if result.detail.get("error") else "parked" if result.detail.get("skipped") else "ok"
         self.metrics.polls.labels(kind, outcome).inc()
@@ -203,9 +213,17 @@ class Daemon:
 
         A pass whose decisions cannot be written (disk full, database locked) is logged in one line and
         decided again at the next pass (``Pipeline.detect`` takes it back); the daemon keeps running.
+        In a cluster, no pass starts once this instance's leases have expired by its own clock, and one
+        whose watch-lists another instance took over meanwhile records nothing (the new holder decides).
         """
+        if self.cluster is not None and not self.cluster.current(self.clock.now()):
+            log.warning("detection pass skipped: this instance's leases expired before it renewed them")
+            return
         try:
             decisions = self.pipeline.detect()
+        except LeaseLost as exc:
+            self._lease_lost(exc, "detection pass not recorded")
+            return
         except (StoreError, OSError) as exc:
             log.error("detection pass not recorded (%s); nothing was lost, the next pass decides it again",
                       _one_line(exc))
@@ -271,7 +289,12 @@ class Daemon:
 
             try:
                 with self.store.transaction():
+                    if self.cluster is not None:  # fenced: the global lease may have moved since upkeep began
+                        self.store.hold_leases([GLOBAL], self.cluster.instance, now=self.clock.now())
                     record_decisions(self.store, alerts, channel_for=self.config.channel_for, now=self.clock.now())
+            except LeaseLost as exc:
+                self._lease_lost(exc, "source alerts not recorded")
+                alerts = []
             except StoreError as exc:  # checked again at the next upkeep
                 log.error("source alerts not recorded (%s); the next upkeep tries again", _one_line(exc))
                 alerts = []
@@ -349,14 +372,44 @@ class Daemon:
         from the database, as a restart does, and the sources and delivery follow."""
         assert self.cluster is not None
         before = set(self.view.watchlists)
-        self.cluster.tick(list(self.config.watchlists), self.clock.now())
-        self.metrics.leases_held.set(len(self.cluster.held))
+        now = self.clock.now()
+        self.cluster.tick(list(self.config.watchlists), now)
         self.metrics.takeovers.set(self.cluster.takeovers)
+        self._follow_leases(before)
+        self._schedule_lease(now)
+
+    def _schedule_lease(self, now: datetime) -> None:
+        """Bring the next lease tick forward to ``Cluster.next_tick`` (another holder's lease expiring
+        before the interval's next tick): the takeover then happens within the lease timeout. The
+        interval's own ticks go on as before."""
+        assert self.cluster is not None
+        job = self.scheduler.get_job("lease") if self.scheduler is not None else None
+        if job is None:
+            return
+        # The scheduler runs on the wall clock; the cluster on the daemon's (simulated in tests).
+        wanted = datetime.now(UTC) + (self.cluster.next_tick(now) - now)
+        if job.next_run_time is None or wanted < job.next_run_time:
+            job.modify(next_run_time=wanted)
+
+    def _lease_lost(self, exc: LeaseLost, what: str) -> None:
+        """Another instance took over a lease this one wrote under (it stalled): the write was rolled back.
+        The lost watch-lists' state here (cascades, baselines) is dropped; winning them back rebuilds it
+        from the database, as a takeover does."""
+        assert self.cluster is not None
+        log.warning("%s: %s; this instance stops running it", what, exc)
+        before = set(self.view.watchlists)
+        self.cluster.drop(exc.leases)
+        self._follow_leases(before)
+
+    def _follow_leases(self, before: set[str]) -> None:
+        """Run what the leases held say (``before``: the watch-lists run until now)."""
+        assert self.cluster is not None
+        self.metrics.leases_held.set(len(self.cluster.held))
         view = self._view(self.config)
         if set(view.watchlists) == before:
             return
         self.view = view
-        self.pipeline = Pipeline(view, self.store, self.clock)
+        self.pipeline = self._pipeline(view)
         self._build_outputs()
         if self.scheduler is not None:
             self._schedule_sources()
@@ -447,9 +500,16 @@ class Daemon:
         blogs = [s for s in self.sources.values() if not s.key.startswith(x_kinds)]
         xs = [s for s in self.sources.values() if s.key.startswith(x_kinds)]
         for group in (blogs, xs):
-            await asyncio.gather(*(poll_source(s, self.pipeline, self.store, self.clock, rng=self.rng)
-                                   for s in group))
-        self.pipeline.detect()  # one pass after every poll: the polls themselves need no debounce
+            for got in await asyncio.gather(*(poll_source(s, self.pipeline, self.store, self.clock, rng=self.rng)
+                                              for s in group), return_exceptions=True):
+                if isinstance(got, LeaseLost):
+                    log.warning("poll not stored: %s", got)
+                elif isinstance(got, BaseException):
+                    raise got
+        try:
+            self.pipeline.detect()  # one pass after every poll: the polls themselves need no debounce
+        except LeaseLost as exc:
+            log.warning("detection pass not recorded: %s", exc)
         left = await self.sender.flush(timeout=30)
         if left:
             log.warning("%d alert(s) still queued; they go out at the next run", left)
@@ -494,6 +554,8 @@ class Daemon:
         self._add("upkeep", self.upkeep, timedelta(seconds=15))
         self._add("prune", self.prune, timedelta(hours=1))
         self.scheduler.start()
+        if self.cluster is not None:
+            self._schedule_lease(self.clock.now())  # the first tick's leases, read before the job existed
         # Delivery is a loop of its own, not a job: one pass may take many seconds while a burst is
         # spaced out at Slack's one message a second per channel.
         await self._start_buttons()

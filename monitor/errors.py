@@ -51,3 +51,13 @@ class DeliveryError(MonitorError):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+class LeaseLost(MonitorError):
+    """This instance no longer holds a lease it wrote under (another instance took it over while this one
+    stalled): the write was rolled back. Not retried: the work is the new holder's now."""
+
+    def __init__(self, leases: list[str], holder: str):
+        self.leases, self.holder = leases, holder
+        super().__init__(f"lease {', '.join(leases)} no longer held by {holder} (another instance took it over); "
+                         "nothing was written")

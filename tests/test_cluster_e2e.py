@@ -110,8 +110,9 @@ def test_two_instances_alert_a_storm_once_and_the_survivor_of_a_kill_9_delivers_
     assert line["level"] == "warning"
     [(taken_at,)] = world.query("SELECT acquired_at FROM leases WHERE name = 'watchlist:acme'")
     waited = (datetime.fromisoformat(taken_at) - datetime.fromisoformat(last_renewed)).total_seconds()
-    # Expired LEASE_TIMEOUT after its last renewal; taken at the survivor's next tick (a third of it).
-    assert waited <= LEASE_TIMEOUT + LEASE_TIMEOUT / 3 + 1.5, waited
+    # Expired LEASE_TIMEOUT after its last renewal; the survivor's next tick is at that expiry (the slack is
+    # for the scheduler and a loaded machine, not for a tick interval).
+    assert waited <= LEASE_TIMEOUT + 1.5, waited
 
     wait_for("every queued alert delivered by the survivor", lambda: not world.query(
         "SELECT 1 FROM outbox WHERE status IN ('pending', 'held')") and world.query(

@@ -235,3 +235,25 @@ def test_one_cycle_runs_every_job_once_for_soak_tests(tmp_path: Path, stand_ins:
 
     assert asyncio.run(scenario()) == (2, 1)
     assert len(slack.messages) == 1
+
+
+def test_each_cluster_instance_serves_its_name_and_the_leases_it_holds(tmp_path: Path, pg_url: str) -> None:
+    path = write_config(tmp_path, [{"name": "acme", "terms": ["acme"]}], database=pg_url,
+                        x={"enabled": False}, blogs={"enabled": False}, cluster={"instance": "web-1:812"})
+
+    async def scenario() -> str:
+        daemon = Daemon(load_config(path), clock=SimulatedClock(datetime.now(UTC)))
+        server = serve(daemon.metrics, daemon.health, refresh=daemon.refresh_gauges)
+        await server.start()
+        try:
+            await daemon.lease()
+            return (await get(server.port, "/metrics"))[2]
+        finally:
+            await server.stop()
+            await daemon.http.aclose()
+            daemon.store.close()
+
+    body = asyncio.run(scenario())
+    assert sample(body, "monitor_instance", instance="web-1:812") == 1
+    assert sample(body, "monitor_leases_held") == 2  # global and watchlist:acme: it is alone
+    assert sample(body, "monitor_lease_takeovers") == 0

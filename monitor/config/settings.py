@@ -367,6 +367,12 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     problems += found.lines()
     if raw is None:
         raise ConfigError(problems)
+    if settings is not None and settings.x.mode == "stream" and is_database_url(settings.database):
+        # XStreamSource.sync_rules deletes every monitor:* rule it does not want: instances sharing one
+        # app's stream would delete each other's rules (and X allows an app one stream connection).
+        problems.append(f"{cfg_path}:{raw.line_of(('x', 'mode'))}: x.mode: stream cannot run with a PostgreSQL "
+                        "database (several instances): each would delete the others' stream rules; use "
+                        "x.mode: search")
     # The watch-lists are checked even when the settings are not, so one run reports both.
     folder = settings.watchlists if settings is not None else _folder_written(raw)
     config = Config(cfg_path, settings or Settings(), {}, lines={k[0]: n for k, n in raw.lines.items() if len(k) == 1})

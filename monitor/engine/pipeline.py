@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.cascades.link import Linked, Linker
@@ -51,10 +51,17 @@ class IngestResult:
     tracked: list[Linked] = field(default_factory=list)
 
 
+# Called inside the transactions that store a batch or record decisions, with the watch-lists run and the
+# time: raises (LeaseLost) when this instance no longer holds their leases, so the write is rolled back.
+Fence = Callable[[Collection[str], datetime], None]
+
+
 class Pipeline:
     def __init__(self, config: Config, store: Store, clock: Clock, *, scorer: Scorer | None = None,
-                 deliver: bool = True):
+                 deliver: bool = True, fence: Fence | None = None):
+        """``fence``: in a cluster, the lease check of every write (``Cluster.hold``); None alone."""
         self.config = config
+        self.fence = fence
         self.store = store
         self.clock = clock
         self.scorer = scorer or Scorer()
@@ -111,6 +118,7 @@ class Pipeline:
         linked: list[Linked] = []
         scores: list[Scores] = []
         with self.store.transaction():
+            self._fenced(now)
             moved = {k: v for k, v in (cursors or {}).items() if v}
             if seen_again or moved:
                 self.store.write_mentions([], seen_again, moved, now=now)
@@ -170,6 +178,18 @@ class Pipeline:
         found = ahead.get(key)
         return found if found is not None else self.scorer.score(key[0], explain=key[1])
 
+    def move_cursors(self, cursors: dict[str, dict[str, Any]]) -> None:
+        """Move cursors a poll that found nothing new covered (fenced like ``ingest``)."""
+        now = self.clock.now()
+        with self.store.transaction():
+            self._fenced(now)
+            for key, cursor in cursors.items():
+                self.store.set_cursor(key, cursor, now=now)
+
+    def _fenced(self, now: datetime) -> None:
+        if self.fence is not None:
+            self.fence(self.config.watchlists, now)
+
     def _touch_cascades(self, linked: list[Linked]) -> None:
         roots = [(x.root_id, wl, x.mention.observed_at)
                  for x in linked if x.root_id == x.mention.id for wl in x.watchlists]
@@ -223,6 +243,7 @@ class Pipeline:
         now = self.clock.now()
         payloads = [d.to_json() for d in decisions]
         with self.store.transaction():
+            self._fenced(now)
             for d in decisions:
                 if d.level is not None and d.kind == "cascade":
                     state = self.detector.alert_state((d.root_id, d.watchlist))

@@ -9,18 +9,21 @@ Decisions, each logged with its reason:
 - permanent failure (PermanentSourceError): recorded with a message saying what to fix; the source
   itself refuses further polls until it is rebuilt from a changed config;
 - anything unexpected from a source or from ingest counts as a retryable failure, so one broken
-  source or feed never stops the daemon. The cursor only moves when the records were stored.
+  source or feed never stops the daemon. The cursor only moves when the records were stored;
+- lease lost (LeaseLost, a cluster only): another instance took the watch-list over while this poll ran;
+  nothing was stored and the source's health is left alone (it is the new holder's); raised to the daemon.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from monitor.clock import Clock
-from monitor.errors import PermanentSourceError, SourceError
+from monitor.errors import LeaseLost, PermanentSourceError, SourceError
 from monitor.records.mention import lenient_time, time_text
 from monitor.sources.base import PollResult, RateLimited, Source, backoff_until
 from monitor.store.database import Store
@@ -50,9 +53,20 @@ def health_of(store: Store, key: str) -> tuple[int, datetime | None, str | None]
 
 
 async def poll_source(
-    source: Source, pipeline: Pipeline, store: Store, clock: Clock, *, rng: random.Random | None = None
+    source: Source,
+    pipeline: Pipeline | Callable[[], Pipeline | None],
+    store: Store,
+    clock: Clock,
+    *,
+    rng: random.Random | None = None,
 ) -> PollResult:
-    """Poll ``source`` once and store what it found. Raises nothing for a source's failure."""
+    """Poll ``source`` once and store what it found. Raises nothing for a source's failure.
+
+    ``pipeline`` may be a function that names the pipeline when the records are stored: the daemon's is
+    rebuilt when its leases change, possibly while this poll awaits the network, and what was fetched
+    belongs to the one running now. It returns None when the source is no longer run here: what was
+    fetched is then dropped, and its cursor does not move (the new holder reads it again).
+    """
     key = source.key
     now = clock.now()
     failures, paused, last_error = health_of(store, key)
@@ -79,17 +93,29 @@ async def poll_source(
         return PollResult([], None, detail={"error": message, "permanent": True})
     except Exception as exc:
         return _failed(store, key, exc, failures, now, rng or _RNG)
+    current = pipeline if callable(pipeline) else lambda: pipeline
+    scored = None
     try:
         if result.mentions:
-            scored = await pipeline.score_ahead(result.mentions)
-            pipeline.ingest(result.mentions, {key: result.cursor} if result.cursor is not None else None,
-                            scored=scored)
+            ahead = current()
+            if ahead is not None:
+                scored = await ahead.score_ahead(result.mentions)  # a pure function of the texts
+        target = current()  # asked again: scoring ahead awaited a worker thread
+        if target is None:
+            log.info("%s: no longer run by this instance; what it fetched is dropped, its cursor did not move",
+                     key, extra={"source": key})
+            return PollResult([], None, detail={"skipped": "no longer run here"})
+        if result.mentions:
+            target.ingest(result.mentions, {key: result.cursor} if result.cursor is not None else None,
+                          scored=scored)
         elif result.cursor is not None:
-            store.set_cursor(key, result.cursor, now=now)
+            target.move_cursors({key: result.cursor})
+    except LeaseLost:  # not this source's failure: its health and pause are the new holder's business
+        raise
     except Exception as exc:  # nothing was committed: the same records come again next poll
         return _failed(store, key, exc, failures, now, rng or _RNG, stage="storing")
     if result.volumes:
-        pipeline.add_volume(result.volumes)
+        target.add_volume(result.volumes)
     for warning in result.warnings:
         log.warning("%s: %s", key, scrub(warning), extra={"source": key})
     detail = {k: v for k, v in result.detail.items() if k != "health"}

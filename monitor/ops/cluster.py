@@ -4,7 +4,9 @@ Each instance (``cluster.instance``, default hostname:pid) heartbeats every thir
 ``cluster.lease_timeout`` and takes leases, in the database, on the units of work: one per watch-list
 (``watchlist:<name>``: its polling, detection and delivery) and ``global`` (the gone-quiet check,
 pruning, alerts that belong to no watch-list). It renews what it holds; a lease whose holder stopped
-renewing expires after ``lease_timeout`` and the next instance to tick takes it over. An instance
+renewing expires after ``lease_timeout`` and another instance takes it over at once: each instance's
+next tick comes at the earliest expiry of another's lease (``next_tick``), so a takeover happens within
+the timeout, not up to a tick interval after it. An instance
 takes at most its fair share (units / live instances, rounded up) and lets go of one unit a tick
 while it holds more, so a new instance gets work without waiting for a failure.
 
@@ -30,6 +32,9 @@ from monitor.store.database import Store
 log = logging.getLogger("monitor.cluster")
 
 GLOBAL = "global"
+# How long after another holder's lease expires the tick that takes it comes: the takeover needs the
+# expiry strictly passed (leases.py), by this instance's clock.
+TAKEOVER_SLACK = timedelta(milliseconds=50)
 
 
 def watchlist_lease(name: str) -> str:
@@ -49,6 +54,7 @@ class Cluster:
     held: set[str] = field(default_factory=set)
     takeovers: int = 0
     valid_until: dict[str, datetime] = field(default_factory=dict)  # by this instance's clock
+    others_expire: datetime | None = None  # the earliest expiry of another instance's lease, at the last tick
 
     @property
     def every_s(self) -> float:
@@ -94,13 +100,39 @@ class Cluster:
             log.info("lease %s released for another instance (%d live, a share of %d)", extra, live, share)
         self.held = held
         self.valid_until = {k: v for k, v in self.valid_until.items() if k in held}
+        # Already expired ones are not waited for: this instance did not take them (its share is full).
+        ahead = [le.expires_at for le in self.store.leases() if le.name in units and le.holder != self.instance
+                 and le.expires_at is not None and le.expires_at > now]
+        self.others_expire = min(ahead, default=None)
         return set(held)
+
+    def next_tick(self, now: datetime) -> datetime:
+        """When to tick next (``now``: the last tick's time): after the normal interval, or just after the
+        earliest expiry of another instance's lease when that comes sooner, so that a holder that stopped
+        renewing is taken over when its lease expires."""
+        at = now + timedelta(seconds=self.every_s)
+        if self.others_expire is not None:
+            at = min(at, self.others_expire + TAKEOVER_SLACK)
+        return at
 
     def current(self, now: datetime) -> bool:
         """Whether every lease held is still unexpired by this instance's own clock: a poll or a delivery
         starts only then, so an instance that stalled past its lease (and may have been taken over)
         does not poll a source the new holder polls."""
         return all(self.valid_until.get(name, now) > now for name in self.held)
+
+    def hold(self, watchlists: Collection[str], now: datetime) -> None:
+        """The fence of a write for ``watchlists`` (the pipeline's): inside its transaction, raises
+        LeaseLost unless the database still says this instance holds each of their leases. ``current``
+        is this instance's own belief, checked before work starts; this is the database's word, checked
+        where the work is written, so a holder that stalled in between and was taken over writes nothing."""
+        self.store.hold_leases([watchlist_lease(w) for w in watchlists], self.instance, now=now)
+
+    def drop(self, leases: Collection[str]) -> None:
+        """Forget leases the database says are another instance's now (LeaseLost): what this instance runs
+        shrinks at once, not at its next tick; a later tick may win them back."""
+        self.held -= set(leases)
+        self.valid_until = {k: v for k, v in self.valid_until.items() if k in self.held}
 
     def holds_watchlist(self, name: str) -> bool:
         return watchlist_lease(name) in self.held

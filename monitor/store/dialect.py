@@ -135,3 +135,10 @@ def identity_tables(migrations: list[str]) -> frozenset[str]:
             if table and re.search(r"\bid\s+INTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", statement, re.I):
                 found.add(table.group(1))
     return frozenset(found)
+
+
+def row_lock(engine: str, mode: str) -> str:
+    """What a ``SELECT`` ends in to lock the rows it reads until the transaction ends (``mode``: ``SHARE``
+    or ``UPDATE``, optionally with ``SKIP LOCKED``): nothing on SQLite, whose ``BEGIN IMMEDIATE`` already
+    holds the one write lock of the whole database."""
+    return f" FOR {mode}" if engine == "postgresql" else ""

@@ -8,11 +8,14 @@ timeout (30 s by default) is far longer than their skew.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.errors import LeaseLost
 from monitor.records.mention import lenient_time
 from monitor.store.base import Tables, stamp
+from monitor.store.dialect import row_lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,23 @@ class LeaseTables(Tables):
         granted = after is not None and after[0] == holder
         return granted, (before if granted and before not in (None, holder) else None)
 
+    def hold_leases(self, names: Collection[str], holder: str, *, now: datetime) -> None:
+        """The fence of a write made under leases: called inside its transaction, raises LeaseLost (and so
+        rolls the transaction back) unless ``holder`` holds every lease in ``names``, unexpired at ``now``.
+        On PostgreSQL the lease rows stay locked ``FOR SHARE`` until the transaction ends, so another
+        instance taking one over waits for this write to commit, and never sees half of it."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return
+        marks = ",".join("?" * len(wanted))
+        with self.transaction() as conn:
+            held = {n for (n,) in conn.execute(
+                f"SELECT name FROM leases WHERE name IN ({marks}) AND holder = ? AND expires_at > ?"
+                + row_lock(self.engine, "SHARE"), (*wanted, holder, stamp(now))).fetchall()}
+        lost = [n for n in wanted if n not in held]
+        if lost:
+            raise LeaseLost(lost, holder)
+
     def release_lease(self, name: str, holder: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
@@ -94,7 +114,7 @@ class LeaseTables(Tables):
         ``holder`` holds ``lease`` (the row's watch-list), and only when no other instance's claim on
         it is still current. On PostgreSQL the row is read ``FOR UPDATE SKIP LOCKED``: a row another
         instance is claiming right now is skipped, never waited for, never claimed twice."""
-        lock = " FOR UPDATE SKIP LOCKED" if self.engine == "postgresql" else ""
+        lock = row_lock(self.engine, "UPDATE SKIP LOCKED")
         with self.transaction() as conn:
             held = conn.execute("SELECT 1 FROM leases WHERE name = ? AND holder = ? AND expires_at > ?",
                                 (lease, holder, stamp(now))).fetchone()
