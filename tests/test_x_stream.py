@@ -216,3 +216,36 @@ def test_a_refused_connection_backs_off_and_connects_once_the_slot_is_free(tmp_p
     refused, connections = asyncio.run(scenario())
     assert refused is not None and "429" in refused and "TooManyConnections" in refused
     assert connections == 1
+
+
+def test_a_backfill_the_budget_cannot_pay_for_yet_is_kept_and_read_once_the_pace_allows() -> None:
+    from datetime import UTC, datetime
+
+    from monitor.config.settings import Secret, XSettings
+    from monitor.sources.spend import XLedger
+
+    with XApi(token=X_TOKEN, heartbeat=0.05) as api:
+        first = api.add_tweet("acme first", author="a")
+        gap = ["x:" + api.add_tweet(f"acme while down {i}", author=f"u{i}")["id"] for i in range(5)]
+        settings = XSettings(api_url=api.url, monthly_read_budget=10_000, monthly_budget_usd=31.0)
+        ledger = XLedger(settings)
+        now = datetime(2026, 5, 2, tzinfo=UTC)
+        ledger.charge("x:other", now, posts=int(ledger.allowed_usd(now) / 0.005))  # others spent the pace
+        src = XStreamSource("xstream:all", {"acme": "acme"}, Secret(X_TOKEN), settings, ledger=ledger)
+
+        async def scenario() -> tuple[Any, Any, Any, list[Any]]:
+            try:
+                spent = await src.poll({"since_id": first["id"]}, now)
+                searches = len([r for r in api.requests if r.path == "/2/tweets/search/recent"])
+                later = await src.poll(spent.cursor, datetime(2026, 5, 3, 12, tzinfo=UTC))
+                return spent, later, searches, [r for r in api.requests if r.path == "/2/tweets/search/recent"]
+            finally:
+                await src.aclose()
+
+        spent, later, searches_while_spent, searches = asyncio.run(scenario())
+    assert spent.mentions == [] and searches_while_spent == 0  # nothing read: the pace is used up
+    run = spent.cursor["backfill"]["acme"]
+    assert run["since_id"] == first["id"] and run["park_until"]  # kept, waiting for the pace
+    assert spent.detail["backfill_running"] == ["acme"]
+    assert sorted(m.id for m in later.mentions) == sorted(gap)  # the gap's posts, read when the pace allows
+    assert "backfill" not in later.cursor and len(searches) == 1
