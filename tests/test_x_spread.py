@@ -284,3 +284,91 @@ def test_replies_are_read_while_the_budget_allows_and_the_unread_ones_once_it_al
     looked, before, after, replies = asyncio.run(scenario())
     assert looked == 1 and before == 0  # measured, but its replies not read: the budget did not allow it
     assert after == 1 and replies == 3  # read once it did, though the post did not grow again
+
+
+# -- lookups of X posts in cascades rooted elsewhere, and of a nearly spent budget -----------------------
+def _pipeline(tmp_path: Path, x: XApi, **xs: Any) -> Any:
+    from monitor.engine.pipeline import Pipeline
+    from monitor.store.database import Store
+
+    path = write_config(tmp_path, [{"name": "acme", "terms": ["acme", "@acme"], "alert": {"spread_threshold": 500}}],
+                        x={"api_url": x.url, "monthly_read_budget": 100_000, "volume_counts": "off", **xs})
+    config = load_config(path)
+    store = Store(config.database_path)
+    clock = SimulatedClock(datetime(2026, 5, 2, tzinfo=UTC))
+    return config, store, clock, Pipeline(config, store, clock, deliver=False)
+
+
+def _lookup_source(config: Any, store: Any, ledger: XLedger) -> Any:
+    from monitor.sources.xlookup import XLookupSource
+
+    return XLookupSource("xlookup:open", store, Secret(X_TOKEN), config.settings.x, ledger=ledger,
+                         window=timedelta(hours=6))
+
+
+def test_an_x_post_linking_a_tracked_blog_complaint_is_looked_up_and_its_unseen_reposts_count_in_that_cascade(
+        tmp_path: Path, stand_ins: Any) -> None:
+    from devkit.standins.feeds import BlogHost
+    from monitor.engine.runner import poll_source
+    from monitor.sources.blogs import BlogSource
+    from monitor.sources.http import HttpFetcher
+
+    x, _ = stand_ins
+    config, store, clock, pipeline = _pipeline(tmp_path, x)
+    ledger = XLedger(config.settings.x)
+    try:
+        with BlogHost() as host:
+            feed = host.add_feed("/feed/")
+            post = host.add_post(feed, "Acme charged me twice", f"<p>{COMPLAINT}</p>")
+            asyncio.run(poll_source(BlogSource("rss:feeds", [feed], HttpFetcher(config.settings.blogs)),
+                                    pipeline, store, clock))
+        tweet = x.add_tweet("Read this before you buy acme", author="carol", followers=900, urls=[post.link])
+        clock.advance(60)
+        search = XSource("x:acme", "acme", Secret(X_TOKEN), config.settings.x, ledger=ledger)
+        asyncio.run(poll_source(search, pipeline, store, clock))
+        root = store.conn.execute("SELECT root_id FROM mentions WHERE id = ?", (f"x:{tweet['id']}",)).fetchone()[0]
+        assert root.startswith("rss:")  # the tweet joined the blog post's cascade
+        lookups = _lookup_source(config, store, ledger)
+        for grown in (40, 60):  # its reposts grow; keyword search shows none of them
+            x.add_reposts(tweet["id"], grown)
+            clock.advance(120)
+            asyncio.run(poll_source(lookups, pipeline, store, clock))
+        asked = [r.query["ids"][0].split(",") for r in x.requests if r.path == "/2/tweets"]
+        counts = pipeline.detector.cascades[(root, "acme")].counts
+    finally:
+        store.close()
+    assert asked == [[tweet["id"]], [tweet["id"]]]  # the linking tweet, not only roots on X, is looked up
+    assert counts is not None and counts.unseen[f"x:{tweet['id']}"] == 100  # all its reposts, in the blog's cascade
+
+
+def test_with_the_pace_nearly_spent_fewer_posts_are_looked_up_and_the_rest_wait_parked(
+        tmp_path: Path, stand_ins: Any) -> None:
+    import math
+
+    from monitor.engine.runner import poll_source
+
+    x, _ = stand_ins
+    config, store, clock, pipeline = _pipeline(tmp_path, x, monthly_budget_usd=31.0)
+    ledger = XLedger(config.settings.x)
+    try:
+        for i in range(5):
+            x.add_tweet(f"{COMPLAINT} ({i})", author=f"c{i}", followers=1000)
+        search = XSource("x:acme", "(acme OR @acme)", Secret(X_TOKEN), config.settings.x, ledger=ledger)
+        asyncio.run(poll_source(search, pipeline, store, clock))
+        clock.advance(60)
+        now = clock.now()
+        # Others have spent the pace but for two post reads.
+        ledger.charge("x:other", now, posts=math.floor((ledger.allowed_usd(now) - ledger.spent_usd(now)) / 0.005) - 2)
+        lookups = _lookup_source(config, store, ledger)
+        result = asyncio.run(poll_source(lookups, pipeline, store, clock))
+        demand = ledger.demand_posts
+        clock.advance(10)
+        again = asyncio.run(poll_source(lookups, pipeline, store, clock))
+        asked = [r.query["ids"][0].split(",") for r in x.requests if r.path == "/2/tweets"]
+    finally:
+        store.close()
+    assert result.detail["due"] == 5 and result.detail["looked_up"] == 2  # what the pace pays for
+    assert demand == 3  # the other three are held back from chatter meanwhile
+    assert again.detail["due"] == 3 and again.detail["looked_up"] == 0  # the pace still spent: nothing asked,
+    assert again.park_until is not None and again.park_until > clock.now()  # parked until it allows one more
+    assert [len(ids) for ids in asked] == [2]
