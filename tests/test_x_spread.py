@@ -372,3 +372,43 @@ def test_with_the_pace_nearly_spent_fewer_posts_are_looked_up_and_the_rest_wait_
     assert again.detail["due"] == 3 and again.detail["looked_up"] == 0  # the pace still spent: nothing asked,
     assert again.park_until is not None and again.park_until > clock.now()  # parked until it allows one more
     assert [len(ids) for ids in asked] == [2]
+
+
+def test_under_a_tight_money_budget_an_open_complaints_lookups_run_and_keyword_search_gets_less(
+        tmp_path: Path) -> None:
+    from monitor.engine.runner import poll_source
+
+    def world(folder: Path, complaint: bool) -> tuple[int, int, float, float]:
+        """Search reads, lookup requests, what chatter could still spend, what complaints still can."""
+        with XApi(token=X_TOKEN) as x:
+            config, store, clock, pipeline = _pipeline(folder, x, monthly_budget_usd=31.0)
+            ledger = XLedger(config.settings.x)
+            try:
+                root = x.add_tweet(COMPLAINT if complaint else "acme opens a new shop on main street", author="carol")
+                search = XSource("x:acme", "(acme OR @acme)", Secret(X_TOKEN), config.settings.x, ledger=ledger)
+                asyncio.run(poll_source(search, pipeline, store, clock))
+                x.add_reposts(root["id"], 50)
+                for i in range(40):
+                    x.add_tweet(f"acme chatter {i}", author=f"fan{i}")
+                clock.advance(120)
+                now = clock.now()
+                # The month's pace leaves 55 cents: 36 posts of search with their authors, all told.
+                ledger.charge("x:other", now, posts=round((ledger.allowed_usd(now) - ledger.spent_usd(now) - 0.55)
+                                                          / 0.005))
+                asyncio.run(poll_source(_lookup_source(config, store, ledger), pipeline, store, clock))
+                result = asyncio.run(poll_source(search, pipeline, store, clock))
+                lookups = len([r for r in x.requests if r.path == "/2/tweets"])
+                left = ledger.allowed_usd(now, Priority.COMPLAINT) - ledger.spent_usd(now)
+                return result.detail["reads"], lookups, ledger.affordable_posts(now, Priority.CHATTER), left
+            finally:
+                store.close()
+
+    (tmp_path / "chatter").mkdir()
+    (tmp_path / "complaint").mkdir()
+    calm_reads, calm_lookups, _, _ = world(tmp_path / "chatter", complaint=False)
+    reads, lookups, chatter_room, complaint_room = world(tmp_path / "complaint", complaint=True)
+    assert calm_lookups == 0 and calm_reads >= 30          # no open complaint: chatter has the whole pace
+    assert lookups == 1                                     # the open complaint was measured
+    assert reads < calm_reads - 10                          # and keyword search read less for it
+    assert chatter_room < 10 <= complaint_room / 0.005      # what is left, chatter may not touch: a reaction
+    #                                                         page of the growing complaint is kept for it
