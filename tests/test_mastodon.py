@@ -180,3 +180,20 @@ def test_the_source_counts_its_own_requests_and_parks_when_its_window_is_spent(
     while rig.clock.now() < first.park_until - timedelta(seconds=120):
         assert rig.poll().detail == {"skipped": "parked"}  # within the window: nothing asked
     assert len(instance.requests) == asked
+
+
+def test_when_a_window_fits_only_some_threads_the_others_are_followed_in_the_next_windows(
+        tmp_path: Path, instance: MastodonInstance) -> None:
+    rig = Rig(_config(tmp_path, instance, requests_per_window=3))  # a timeline page and one thread a window
+    roots = [instance.post(f"c{i}", f"{COMPLAINT} ({i})", tags=["acme"]) for i in range(3)]
+    for root in roots:
+        instance.post("r", "@c same here", reply_to=root)
+
+    def replies() -> int:
+        return int(rig.store.conn.execute("SELECT count(*) FROM mentions WHERE kind = 'reply'").fetchone()[0])
+
+    for _ in range(12):  # 24 minutes: windows enough for every thread
+        rig.poll()
+        if replies() == 3:
+            break
+    assert replies() == 3  # the newest thread does not take every window: each is followed in turn
