@@ -412,3 +412,65 @@ def test_under_a_tight_money_budget_an_open_complaints_lookups_run_and_keyword_s
     assert reads < calm_reads - 10                          # and keyword search read less for it
     assert chatter_room < 10 <= complaint_room / 0.005      # what is left, chatter may not touch: a reaction
     #                                                         page of the growing complaint is kept for it
+
+
+LOOKUP_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "x-api" / "official-examples"
+
+
+def test_the_recorded_x_lookup_examples_map_through_the_lookup_source_and_a_deleted_post_is_set_aside(
+        tmp_path: Path, stand_ins: Any) -> None:
+    """The X developer team's recorded ``Tweet_Lookup_*`` answers (twitterdev/postman-twitter-api,
+    Apache-2.0), served by the stand-in as one ``GET /2/tweets?ids=`` answer: ``data`` as a list (the
+    single-post endpoint's object, as the many-post endpoint sends it) and the deleted post's ``errors``
+    entry as recorded (``value``, no ``resource_id``)."""
+    import json
+
+    from monitor.sources.xlookup import XLookupSource
+    from monitor.store.database import SpreadTarget, Store
+
+    examples = sorted(LOOKUP_EXAMPLES.glob("Tweet_Lookup_*_200_*.json"))
+    if not examples:
+        pytest.skip("../shared/fixtures is not beside the repo")
+    recorded = [json.loads(p.read_text()) for p in examples]
+    data = [r["body"]["data"] for r in recorded if "data" in r["body"]]
+    errors = [e for r in recorded for e in r["body"].get("errors") or []]
+    includes: dict[str, list[Any]] = {}
+    for r in recorded:
+        for kind, items in (r["body"].get("includes") or {}).items():
+            includes.setdefault(kind, []).extend(items)
+    assert len(data) == 5 and [e["title"] for e in errors] == ["Not Found Error"]
+    deleted = errors[0]["value"]
+    headers = {k: v for k, v in recorded[0]["headers"].items()
+               if k in ("content-type", "x-rate-limit-limit", "x-rate-limit-reset")}
+    x, _ = stand_ins
+    x.fail_next(200, body={"data": data, "errors": errors, "includes": includes},
+                headers={**headers, "x-rate-limit-remaining": "14"})
+
+    ids = [str(t["id"]) for t in data] + [deleted]
+    targets = [SpreadTarget(f"x:{i}", f"x:{ids[0]}", "post", None, None, None) for i in ids]
+    settings = XSettings(api_url=x.url, fetch_reactions=False)
+    store = Store(tmp_path / "monitor.db")
+    try:
+        src = XLookupSource("xlookup:open", store, Secret(X_TOKEN), settings, ledger=XLedger(settings),
+                            window=timedelta(hours=6))
+        now = datetime(2026, 5, 10, 12, tzinfo=UTC)
+        result = src._poll({}, targets, now)
+    finally:
+        store.close()
+    [asked] = [r for r in x.requests if r.path == "/2/tweets"]
+    assert asked.query["ids"][0].split(",") == ids  # one request, every id
+    got = {m.id: m for m in result.mentions}
+    assert sorted(got) == sorted(f"x:{t['id']}" for t in data)  # the deleted one maps to no mention
+    for tweet in data:
+        m = got[f"x:{tweet['id']}"]
+        assert m.text == tweet["text"].replace("&amp;", "&") and m.source == "x"
+        assert m.created_at == (datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00"))
+                                if "created_at" in tweet else now)
+        assert m.author.handle != "None" and "None" not in (m.url or "")
+        if "author_id" in tweet:
+            assert m.author.id == tweet["author_id"]
+    deleted_state = result.cursor["posts"][deleted]
+    assert deleted_state["gone"] is True  # asked again only at the slowest pace
+    assert deleted_state["every"] == settings.lookup_max_interval.total_seconds()
+    assert result.detail["spend"]["posts"] == 5  # a post that is gone bills nothing
+    assert result.warnings == []
