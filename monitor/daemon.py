@@ -103,7 +103,7 @@ class Daemon:
     def _build_outputs(self) -> None:
         from monitor.alerts import build_notifier, notifier_status
         from monitor.alerts.sender import Sender
-        from monitor.sources import build_sources, disabled_reasons, open_network_lines
+        from monitor.sources import build_sources, disabled_reasons, open_network_lines, x_line
         from monitor.sources.http import HttpFetcher
 
         s = self.config.settings
@@ -131,7 +131,9 @@ class Daemon:
         # Buttons need Socket Mode (an app token) and a bot token (to edit the root message).
         self.app_token = resolve_secret(s.slack.app_token_env) if notifier.name == "slack-bot" else None
         self.sender.interactive = self.app_token is not None and self.buttons is not None
-        self.off = [*disabled_reasons(self.config), *open_network_lines(self.config), notifier_status(self.config)]
+        on = [line for line in (x_line(self.config),) if line]
+        self.off = [*on, *disabled_reasons(self.config), *open_network_lines(self.config),
+                    notifier_status(self.config)]
         self._note_watchlists()
 
     def _close_sources(self) -> None:

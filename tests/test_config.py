@@ -153,3 +153,17 @@ def test_every_config_key_is_documented(model: type[BaseModel]) -> None:
     docs = (REPO / "README.md").read_text() + "".join(p.read_text() for p in (REPO / "docs").glob("*.md"))
     missing = [k for k in _key_paths(model) if f"`{k}`" not in docs]
     assert not missing, f"config keys documented nowhere: {missing}"
+
+
+@pytest.mark.parametrize("section", ["x", "bluesky", "mastodon", "hn"])
+def test_every_key_of_a_source_is_named_in_the_sources_reference(section: str) -> None:
+    """docs/sources.md is where a source's keys, costs and limits are looked up: the README's table alone
+    is not enough. A key counts as named as ``section.key`` or, inside the section, as a bare ``key``."""
+    import re
+
+    docs = (REPO / "docs" / "sources.md").read_text()
+    model = Settings.model_fields[section].annotation
+    assert isinstance(model, type) and issubclass(model, BaseModel)
+    missing = [f"{section}.{k}" for k in model.model_fields
+               if f"`{section}.{k}`" not in docs and not re.search(rf"`[^`\n]*\b{k}\b[^`\n]*`", docs)]
+    assert not missing, f"keys docs/sources.md does not name: {missing}"

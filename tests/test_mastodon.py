@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +159,41 @@ def test_a_429_parks_the_instance_instead_of_retrying(tmp_path: Path, instance: 
     asked = len(instance.requests)
     again = asyncio.run(poll_source(rig.source, rig.pipeline, rig.store, rig.clock))  # within the wait
     assert again.detail == {"skipped": "parked"} and len(instance.requests) == asked
+
+
+
+def test_the_source_counts_its_own_requests_and_parks_when_its_window_is_spent(
+        tmp_path: Path, instance: MastodonInstance) -> None:
+    # The instance's headers say plenty remain (another IP's view, or an instance that sends none): the
+    # source's own count of requests_per_window is what keeps it polite.
+    rig = Rig(_config(tmp_path, instance, requests_per_window=3))
+    roots = [instance.post(f"c{i}", f"{COMPLAINT} ({i})", tags=["acme"]) for i in range(3)]
+    for root in roots:
+        instance.post("r", "@c same here", reply_to=root)
+    first = rig.poll()  # the timeline, then one status's context and boosts: three requests
+    asked = len(instance.requests)
+    assert asked == 3 and first.detail["requests"] == 3 and first.detail["window_used"] == 3
+    assert first.detail["rate_limit_remaining"] > 5  # not the instance's headers: its own count
+    assert first.park_until is not None and first.park_until > rig.clock.now()
+    [health] = [h for h in rig.store.health() if h["source_key"] == rig.source.key]
+    assert health["paused_until"] is not None
+    while rig.clock.now() < first.park_until - timedelta(seconds=120):
+        assert rig.poll().detail == {"skipped": "parked"}  # within the window: nothing asked
+    assert len(instance.requests) == asked
+
+
+def test_when_a_window_fits_only_some_threads_the_others_are_followed_in_the_next_windows(
+        tmp_path: Path, instance: MastodonInstance) -> None:
+    rig = Rig(_config(tmp_path, instance, requests_per_window=3))  # a timeline page and one thread a window
+    roots = [instance.post(f"c{i}", f"{COMPLAINT} ({i})", tags=["acme"]) for i in range(3)]
+    for root in roots:
+        instance.post("r", "@c same here", reply_to=root)
+
+    def replies() -> int:
+        return int(rig.store.conn.execute("SELECT count(*) FROM mentions WHERE kind = 'reply'").fetchone()[0])
+
+    for _ in range(12):  # 24 minutes: windows enough for every thread
+        rig.poll()
+        if replies() == 3:
+            break
+    assert replies() == 3  # the newest thread does not take every window: each is followed in turn

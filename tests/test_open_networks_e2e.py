@@ -5,6 +5,7 @@ kill -9 the daemon resumes Jetstream from its stored cursor, storing no post twi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -27,6 +28,7 @@ from tests.test_daemon_e2e import STARTUP, Daemon, NotifySocket, kill_all, wait_
 SLACK_TOKEN = "xoxb-e2e-open-networks-0123456789"
 COMPLAINT = "acme cancelled my order twice and support never answers. Charged again. Never again."
 ALICE = "did:plc:alice000000000000000000"
+REWIND_US = 5_000_000  # bluesky.rewind's default
 
 pytestmark = pytest.mark.slow
 
@@ -121,6 +123,8 @@ def test_a_bluesky_complaint_alerts_and_after_kill_9_the_stream_resumes_from_its
     wait_for("the alert's delivery recorded", lambda: world.query("SELECT 1 FROM outbox WHERE status = 'sent'"))
 
     d.kill9()  # no clean stop: whatever was in flight is lost, the stored cursor is not
+    [(stored,)] = world.query("SELECT value FROM cursors WHERE source_key = 'bluesky:jetstream'")
+    stored_us = json.loads(stored)["time_us"]
     for i in range(3, 6):
         world.stream.post(f"did:plc:r{i}", f"me too, acme never answered ({i})", reply_to=root)
     world.stream.repost("did:plc:late", root)
@@ -130,7 +134,9 @@ def test_a_bluesky_complaint_alerts_and_after_kill_9_the_stream_resumes_from_its
     ids = world.ids("bluesky")
     assert len(ids) == len(set(ids)) == 11
     resumed = world.stream.connections[before]
-    assert "cursor" in resumed  # the restart resumed from the stored cursor, not from "now"
+    # The restart resumed from the stored cursor, not from "now": exactly bluesky.rewind (5 s) before it,
+    # the documented replay of a time cursor's boundary (docs/sources.md, Bluesky).
+    assert resumed.get("cursor") == [str(stored_us - REWIND_US)]
     assert len(_alerted(world, "alice.bsky.social")) == 1  # the restart did not alert a second time
     assert not d2.errors()
 

@@ -392,3 +392,32 @@ def test_retryable_failures_back_off_exponentially_with_injected_jitter(config: 
     [health] = store.health()
     assert health["consecutive_failures"] == 4 and "HTTP 503" in health["last_error"]
     store.close()
+
+
+def test_startup_says_in_words_whether_x_runs_in_which_mode_with_lookups_and_why_mastodon_is_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.daemon import Daemon
+    from monitor.sources import disabled_reasons, open_network_lines, x_line
+
+    monkeypatch.setenv("X_BEARER_TOKEN", TOKEN)
+    acme = [{"name": "acme", "terms": ["acme"]}]
+    stream = _config(tmp_path / "stream", acme, x={"mode": "stream"})
+    assert x_line(stream) == "X: on, mode stream (one filtered-stream connection for 1 watch-list(s)), lookups on"
+    daemon = Daemon(stream)
+    try:
+        lines = daemon.describe()
+    finally:
+        daemon.store.close()
+    assert x_line(stream) in lines  # what `monitor run` prints at start
+    assert "Mastodon: off, no watch-list has mastodon: {instances, hashtags}" in lines
+
+    search = _config(tmp_path / "search", acme, x={"lookup": False}, mastodon={"enabled": False})
+    assert x_line(search) == "X: on, mode search (recent search for 1 watch-list(s)), lookups off"
+    assert ("X lookups: off (x.lookup: false): reposts, which keyword search no longer returns, go uncounted"
+            in disabled_reasons(search))
+    assert "Mastodon: off, disabled in settings (mastodon.enabled: false)" in open_network_lines(search)
+
+    monkeypatch.delenv("X_BEARER_TOKEN")
+    assert x_line(search) is None  # off: disabled_reasons says why
+    assert "X: off, no token in $X_BEARER_TOKEN" in disabled_reasons(search)

@@ -284,3 +284,193 @@ def test_replies_are_read_while_the_budget_allows_and_the_unread_ones_once_it_al
     looked, before, after, replies = asyncio.run(scenario())
     assert looked == 1 and before == 0  # measured, but its replies not read: the budget did not allow it
     assert after == 1 and replies == 3  # read once it did, though the post did not grow again
+
+
+# -- lookups of X posts in cascades rooted elsewhere, and of a nearly spent budget -----------------------
+def _pipeline(tmp_path: Path, x: XApi, **xs: Any) -> Any:
+    from monitor.engine.pipeline import Pipeline
+    from monitor.store.database import Store
+
+    path = write_config(tmp_path, [{"name": "acme", "terms": ["acme", "@acme"], "alert": {"spread_threshold": 500}}],
+                        x={"api_url": x.url, "monthly_read_budget": 100_000, "volume_counts": "off", **xs})
+    config = load_config(path)
+    store = Store(config.database_path)
+    clock = SimulatedClock(datetime(2026, 5, 2, tzinfo=UTC))
+    return config, store, clock, Pipeline(config, store, clock, deliver=False)
+
+
+def _lookup_source(config: Any, store: Any, ledger: XLedger) -> Any:
+    from monitor.sources.xlookup import XLookupSource
+
+    return XLookupSource("xlookup:open", store, Secret(X_TOKEN), config.settings.x, ledger=ledger,
+                         window=timedelta(hours=6))
+
+
+def test_an_x_post_linking_a_tracked_blog_complaint_is_looked_up_and_its_unseen_reposts_count_in_that_cascade(
+        tmp_path: Path, stand_ins: Any) -> None:
+    from devkit.standins.feeds import BlogHost
+    from monitor.engine.runner import poll_source
+    from monitor.sources.blogs import BlogSource
+    from monitor.sources.http import HttpFetcher
+
+    x, _ = stand_ins
+    config, store, clock, pipeline = _pipeline(tmp_path, x)
+    ledger = XLedger(config.settings.x)
+    try:
+        with BlogHost() as host:
+            feed = host.add_feed("/feed/")
+            post = host.add_post(feed, "Acme charged me twice", f"<p>{COMPLAINT}</p>")
+            asyncio.run(poll_source(BlogSource("rss:feeds", [feed], HttpFetcher(config.settings.blogs)),
+                                    pipeline, store, clock))
+        tweet = x.add_tweet("Read this before you buy acme", author="carol", followers=900, urls=[post.link])
+        clock.advance(60)
+        search = XSource("x:acme", "acme", Secret(X_TOKEN), config.settings.x, ledger=ledger)
+        asyncio.run(poll_source(search, pipeline, store, clock))
+        root = store.conn.execute("SELECT root_id FROM mentions WHERE id = ?", (f"x:{tweet['id']}",)).fetchone()[0]
+        assert root.startswith("rss:")  # the tweet joined the blog post's cascade
+        lookups = _lookup_source(config, store, ledger)
+        for grown in (40, 60):  # its reposts grow; keyword search shows none of them
+            x.add_reposts(tweet["id"], grown)
+            clock.advance(120)
+            asyncio.run(poll_source(lookups, pipeline, store, clock))
+        asked = [r.query["ids"][0].split(",") for r in x.requests if r.path == "/2/tweets"]
+        counts = pipeline.detector.cascades[(root, "acme")].counts
+    finally:
+        store.close()
+    assert asked == [[tweet["id"]], [tweet["id"]]]  # the linking tweet, not only roots on X, is looked up
+    assert counts is not None and counts.unseen[f"x:{tweet['id']}"] == 100  # all its reposts, in the blog's cascade
+
+
+def test_with_the_pace_nearly_spent_fewer_posts_are_looked_up_and_the_rest_wait_parked(
+        tmp_path: Path, stand_ins: Any) -> None:
+    import math
+
+    from monitor.engine.runner import poll_source
+
+    x, _ = stand_ins
+    config, store, clock, pipeline = _pipeline(tmp_path, x, monthly_budget_usd=31.0)
+    ledger = XLedger(config.settings.x)
+    try:
+        for i in range(5):
+            x.add_tweet(f"{COMPLAINT} ({i})", author=f"c{i}", followers=1000)
+        search = XSource("x:acme", "(acme OR @acme)", Secret(X_TOKEN), config.settings.x, ledger=ledger)
+        asyncio.run(poll_source(search, pipeline, store, clock))
+        clock.advance(60)
+        now = clock.now()
+        # Others have spent the pace but for two post reads.
+        ledger.charge("x:other", now, posts=math.floor((ledger.allowed_usd(now) - ledger.spent_usd(now)) / 0.005) - 2)
+        lookups = _lookup_source(config, store, ledger)
+        result = asyncio.run(poll_source(lookups, pipeline, store, clock))
+        demand = ledger.demand_posts
+        clock.advance(10)
+        again = asyncio.run(poll_source(lookups, pipeline, store, clock))
+        asked = [r.query["ids"][0].split(",") for r in x.requests if r.path == "/2/tweets"]
+    finally:
+        store.close()
+    assert result.detail["due"] == 5 and result.detail["looked_up"] == 2  # what the pace pays for
+    assert demand == 3  # the other three are held back from chatter meanwhile
+    assert again.detail["due"] == 3 and again.detail["looked_up"] == 0  # the pace still spent: nothing asked,
+    assert again.park_until is not None and again.park_until > clock.now()  # parked until it allows one more
+    assert [len(ids) for ids in asked] == [2]
+
+
+def test_under_a_tight_money_budget_an_open_complaints_lookups_run_and_keyword_search_gets_less(
+        tmp_path: Path) -> None:
+    from monitor.engine.runner import poll_source
+
+    def world(folder: Path, complaint: bool) -> tuple[int, int, float, float]:
+        """Search reads, lookup requests, what chatter could still spend, what complaints still can."""
+        with XApi(token=X_TOKEN) as x:
+            config, store, clock, pipeline = _pipeline(folder, x, monthly_budget_usd=31.0)
+            ledger = XLedger(config.settings.x)
+            try:
+                root = x.add_tweet(COMPLAINT if complaint else "acme opens a new shop on main street", author="carol")
+                search = XSource("x:acme", "(acme OR @acme)", Secret(X_TOKEN), config.settings.x, ledger=ledger)
+                asyncio.run(poll_source(search, pipeline, store, clock))
+                x.add_reposts(root["id"], 50)
+                for i in range(40):
+                    x.add_tweet(f"acme chatter {i}", author=f"fan{i}")
+                clock.advance(120)
+                now = clock.now()
+                # The month's pace leaves 55 cents: 36 posts of search with their authors, all told.
+                ledger.charge("x:other", now, posts=round((ledger.allowed_usd(now) - ledger.spent_usd(now) - 0.55)
+                                                          / 0.005))
+                asyncio.run(poll_source(_lookup_source(config, store, ledger), pipeline, store, clock))
+                result = asyncio.run(poll_source(search, pipeline, store, clock))
+                lookups = len([r for r in x.requests if r.path == "/2/tweets"])
+                left = ledger.allowed_usd(now, Priority.COMPLAINT) - ledger.spent_usd(now)
+                return result.detail["reads"], lookups, ledger.affordable_posts(now, Priority.CHATTER), left
+            finally:
+                store.close()
+
+    (tmp_path / "chatter").mkdir()
+    (tmp_path / "complaint").mkdir()
+    calm_reads, calm_lookups, _, _ = world(tmp_path / "chatter", complaint=False)
+    reads, lookups, chatter_room, complaint_room = world(tmp_path / "complaint", complaint=True)
+    assert calm_lookups == 0 and calm_reads >= 30          # no open complaint: chatter has the whole pace
+    assert lookups == 1                                     # the open complaint was measured
+    assert reads < calm_reads - 10                          # and keyword search read less for it
+    assert chatter_room < 10 <= complaint_room / 0.005      # what is left, chatter may not touch: a reaction
+    #                                                         page of the growing complaint is kept for it
+
+
+LOOKUP_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "x-api" / "official-examples"
+
+
+def test_the_recorded_x_lookup_examples_map_through_the_lookup_source_and_a_deleted_post_is_set_aside(
+        tmp_path: Path, stand_ins: Any) -> None:
+    """The X developer team's recorded ``Tweet_Lookup_*`` answers (twitterdev/postman-twitter-api,
+    Apache-2.0), served by the stand-in as one ``GET /2/tweets?ids=`` answer: ``data`` as a list (the
+    single-post endpoint's object, as the many-post endpoint sends it) and the deleted post's ``errors``
+    entry as recorded (``value``, no ``resource_id``)."""
+    import json
+
+    from monitor.sources.xlookup import XLookupSource
+    from monitor.store.database import SpreadTarget, Store
+
+    examples = sorted(LOOKUP_EXAMPLES.glob("Tweet_Lookup_*_200_*.json"))
+    if not examples:
+        pytest.skip("../shared/fixtures is not beside the repo")
+    recorded = [json.loads(p.read_text()) for p in examples]
+    data = [r["body"]["data"] for r in recorded if "data" in r["body"]]
+    errors = [e for r in recorded for e in r["body"].get("errors") or []]
+    includes: dict[str, list[Any]] = {}
+    for r in recorded:
+        for kind, items in (r["body"].get("includes") or {}).items():
+            includes.setdefault(kind, []).extend(items)
+    assert len(data) == 5 and [e["title"] for e in errors] == ["Not Found Error"]
+    deleted = errors[0]["value"]
+    headers = {k: v for k, v in recorded[0]["headers"].items()
+               if k in ("content-type", "x-rate-limit-limit", "x-rate-limit-reset")}
+    x, _ = stand_ins
+    x.fail_next(200, body={"data": data, "errors": errors, "includes": includes},
+                headers={**headers, "x-rate-limit-remaining": "14"})
+
+    ids = [str(t["id"]) for t in data] + [deleted]
+    targets = [SpreadTarget(f"x:{i}", f"x:{ids[0]}", "post", None, None, None) for i in ids]
+    settings = XSettings(api_url=x.url, fetch_reactions=False)
+    store = Store(tmp_path / "monitor.db")
+    try:
+        src = XLookupSource("xlookup:open", store, Secret(X_TOKEN), settings, ledger=XLedger(settings),
+                            window=timedelta(hours=6))
+        now = datetime(2026, 5, 10, 12, tzinfo=UTC)
+        result = src._poll({}, targets, now)
+    finally:
+        store.close()
+    [asked] = [r for r in x.requests if r.path == "/2/tweets"]
+    assert asked.query["ids"][0].split(",") == ids  # one request, every id
+    got = {m.id: m for m in result.mentions}
+    assert sorted(got) == sorted(f"x:{t['id']}" for t in data)  # the deleted one maps to no mention
+    for tweet in data:
+        m = got[f"x:{tweet['id']}"]
+        assert m.text == tweet["text"].replace("&amp;", "&") and m.source == "x"
+        assert m.created_at == (datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00"))
+                                if "created_at" in tweet else now)
+        assert m.author.handle != "None" and "None" not in (m.url or "")
+        if "author_id" in tweet:
+            assert m.author.id == tweet["author_id"]
+    deleted_state = result.cursor["posts"][deleted]
+    assert deleted_state["gone"] is True  # asked again only at the slowest pace
+    assert deleted_state["every"] == settings.lookup_max_interval.total_seconds()
+    assert result.detail["spend"]["posts"] == 5  # a post that is gone bills nothing
+    assert result.warnings == []

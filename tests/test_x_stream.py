@@ -216,3 +216,80 @@ def test_a_refused_connection_backs_off_and_connects_once_the_slot_is_free(tmp_p
     refused, connections = asyncio.run(scenario())
     assert refused is not None and "429" in refused and "TooManyConnections" in refused
     assert connections == 1
+
+
+def test_a_backfill_the_budget_cannot_pay_for_yet_is_kept_and_read_once_the_pace_allows() -> None:
+    from datetime import UTC, datetime
+
+    from monitor.config.settings import Secret, XSettings
+    from monitor.sources.spend import XLedger
+
+    with XApi(token=X_TOKEN, heartbeat=0.05) as api:
+        first = api.add_tweet("acme first", author="a")
+        gap = ["x:" + api.add_tweet(f"acme while down {i}", author=f"u{i}")["id"] for i in range(5)]
+        settings = XSettings(api_url=api.url, monthly_read_budget=10_000, monthly_budget_usd=31.0)
+        ledger = XLedger(settings)
+        now = datetime(2026, 5, 2, tzinfo=UTC)
+        ledger.charge("x:other", now, posts=int(ledger.allowed_usd(now) / 0.005))  # others spent the pace
+        src = XStreamSource("xstream:all", {"acme": "acme"}, Secret(X_TOKEN), settings, ledger=ledger)
+
+        async def scenario() -> tuple[Any, Any, Any, list[Any]]:
+            try:
+                spent = await src.poll({"since_id": first["id"]}, now)
+                searches = len([r for r in api.requests if r.path == "/2/tweets/search/recent"])
+                later = await src.poll(spent.cursor, datetime(2026, 5, 3, 12, tzinfo=UTC))
+                return spent, later, searches, [r for r in api.requests if r.path == "/2/tweets/search/recent"]
+            finally:
+                await src.aclose()
+
+        spent, later, searches_while_spent, searches = asyncio.run(scenario())
+    assert spent.mentions == [] and searches_while_spent == 0  # nothing read: the pace is used up
+    run = spent.cursor["backfill"]["acme"]
+    assert run["since_id"] == first["id"] and run["park_until"]  # kept, waiting for the pace
+    assert spent.detail["backfill_running"] == ["acme"]
+    assert sorted(m.id for m in later.mentions) == sorted(gap)  # the gap's posts, read when the pace allows
+    assert "backfill" not in later.cursor and len(searches) == 1
+
+
+def test_x_stream_recovery_replays_the_gap_on_a_reconnect_within_backfill_minutes() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.config.settings import Secret, XSettings
+    from monitor.sources.spend import XLedger
+
+    with XApi(token=X_TOKEN, heartbeat=0.05) as api:
+        settings = XSettings(api_url=api.url, monthly_read_budget=100_000, stream_backfill_minutes=2)
+        reconnect = asyncio.Event()
+
+        async def held(_: float) -> None:  # the reconnect waits for the test, so the gap is a gap
+            await reconnect.wait()
+            reconnect.clear()
+
+        src = XStreamSource("xstream:all", {"acme": "acme"}, Secret(X_TOKEN), settings,
+                            ledger=XLedger(settings), sleep=held)
+
+        async def scenario() -> tuple[list[str], list[str], list[str], dict[str, str]]:
+            try:
+                await src.poll(None, datetime.now(UTC))
+                await until("the stream connected", lambda: api.streaming)
+                first_query = dict(api._stream_query)
+                api.disconnect_stream()
+                await until("the stream dropped", lambda: not api.streaming and not src.connected)
+                gap = [api.add_tweet(f"acme in the gap {i}", author=f"g{i}")["id"] for i in range(3)]
+                old = api.add_tweet("acme long before", author="o",
+                                    created_at=datetime.now(UTC) - timedelta(minutes=10))["id"]
+                api.add_tweet("nothing to do with us", author="n")
+                reconnect.set()
+                await until("the gap replayed by the stream", lambda: len(src._inbox) >= 3)
+                await asyncio.sleep(0.2)  # anything more it would send
+                delivered = [str(m["data"]["id"]) for m in src._inbox]
+                return gap, [old], delivered, first_query
+            finally:
+                await src.aclose()
+
+        gap, old, delivered, first_query = asyncio.run(scenario())
+        recovered = api._stream_query
+    assert "backfill_minutes" not in first_query            # the first connection has no gap to recover
+    assert recovered["backfill_minutes"] == "2"             # the reconnect asks X for the last 2 minutes
+    assert delivered == gap                                 # the gap's matching posts, from the stream itself
+    assert not set(old) & set(delivered)                    # older than 2 minutes: the search backfill's job

@@ -163,3 +163,48 @@ def test_reported_counts_open_a_cascade_with_no_reaction_seen_and_a_replay_witho
                            COMPLAINT)
     lines = [x.to_json() for x in plain.evaluate(t0 + timedelta(minutes=5))]
     assert lines and all("unseen_reactions" not in line and "reported_reactions" not in line for line in lines)
+
+
+@pytest.mark.parametrize("short", ["backlog", "spent pace"])
+def test_auto_counts_ask_once_when_search_falls_short_and_the_volume_reaches_the_spike_detector(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, short: str) -> None:
+    from monitor.clock import SimulatedClock
+    from monitor.config.settings import load_config
+    from monitor.daemon import Daemon
+    from tests.conftest import write_config
+
+    monkeypatch.setenv("VOLUME_X_TOKEN", TOKEN)
+    with XApi(token=TOKEN) as api:
+        path = write_config(tmp_path, [{"name": "acme", "terms": ["acme"]}],
+                            x={"api_url": api.url, "bearer_token_env": "VOLUME_X_TOKEN", "monthly_budget_usd": 31.0,
+                               "page_size": 10, "max_pages_per_cycle": 1, "lookup": False})
+
+        async def scenario() -> tuple[list[Any], int, Any]:
+            now = datetime.now(UTC).replace(second=30, microsecond=0)
+            clock = SimulatedClock(now)
+            daemon = Daemon(load_config(path), clock=clock)
+            try:
+                api.add_tweet("acme first", author="a", created_at=now - timedelta(minutes=30))
+                await daemon.poll("x:acme")  # all read: auto mode asks for no counts
+                assert not [r for r in api.requests if r.path == "/2/tweets/counts/recent"]
+                for i in range(25):
+                    api.add_tweet(f"acme {i}", author=f"u{i}", created_at=now - timedelta(minutes=5, seconds=i))
+                clock.advance(60)
+                if short == "spent pace":  # others left 5 cents: no page of search, one count request
+                    ledger = daemon.sources["x:acme"].ledger
+                    at = clock.now()
+                    ledger.charge("x:other", at, posts=round((ledger.allowed_usd(at) - ledger.spent_usd(at) - 0.05)
+                                                             / 0.005))
+                await daemon.poll("x:acme")
+                asked = [r for r in api.requests if r.path == "/2/tweets/counts/recent"]
+                searched = len([r for r in api.requests if r.path == "/2/tweets/search/recent"])
+                tracker = daemon.pipeline.detector.volumes.get(("acme", "x"))
+                return asked, searched, tracker
+            finally:
+                await daemon.http.aclose()
+                daemon.store.close()
+
+        asked, searched, tracker = asyncio.run(scenario())
+    assert len(asked) == 1                                          # one request, $0.005
+    assert searched == (2 if short == "backlog" else 1)             # a page of the backlog, or none: paced
+    assert tracker is not None and sum(tracker.hourly.values()) == 26  # the last hour's posts, counted

@@ -3,7 +3,8 @@
 Endpoints: recent search (``GET /2/tweets/search/recent``), post lookup (``GET /2/tweets?ids=``, at
 most 100 ids), quote posts (``GET /2/tweets/:id/quote_tweets``), recent counts
 (``GET /2/tweets/counts/recent``), the filtered stream (``GET /2/tweets/search/stream``, one
-connection, newline-delimited JSON with ``\r\n`` keep-alives) and its rules
+connection, newline-delimited JSON with ``\r\n`` keep-alives; ``backfill_minutes=N``, 1 to 5, replays the
+matching posts of the last N minutes on connect, as X's recovery does) and its rules
 (``GET``/``POST /2/tweets/search/stream/rules``: at most 1,000 rules of at most 1,024 characters), and
 the usage endpoint (``GET /2/usage/tweets``, post reads billed once per post per UTC day).
 
@@ -473,10 +474,22 @@ class XApi(StandIn):
                 return self._json(429, {"title": "ConnectionException", "connection_issue": "TooManyConnections",
                                         "detail": "This stream is currently at the maximum allowed connection limit.",
                                         "type": "https://api.twitter.com/2/problems/streaming-connection"})
+            query = {k: v[-1] for k, v in req.query.items()}
+            minutes = query.get("backfill_minutes")
+            if minutes is not None and not (minutes.isdigit() and 1 <= int(minutes) <= 5):
+                return self._json(400, _invalid("backfill_minutes", f"The `backfill_minutes` query parameter "
+                                                f"value [{minutes}] is not between 1 and 5"))
             q: queue.Queue[bytes | None] = queue.Queue()
             self._streams.append(q)
-            self._stream_query = {k: v[-1] for k, v in req.query.items()}
+            self._stream_query = query
             self.stream_connections += 1
+            if minutes is not None:  # X's recovery: the matching posts of the last N minutes, oldest first
+                since = datetime.now(UTC) - timedelta(minutes=int(minutes))
+                for _, tid in self._order:
+                    tweet = self.tweets[tid]
+                    line = self._stream_line(tweet) if _iso(tweet["created_at"]) >= since else None
+                    if line is not None:
+                        q.put(line)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "content-type"}
         headers["content-type"] = "application/json; charset=utf-8"
         return Response(200, b"", headers, stream=self._feed(q))
@@ -501,15 +514,22 @@ class XApi(StandIn):
         """Deliver a new post to the open stream connection when it matches a rule."""
         if not self._streams:
             return
+        line = self._stream_line(tweet)
+        if line is None:
+            return
+        for q in list(self._streams):
+            q.put(line)
+
+    def _stream_line(self, tweet: dict[str, Any]) -> bytes | None:
+        """The stream's line for ``tweet`` (with the rules it matched), or None when it matches none."""
         matched = [{"id": r["id"], "tag": r.get("tag", "")} for r in self.rules.values()
                    if compile_query(r["value"], self.users)(tweet)]
         if not matched:
-            return
+            return None
         body = self._envelope([tweet], self._stream_query)
         body = {"data": body["data"][0], **({"includes": body["includes"]} if "includes" in body else {}),
                 "matching_rules": matched}
-        for q in list(self._streams):
-            q.put(json.dumps(body).encode() + b"\r\n")
+        return json.dumps(body).encode() + b"\r\n"
 
     def disconnect_stream(self) -> None:
         """End the open stream connection, as X does on a stall or a deploy."""

@@ -54,6 +54,7 @@ __all__ = [
     "open_network_lines",
     "poll_interval",
     "watchlist_sources",
+    "x_line",
 ]
 
 FEEDS_PER_BATCH = 250
@@ -132,6 +133,17 @@ def build_sources(
         CommentSource("comments:threads" + key_suffix, store, fetcher, settings=s.blogs, direct_feeds=direct, rng=rng)
     )
     return sources
+
+
+def x_line(config: Config) -> str | None:
+    """X's start-up line when it runs: the mode and whether lookups measure spread; None when X is off
+    (``disabled_reasons`` then says why)."""
+    if any(line.startswith("X: off") for line in disabled_reasons(config)):
+        return None
+    x, n = config.settings.x, len(config.watchlists)
+    mode = (f"stream (one filtered-stream connection for {n} watch-list(s))" if x.mode == "stream"
+            else f"search (recent search for {n} watch-list(s))")
+    return f"X: on, mode {mode}, lookups {'on' if x.lookup else 'off'}"
 
 
 def disabled_reasons(config: Config) -> list[str]:

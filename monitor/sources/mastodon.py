@@ -9,7 +9,8 @@ by all of them. Each poll, within that budget:
    the next poll, as the X source does, so a burst is never skipped);
 2. with a token for the instance (``mastodon.token_envs``, the NAME of an environment variable), each
    term through ``GET /api/v2/search?type=statuses`` too (search needs a token);
-3. for each status it found that is tracked (newest first, at most ``max_threads_per_cycle``, for
+3. for each status it found that is tracked (never followed first, then the one followed longest ago;
+   at most ``max_threads_per_cycle``, for
    ``follow_threads_for``): ``/api/v1/statuses/:id/context`` (its replies: ``in_reply_to_id`` says to
    whom) and ``/api/v1/statuses/:id/reblogged_by`` (its boosts, as reposts).
 
@@ -18,7 +19,7 @@ source parks until the reset; a 429 parks it until the reset or for the window. 
 reduced to text by the same parser as feeds (``html.py``), never rendered.
 
 Cursor: ``{"tags": {tag: since_id}, "backlog": {tag: {max_id, since_id, newest}}, "search": {term:
-since_id}, "threads": {status_id: {"at": time, "seen": [...], "boosts": [...]}}, "window": {...}}``.
+since_id}, "threads": {status_id: {"at": time, "seen": [...], "boosts": [...], "checked": time}}, "window": {...}}``.
 Status ids are the instance's own (``mastodon:<host>/<id>``): the same status read through two
 instances is two mentions.
 """
@@ -287,7 +288,10 @@ class MastodonSource:
         tracked = set(self.store.tracked(ids)) | {mid for mid in ids if mid in found}
         for mid in [m for m in ids if m not in tracked and m not in found]:
             threads.pop(ids[mid], None)  # not ours (it named no term): not followed
+        # Never followed first, then the one followed longest ago (newest first among equals): when a window
+        # fits only some threads, the newest must not take every window and starve the others.
         todo = sorted((ids[m] for m in tracked if ids[m] in threads), key=_num, reverse=True)
+        todo.sort(key=lambda sid: str(threads[sid].get("checked") or ""))
         for sid in todo[:s.max_threads_per_cycle]:
             t = dict(threads[sid])
             seen, boosts = set(t.get("seen") or []), set(t.get("boosts") or [])
@@ -312,6 +316,7 @@ class MastodonSource:
                 found.setdefault(m.id, m)
             t["seen"] = sorted(seen, key=_num)[-MAX_SEEN:]
             t["boosts"] = sorted(boosts)[-MAX_SEEN:]
+            t["checked"] = format_time(now)
             threads[sid] = t
 
 

@@ -115,9 +115,10 @@ def tweet_mention(tweet: dict[str, Any], users: dict[str, dict[str, Any]], now: 
     metrics = {ours: int(pm[theirs]) for theirs, ours in METRICS.items() if isinstance(pm.get(theirs), int)}
     upm = user.get("public_metrics") or {}
     extra = {"verified": bool(user["verified"])} if "verified" in user else {}
+    # A post without author_id (X's default lookup payload) has an unknown author, not one named "None".
     author = Author(
         id=str(tweet.get("author_id") or handle or "unknown"),
-        handle=handle or str(tweet.get("author_id")),
+        handle=handle or str(tweet.get("author_id") or "unknown"),
         name=user.get("name"),
         followers=upm.get("followers_count"),
         description=user.get("description"),

@@ -14,9 +14,13 @@ watch-list's query is searched from the newest post stored before the gap (``sin
 paging, page budget and cursor as ``XSource``), so every post of the gap is read once; posts the
 stream delivers as well are the same ids and are stored once. X's own ``backfill_minutes`` (up to 5,
 Enterprise access only) is asked for on reconnect when ``x.stream_backfill_minutes`` is set; the
-search backfill runs after every gap all the same (what both deliver is stored once). The cursor:
+search backfill runs after every gap all the same (what both deliver is stored once). A watch-list's
+backfill ends only after a run that read pages and left no backlog; one the budget's pace or a rate
+limit stopped before its first page stays, with its own ``park_until`` (the stream goes on meanwhile).
+The cursor:
 
-    {"since_id": "<newest post stored>", "backfill": {"<watch-list>": <XSource cursor>}, "spend": {...}}
+    {"since_id": "<newest post stored>", "backfill": {"<watch-list>": <XSource cursor, maybe "park_until">},
+     "spend": {...}}
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ import tweepy
 from monitor.config.settings import Secret, XSettings
 from monitor.errors import PermanentSourceError, SourceError
 from monitor.records.durations import backoff_delay
-from monitor.records.mention import Mention
-from monitor.sources.base import SOURCE_JITTER, PollResult
+from monitor.records.mention import Mention, format_time, lenient_time
+from monitor.sources.base import SOURCE_JITTER, PollResult, RateLimited
 from monitor.sources.spend import XLedger
 from monitor.sources.x import XSource
 from monitor.sources.xclient import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, newer_id, search_mentions
@@ -307,21 +311,32 @@ class XStreamSource:
             if search is None:
                 backfill.pop(name)
                 continue
+            waiting = lenient_time(run.get("park_until"))
+            if waiting is not None and waiting > now:
+                continue  # parked (a spent pace, a rate limit): the stream's posts are still handed on meanwhile
+            run = {k: v for k, v in run.items() if k != "park_until"}
             try:
                 result = await search.poll(run, now)
             except PermanentSourceError:
                 raise
             except SourceError as exc:
                 warnings.append(f"backfill of {name}: {exc}")
+                until = exc.until if isinstance(exc, RateLimited) else None
+                backfill[name] = {**run, "park_until": format_time(until)} if until else run
                 continue
             for m in result.mentions:
                 mentions.setdefault(m.id, m)
             filled += len(result.mentions)
-            done = result.cursor if result.cursor is not None else run
-            if done.get("backlog"):
-                backfill[name] = done  # the run goes on next poll
-            else:
-                backfill.pop(name)
+            done = dict(result.cursor if result.cursor is not None else run)
+            if result.detail.get("pages") and not done.get("backlog"):
+                backfill.pop(name)  # pages read and none left: the gap is read
+                continue
+            # Pages left, or none read at all (the pace spent, a rate limit): a run that read nothing has not
+            # read the gap, so it stays until it does. Its park is the run's, not the source's: parking the
+            # whole source would hold the streamed posts back as well.
+            if result.park_until is not None:
+                done["park_until"] = format_time(result.park_until)
+            backfill[name] = done
         new: dict[str, Any] = {"since_id": since, "spend": self.ledger.record(self.key, now)}
         if backfill:
             new["backfill"] = backfill
@@ -329,5 +344,6 @@ class XStreamSource:
             warnings.append(self.last_error)
         detail = {"connected": self.connected, "connections": self.connections, "disconnects": self.disconnects,
                   "delivered": len(inbox), "backfilled": filled, "backfill_running": sorted(backfill),
+                  "backfill_parked_until": {n: r["park_until"] for n, r in backfill.items() if r.get("park_until")},
                   "spend": self.ledger.status(now), "at": now.astimezone(UTC).isoformat()}
         return PollResult(list(mentions.values()), new if new != cursor else None, detail=detail, warnings=warnings)
