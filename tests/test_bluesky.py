@@ -220,6 +220,21 @@ def test_a_post_linking_a_tracked_x_post_joins_its_cascade(tmp_path: Path, strea
     assert root_id == "x:1790000000000000001"
 
 
+def test_a_post_linking_a_tracked_blog_post_joins_its_cascade(tmp_path: Path, stream: Jetstream,
+                                                               appview: AppView) -> None:
+    rig = Rig(_config(tmp_path, stream, appview))
+    now = datetime.now(UTC)
+    blog_root = Mention("rss:blog-cancel", "rss", "post", None, "https://blog.example.com/2026/i-tried-to-cancel",
+                        Author("blog.example.com/dana", "dana"), COMPLAINT, [], now, now)
+    rig.pipeline.ingest([blog_root])
+    rig.poll()
+    link = "https://blog.example.com/2026/i-tried-to-cancel?utm_source=bsky"
+    stream.post("did:plc:reader", f"this happened to me too {link}", links=[link])
+    rig.poll()
+    [(root_id,)] = rig.store.conn.execute("SELECT root_id FROM mentions WHERE source = 'bluesky'").fetchall()
+    assert root_id == "rss:blog-cancel"
+
+
 def test_follower_counts_are_asked_25_authors_at_a_time_and_cached(tmp_path: Path, stream: Jetstream,
                                                                      appview: AppView) -> None:
     rig = Rig(_config(tmp_path, stream, appview))
