@@ -23,12 +23,10 @@ from monitor.config.settings import BlogSettings
 from monitor.records.mention import Mention, lenient_time, time_text
 from monitor.sources.base import PollResult, backoff_until
 from monitor.sources.feeds import (
-    MAX_FEED_ENTRIES,
-    MAX_FEED_TEXT,
     describe_bozo,
-    newest_entries,
     parse_document,
     post_mention,
+    read_capped,
 )
 from monitor.sources.http import FetchError, HttpFetcher, safe_url
 
@@ -207,22 +205,10 @@ class BlogSource:
         previous: dict[str, Any] = state.get("seen") or {}
         seen: dict[str, Any] = {}
         mentions: list[Mention] = []
-        skipped = 0
-        total, left_out, elsewhere = 0, 0, 0
-        entries, too_many = newest_entries(parsed)
-        for entry in entries:
-            if total > MAX_FEED_TEXT:
-                left_out += 1
-                continue
-            try:
-                m = post_mention(entry, parsed, feed_url=url, now=now)
-            except Exception:  # a mapping bug on one entry must not lose the others
-                log.exception("feed %s: could not read one entry", safe_url(url))
-                m = None
-            if m is None:
-                skipped += 1
-                continue
-            total += len(m.text) + len(m.title or "")
+        elsewhere = 0
+        got = read_capped(parsed, lambda entry: post_mention(entry, parsed, feed_url=url, now=now),
+                          what="feed", shown=safe_url(url))
+        for _, m in got.read:
             thread = m.extra.get("comments_feed")
             if thread and not self.may_follow(thread, url, res.url):
                 del m.extra["comments_feed"]
@@ -242,19 +228,14 @@ class BlogSource:
         if elsewhere:
             warnings.append(f"feed {safe_url(url)}: {elsewhere} comment feed(s) on other hosts not followed "
                             "(a watch-list that names their host in feeds or comment_feeds allows them)")
-        if too_many:
-            warnings.append(f"feed {safe_url(url)}: {len(entries) + too_many:,} entries, more than the "
-                            f"{MAX_FEED_ENTRIES:,} read from one feed; read the newest, left {too_many:,} out")
-        if left_out:
-            warnings.append(f"feed {safe_url(url)}: more than {MAX_FEED_TEXT} characters of text; "
-                            f"read {len(seen)} entries, left {left_out} out")
+        warnings += got.warnings("feed", safe_url(url), "entries")
         if parsed.get("bozo"):
             warnings.append(
                 f"feed {safe_url(url)} is malformed ({describe_bozo(parsed)}); "
                 f"read {len(seen)} entries from it anyway"
             )
-        elif skipped:
+        elif got.skipped:
             warnings.append(
-                f"feed {safe_url(url)}: {skipped} entries had no id, link, title or text; skipped"
+                f"feed {safe_url(url)}: {got.skipped} entries had no id, link, title or text; skipped"
             )
         return FeedOutcome(url, new, mentions, warnings)

@@ -29,13 +29,12 @@ from monitor.records.mention import Mention, canonical_url
 from monitor.sources.base import PollResult, stable_id
 from monitor.sources.blogs import FeedOutcome, Tally, due, failed_state, fetch_and_parse, off_loop
 from monitor.sources.feeds import (
-    MAX_FEED_ENTRIES,
-    MAX_FEED_TEXT,
+    Capped,
     comment_mention,
     describe_bozo,
     entry_identity,
     is_http,
-    newest_entries,
+    read_capped,
 )
 from monitor.sources.http import FetchError, HttpFetcher, safe_url
 from monitor.store.database import Store
@@ -161,14 +160,7 @@ class CommentSource:
                 new[key] = value
         if thread.count is not None:
             new["count"] = thread.count
-        warnings = []
-        if read.too_many:
-            warnings.append(f"comment feed {safe_url(url)}: {len(read.mentions) + read.too_many:,} comments, more "
-                            f"than the {MAX_FEED_ENTRIES:,} read from one feed; read the newest, left "
-                            f"{read.too_many:,} out")
-        if read.left_out:
-            warnings.append(f"comment feed {safe_url(url)}: more than {MAX_FEED_TEXT} characters of text; "
-                            f"read {len(read.mentions)} comments, left {read.left_out} out")
+        warnings = read.capped.warnings("comment feed", safe_url(url), "comments")
         if parsed.get("bozo"):
             warnings.append(
                 f"comment feed {safe_url(url)} is malformed ({describe_bozo(parsed)}); "
@@ -187,37 +179,24 @@ class CommentSource:
 
 @dataclass(slots=True)
 class CommentsRead:
-    """A comment feed's entries as records, within the caps on entries and text."""
+    """A comment feed's entries as records, within the caps on entries and text (``read_capped``)."""
 
     mentions: list[Mention]
     replies_to: dict[str, str]  # comment id -> the post its entry names (thr:in-reply-to), to look up
-    too_many: int = 0           # entries past MAX_FEED_ENTRIES, the oldest
-    left_out: int = 0           # entries past MAX_FEED_TEXT characters of text
+    capped: Capped
 
 
 def read_comments(parsed: Any, *, thread_feed: str, post_id: str | None, post_url: str | None,
                   now: datetime) -> CommentsRead:
     """The newest ``MAX_FEED_ENTRIES`` comments of a parsed comment feed, up to ``MAX_FEED_TEXT``
     characters of text; reads no store (it runs in a worker thread)."""
-    entries, too_many = newest_entries(parsed)
-    out = CommentsRead([], {}, too_many)
-    total = 0
-    for entry in entries:
-        if total > MAX_FEED_TEXT:
-            out.left_out += 1
-            continue
-        try:
-            m = comment_mention(entry, thread_feed=thread_feed, post_id=post_id, post_url=post_url, now=now)
-        except Exception:  # a mapping bug on one entry must not lose the others
-            log.exception("comment feed %s: could not read one entry", safe_url(thread_feed))
-            continue
-        if m is None:
-            continue
-        total += len(m.text)
-        if post_id is None and (candidate := _reply_to(entry)) is not None:
-            out.replies_to[m.id] = candidate
-        out.mentions.append(m)
-    return out
+    got = read_capped(parsed, lambda entry: comment_mention(entry, thread_feed=thread_feed, post_id=post_id,
+                                                            post_url=post_url, now=now),
+                      what="comment feed", shown=safe_url(thread_feed))
+    replies_to: dict[str, str] = {}
+    if post_id is None:
+        replies_to = {m.id: candidate for entry, m in got.read if (candidate := _reply_to(entry)) is not None}
+    return CommentsRead([m for _, m in got.read], replies_to, got)
 
 
 def _reply_to(entry: Any) -> str | None:

@@ -9,7 +9,10 @@ itself, and given ``bytes`` it first tries to open them as a file name.
 from __future__ import annotations
 
 import io
+import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -28,6 +31,8 @@ MAX_FEED_ENTRIES = 1_000
 MAX_ENTRY_TEXT = 100_000
 MAX_FEED_TEXT = 2_000_000
 MAX_TITLE = 1_000
+
+log = logging.getLogger(__name__)
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _ELEMENT = re.compile(rb"<\w")
 
@@ -161,6 +166,53 @@ def newest_entries(parsed: Any, limit: int = MAX_FEED_ENTRIES) -> tuple[list[Any
     oldest = datetime.min.replace(tzinfo=UTC)
     ranked = sorted(range(len(entries)), key=lambda i: (times[i] is not None, times[i] or oldest), reverse=True)
     return [entries[i] for i in sorted(ranked[:limit])], len(entries) - limit
+
+
+@dataclass(slots=True)
+class Capped:
+    """A feed's entries read within the caps: each entry read with its record, and what was not read."""
+
+    read: list[tuple[Any, Mention]] = field(default_factory=list)
+    entries: int = 0   # entries in the document
+    skipped: int = 0   # entries read that gave no record
+    too_many: int = 0  # the oldest entries, past MAX_FEED_ENTRIES
+    left_out: int = 0  # entries past MAX_FEED_TEXT characters of text
+
+    def warnings(self, what: str, shown: str, noun: str) -> list[str]:
+        """What was not read, in words: ``what`` "feed" or "comment feed", ``shown`` its safe URL, ``noun``
+        what its entries are ("entries", "comments")."""
+        out = []
+        if self.too_many:
+            out.append(f"{what} {shown}: {self.entries:,} {noun}, more than the {MAX_FEED_ENTRIES:,} read from one "
+                       f"feed; read the newest, left {self.too_many:,} out")
+        if self.left_out:
+            out.append(f"{what} {shown}: more than {MAX_FEED_TEXT} characters of text; read {len(self.read)} "
+                       f"{noun}, left {self.left_out} out")
+        return out
+
+
+def read_capped(parsed: Any, to_mention: Callable[[Any], Mention | None], *, what: str, shown: str) -> Capped:
+    """The records of a parsed feed's ``MAX_FEED_ENTRIES`` newest entries, until ``MAX_FEED_TEXT``
+    characters of text (titles included) are read: what one feed may turn into, whatever its bytes say.
+    A mapping bug on one entry is logged and loses only that entry."""
+    entries, too_many = newest_entries(parsed)
+    out = Capped(entries=len(entries) + too_many, too_many=too_many)
+    total = 0
+    for entry in entries:
+        if total > MAX_FEED_TEXT:
+            out.left_out += 1
+            continue
+        try:
+            m = to_mention(entry)
+        except Exception:  # a mapping bug on one entry must not lose the others
+            log.exception("%s %s: could not read one entry", what, shown)
+            m = None
+        if m is None:
+            out.skipped += 1
+            continue
+        total += len(m.text) + len(m.title or "")
+        out.read.append((entry, m))
+    return out
 
 
 def entry_texts(entry: Any, base: str) -> tuple[str | None, str, list[str]]:
