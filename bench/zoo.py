@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -155,6 +156,13 @@ def zoo_throughput(out: Path, mentions: int, families: Iterable[str] = FAMILIES)
     return res
 
 
+def cpu_budget(vader_per_s: float, workers: int, cores: int) -> float:
+    """CPU microseconds a mention may cost, in all of a replay's processes, for it to run at half VADER
+    alone's rate: half the rate is twice VADER's time a text of wall time, on each core the replay can
+    use (its own process and its ``workers``, at most ``cores``)."""
+    return 2 * 1e6 / vader_per_s * max(1, min(cores, 1 + workers))
+
+
 def _share(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
@@ -201,12 +209,18 @@ def table(z: dict[str, Any], tp: dict[str, Any] | None = None) -> str:
         # CPU time a mention (the replay's and its workers') varies less with the machine's load than
         # the ratio of two wall-clock rates does.
         lines.append("family    | replay mentions/s | VADER alone texts/s | ratio | replay CPU us/mention | "
-                     "VADER us/text | mentions | distinct texts")
+                     "budget at 0.5 | VADER us/text | mentions | distinct texts")
+        cores = os.cpu_count() or 1
         for fam, t in tp.items():
             cpu = t["replay"]["cpu_seconds"] / t["mentions"] * 1e6
+            budget = cpu_budget(t["vader"], t["replay"]["workers"], cores)
             lines.append(f"{fam:<9} | {t['replay']['rate']:>17,.0f} | {t['vader']:>19,.0f} | {t['ratio']:>5.2f} | "
-                         f"{cpu:>21.0f} | {1e6 / t['vader']:>13.0f} | {t['mentions']:>8,} | "
+                         f"{cpu:>21.0f} | {budget:>13.0f} | {1e6 / t['vader']:>13.0f} | {t['mentions']:>8,} | "
                          f"{t['unique_texts'] / t['mentions']:.0%}")
+        lines.append(f"(budget at 0.5: the CPU a mention may cost, in all the replay's processes together, for a ratio "
+                     f"of 0.5 on this machine's {cores} core(s): 2 x VADER's time a text x the cores the replay can "
+                     "use. Above it no division of the work between processes reaches 0.5; below it, the main "
+                     "process must also stay within 2 x VADER's time a text)")
     return "\n".join(lines)
 
 

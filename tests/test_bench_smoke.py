@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -106,3 +107,21 @@ def test_the_zoo_bench_reports_each_family_next_to_its_baseline_on_seeds_kept_fo
     rows = first_alerts(weeks["hawkes"])
     assert rows and {"p_storm", "storm", "final_size", "reactions", "label"} <= set(rows[0])
     assert sum(r["storm"] for r in rows) == f["caught"]
+
+
+def test_the_zoo_throughput_table_gives_the_cpu_a_mention_may_cost_for_half_vaders_rate() -> None:
+    from bench.zoo import cpu_budget
+    from bench.zoo import table as zoo_table
+
+    # VADER alone at 25,000 texts/s is 40 us a text; half its rate leaves 80 us of wall time a mention,
+    # on each core the replay can use: its own and one worker's on two cores, never more than the cores.
+    assert cpu_budget(25_000, workers=1, cores=2) == 160
+    assert cpu_budget(25_000, workers=4, cores=2) == 160
+    assert cpu_budget(25_000, workers=0, cores=8) == 80
+    tp = {"hawkes": {"mentions": 1000, "unique_texts": 300, "vader": 25_000.0, "ratio": 0.4,
+                     "replay": {"rate": 10_000.0, "cpu_seconds": 0.15, "workers": 1}}}
+    z = {"families": {}, "set": "report", "seeds": [9001]}
+    row = next(line for line in zoo_table(z, tp).splitlines() if line.startswith("hawkes"))
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[4] == "150"  # CPU a mention: 0.15 s over 1,000
+    assert cells[5] == str(round(cpu_budget(25_000, 1, os.cpu_count() or 1)))
