@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from monitor.clock import Clock
 from monitor.config.settings import Config, Settings, resolve_secret
+from monitor.records import sourcekey
 from monitor.sources.base import PollResult, RateLimited, Source, TextMatcher
 from monitor.sources.blogs import BlogSource
 from monitor.sources.bluesky import BlueskySource
@@ -100,8 +101,8 @@ def build_sources(
     s = config.settings
     rng = rng or random.Random()
     sources: list[Source] = open_network_sources(config, store, clock, http, matcher=matcher, key_suffix=key_suffix)
-    token = resolve_secret(s.x.bearer_token_env) if s.x.enabled else None
-    if token and s.x.monthly_read_budget > 0 and config.watchlists:
+    token = resolve_secret(s.x.bearer_token_env) if x_off(config) is None else None
+    if token:  # x_off decides whether X runs, and says why not at start-up
         ledger = XLedger(s.x)
         share = s.x.monthly_read_budget // (budget_split or len(config.watchlists))
         xs: list[Source] = []
@@ -138,7 +139,7 @@ def build_sources(
 def x_line(config: Config) -> str | None:
     """X's start-up line when it runs: the mode and whether lookups measure spread; None when X is off
     (``disabled_reasons`` then says why)."""
-    if any(line.startswith("X: off") for line in disabled_reasons(config)):
+    if x_off(config) is not None:
         return None
     x, n = config.settings.x, len(config.watchlists)
     mode = (f"stream (one filtered-stream connection for {n} watch-list(s))" if x.mode == "stream"
@@ -146,20 +147,28 @@ def x_line(config: Config) -> str | None:
     return f"X: on, mode {mode}, lookups {'on' if x.lookup else 'off'}"
 
 
+def x_off(config: Config) -> str | None:
+    """Why X is off, as a start-up line; None when it runs."""
+    s = config.settings
+    if not s.x.enabled:
+        return "X: off, disabled in settings (x.enabled: false)"
+    if not s.x.bearer_token_env:
+        return "X: off, no bearer_token_env set in settings"
+    if resolve_secret(s.x.bearer_token_env) is None:
+        return f"X: off, no token in ${s.x.bearer_token_env}"
+    if s.x.monthly_read_budget <= 0:
+        return "X: off, monthly_read_budget is 0"
+    if not config.watchlists:
+        return "X: off, no watch-lists"
+    return None
+
+
 def disabled_reasons(config: Config) -> list[str]:
     """Plain-words lines for each source that is off, and why."""
     s = config.settings
     out = []
-    if not s.x.enabled:
-        out.append("X: off, disabled in settings (x.enabled: false)")
-    elif not s.x.bearer_token_env:
-        out.append("X: off, no bearer_token_env set in settings")
-    elif resolve_secret(s.x.bearer_token_env) is None:
-        out.append(f"X: off, no token in ${s.x.bearer_token_env}")
-    elif s.x.monthly_read_budget <= 0:
-        out.append("X: off, monthly_read_budget is 0")
-    elif not config.watchlists:
-        out.append("X: off, no watch-lists")
+    if (off := x_off(config)) is not None:
+        out.append(off)
     elif not s.x.lookup:
         out.append("X lookups: off (x.lookup: false): reposts, which keyword search no longer returns, go uncounted")
     if not s.blogs.enabled:
@@ -267,7 +276,7 @@ def watchlist_sources(config: Config, sources: dict[str, Source]) -> dict[str, l
 def poll_interval(settings: Settings, key: str, *, fast: bool = False) -> timedelta:
     """How often the source ``key`` is polled; ``fast`` while a complaint it could follow is growing."""
     s = settings
-    kind = key.split(":", 1)[0]
+    kind = sourcekey.kind(key)
     if kind == "x":
         return s.x.fast_poll_every if fast else s.x.poll_every
     if kind == "xlookup":  # each post has its own cadence within (monitor/sources/xlookup.py)
