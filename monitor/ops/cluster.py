@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.config.settings import Config
+from monitor.records import sourcekey
 from monitor.store.database import Store
 
 log = logging.getLogger("monitor.cluster")
@@ -145,8 +146,8 @@ class Cluster:
     @staticmethod
     def key_suffix(watchlists: Collection[str]) -> str:
         """What the keys (the cursors) of the sources that read for several watch-lists end in, so that
-        another instance reading for other watch-lists keeps its own."""
-        return "@" + "+".join(sorted(watchlists)) if watchlists else "@none"
+        another instance reading for other watch-lists keeps its own (records/sourcekey.py)."""
+        return sourcekey.cluster_suffix(watchlists)
 
     def claim(self, decision_id: int, watchlist: str, known: Collection[str], now: datetime) -> bool:
         """Whether this instance may deliver an outbox row now: it holds the row's watch-list (the global

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.records import sourcekey
 from monitor.records.durations import duration_text
 from monitor.records.mention import format_time, lenient_time
 from monitor.store.database import Store
@@ -31,7 +32,7 @@ from monitor.store.database import Store
 
 def judged_quiet(key: str) -> bool:
     """Whether silence from this source means something is wrong (see the module docstring)."""
-    key = key.split("@", 1)[0]  # a cluster instance's shared keys end in @<its watch-lists>
+    key = sourcekey.unsuffixed(key)
     return key.startswith(("x:", "xstream:", "rss:feeds/", "bluesky:", "mastodon:", "hn:")) or key == "rss:feeds"
 
 

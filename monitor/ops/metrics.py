@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from monitor.errors import MonitorError
+from monitor.records import sourcekey
 
 log = logging.getLogger("monitor.metrics")
 
@@ -28,8 +29,8 @@ class ListenError(MonitorError):
 
 
 def source_kind(key: str) -> str:
-    """'x:acme' -> 'x'; 'rss:feeds/1of2' -> 'rss': labels stay few whatever the feed count."""
-    return key.split(":", 1)[0]
+    """The metrics' source label: the key's kind, so that labels stay few whatever the feed count."""
+    return sourcekey.kind(key)
 
 
 class Metrics:
