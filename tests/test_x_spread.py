@@ -443,8 +443,8 @@ def test_the_recorded_x_lookup_examples_map_through_the_lookup_source_and_a_dele
     headers = {k: v for k, v in recorded[0]["headers"].items()
                if k in ("content-type", "x-rate-limit-limit", "x-rate-limit-reset")}
     x, _ = stand_ins
-    x.fail_next(200, body={"data": data, "errors": errors, "includes": includes},
-                headers={**headers, "x-rate-limit-remaining": "14"})
+    x.answer_next({"data": data, "errors": errors, "includes": includes},
+                  headers={**headers, "x-rate-limit-remaining": "14"})
 
     ids = [str(t["id"]) for t in data] + [deleted]
     targets = [SpreadTarget(f"x:{i}", f"x:{ids[0]}", "post", None, None, None) for i in ids]

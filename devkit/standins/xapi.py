@@ -277,6 +277,11 @@ class XApi(StandIn):
             self._good_before_failing = after
             self._failures.extend(Response(status, raw, dict(h)) for _ in range(times))
 
+    def answer_next(self, body: Any, *, headers: dict[str, str] | None = None, times: int = 1) -> None:
+        """The next ``times`` requests get ``body`` with HTTP 200 and ``headers``, whatever they ask: a
+        recorded answer served as it was."""
+        self.fail_next(200, body=body, headers=headers, times=times)
+
     # -- handler ----------------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
         route = self._route(req)
