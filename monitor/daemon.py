@@ -32,8 +32,9 @@ from monitor.engine.pipeline import Pipeline
 from monitor.errors import ConfigError, DeliveryError, LeaseLost, StoreError
 from monitor.ops import logs
 from monitor.ops.cluster import GLOBAL, Cluster, default_instance
-from monitor.ops.metrics import HealthServer, Metrics, observe_outbox, source_kind
+from monitor.ops.metrics import HealthServer, Metrics, observe_outbox
 from monitor.ops.systemd import Notifier as SystemdNotifier
+from monitor.records import sourcekey
 from monitor.records.durations import duration_text
 from monitor.store.lock import DatabaseLock
 from monitor.store.opening import PASSWORD_NAME, open_store
@@ -188,7 +189,7 @@ class Daemon:
         if self.cluster is not None and not self.cluster.current(self.clock.now()):
             log.warning("%s: not polled, this instance's leases expired before it renewed them", key)
             return
-        kind = source_kind(key)
+        kind = sourcekey.kind(key)  # the metrics' label: few, whatever the feed count
         started = time.monotonic()
         try:
             # The pipeline is looked up when the records are stored: a lease change may rebuild it meanwhile.

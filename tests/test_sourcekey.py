@@ -5,7 +5,6 @@ from __future__ import annotations
 from monitor.config.settings import Settings
 from monitor.ops.cluster import Cluster
 from monitor.ops.health import judged_quiet
-from monitor.ops.metrics import source_kind
 from monitor.records import sourcekey
 from monitor.sources import poll_interval
 
@@ -13,7 +12,6 @@ from monitor.sources import poll_interval
 def test_a_key_names_its_kind_whatever_it_reads() -> None:
     assert [sourcekey.kind(k) for k in ("x:acme", "rss:feeds/1of2", "xstream:all@acme+globex")] == [
         "x", "rss", "xstream"]
-    assert source_kind("rss:feeds/2of2") == "rss"  # the metrics' label: few, whatever the feed count
 
 
 def test_a_cluster_instance_suffixes_its_shared_sources_with_the_watch_lists_it_leases_in_order() -> None:

@@ -17,7 +17,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from monitor.errors import MonitorError
-from monitor.records import sourcekey
 
 log = logging.getLogger("monitor.metrics")
 
@@ -26,11 +25,6 @@ class ListenError(MonitorError):
     """The health and metrics listener could not bind its address (often: already in use)."""
 
     retryable = True
-
-
-def source_kind(key: str) -> str:
-    """The metrics' source label: the key's kind, so that labels stay few whatever the feed count."""
-    return sourcekey.kind(key)
 
 
 class Metrics:
