@@ -158,7 +158,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
                 t = tp[fam]
                 speed = (f"; replay {_n(t['replay']['rate'])}/s, VADER alone {_n(t['vader'])}/s: "
                          f"ratio {t['ratio']:.2f} ({_n(t['mentions'])} mentions)")
-            out.append((f"Zoo, {fam}: storms caught (late)", f"{f['caught']} / {f['storms']} ({f['late']})",
+            held = " (held out)" if fam in (z.get("held_out") or ()) else ""
+            out.append((f"Zoo, {fam}{held}: storms caught (late)", f"{f['caught']} / {f['storms']} ({f['late']})",
                         f"baseline (K={b.get('n')}) {b.get('caught')} / {f['storms']} ({b_late}); false/wl-week "
                         f"{f['false_per_watchlist_week']} (most {f['max_false_in_one_watchlist_week']}), baseline "
                         f"{b.get('false_per_watchlist_week')}; share at first alert {f['median_earliness']}, baseline "
@@ -176,6 +177,11 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             out.append(("Calibration: of the complaints given p_storm in ...", "... this share became storms",
                         "; ".join(f"{c['from']:.2f}-{c['to']:.2f}: {c['share'] if c['share'] is not None else '-'} "
                                   f"of {c['cascades']}" for c in pooled) + " (every family of the zoo pooled)"))
+        for fam in z.get("held_out") or ():
+            own = z["families"][fam].get("calibration") or []
+            out.append((f"  the same for {fam} (held out)", "",
+                        "; ".join(f"{c['from']:.2f}-{c['to']:.2f}: {c['share'] if c['share'] is not None else '-'} "
+                                  f"of {c['cascades']}" for c in own)))
     if "postgres" in r:
         pg = r["postgres"]
         if "skipped" in pg:
@@ -270,13 +276,15 @@ def main(argv: list[str] | None = None) -> int:
         r["volume"] = run(list(FAMILIES), REPORT_SEEDS[:1] if args.quick else REPORT_SEEDS, 1 if args.quick else 4)
     if "zoo" in only:
         from bench.zoo import zoo_figures, zoo_throughput
+        from devkit.zoo import FAMILIES, HELD_OUT
 
         zoo_weeks = args.zoo_weeks or (1 if args.quick else 6)
         log(f"detection per family of the zoo, {zoo_weeks} report-seed week(s) each (bench/zoo.py) ...")
-        r["zoo"] = {"detection": zoo_figures(weeks=zoo_weeks)}
+        families = [*FAMILIES, *HELD_OUT]  # the zoo, then the generators held out of every choice
+        r["zoo"] = {"detection": zoo_figures(families, weeks=zoo_weeks)}
         zoo_mentions = args.zoo_mentions or (20_000 if args.quick else 250_000)
         log(f"replay throughput per family of the zoo, about {zoo_mentions} mentions each ...")
-        r["zoo"]["throughput"] = zoo_throughput(OUT, zoo_mentions)
+        r["zoo"]["throughput"] = zoo_throughput(OUT, zoo_mentions, families)
     if "cascades" in only:
         from bench.cascades import figures as cascade_figures
 

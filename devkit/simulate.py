@@ -422,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mentions", type=int, help="about this many mentions in all (default ~1,500 per brand-day)")
     ap.add_argument("--threshold", type=int, default=300, help="final size the truth calls a storm")
     ap.add_argument("--family", default="branching",
-                    help="generative family (docs/simulator.md): branching, seismic, hawkes, delayed, dense, empirical")
+                    help="generative family (docs/simulator.md): branching, seismic, hawkes, delayed, dense, empirical;"
+                         " or outsider, written apart and held out of every choice (devkit/outsider.py)")
     ap.add_argument("--out", required=True, help="JSONL file to write, or - for stdout")
     ap.add_argument("--truth", help="write the ground truth here (JSON)")
     ap.add_argument("--config-dir", help="write a monitor.yaml and one watch-list per brand into this folder")
