@@ -110,6 +110,27 @@ def test_what_is_remembered_ahead_is_bounded_and_the_oldest_is_forgotten_first(
         assert ahead.score(mentions[-1].full_text) == Scorer().score(mentions[-1].full_text) and ahead.ahead == 1
 
 
+def test_the_texts_seen_before_the_workers_start_are_sent_to_them_once_they_have(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scoreahead, "START_AFTER", 50)
+    monkeypatch.setattr(scoreahead, "CHUNK", 16)
+    mentions = [_mention(n, f"acme text number {n}") for n in range(60)]
+    with ScoreAhead(workers=1) as ahead:
+        for m in mentions[:50]:
+            ahead.see(m)
+        assert ahead._pool is None and not ahead._inflight  # a replay this short starts no worker
+        for m in mentions[50:]:
+            ahead.see(m)
+        ahead._submit()
+        assert all(len(chunk) <= 16 for chunk, _ in ahead._inflight)
+        for _, fut in list(ahead._inflight):
+            fut.result(timeout=60)
+        ahead._collect()
+        for m in mentions:
+            assert ahead.score(m.full_text) == Scorer().score(m.full_text)
+        assert ahead.ahead == 60 and ahead.here == 0
+
+
 def test_a_worker_that_cannot_start_leaves_the_scoring_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(chunk: list[tuple[str, bool]]) -> list[object]:
         raise RuntimeError("worker gone")

@@ -77,21 +77,24 @@ class ScoreAhead(Scorer):
         self.ahead = self.here = 0  # texts scored by the workers, and here
 
     def see(self, m: Mention) -> None:
-        """Queue ``m``'s text for a worker (once per text while it is remembered)."""
+        """Queue ``m``'s text for a worker (once per text while it is remembered). The texts of the first
+        ``START_AFTER`` mentions wait in the queue, and go to the workers once they have started: the
+        reorder buffer holds them long enough for their scores to be back before they are asked for."""
+        if self.workers <= 0:
+            return
+        key = (m.full_text, m.kind == "post")
+        if key not in self._sent:
+            self._sent[key] = None
+            if len(self._sent) > SEEN:
+                self._sent.popitem(last=False)
+            self._queued.append(key)
         if self._pool is None:
             self._seen += 1
-            if self.workers <= 0 or self._seen <= START_AFTER:
+            if self._seen <= START_AFTER:
                 return
             # Spawned, not forked: the caller may have threads (a lock held across a fork never opens).
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_start_worker)
-        key = (m.full_text, m.kind == "post")
-        if key in self._sent:
-            return
-        self._sent[key] = None
-        if len(self._sent) > SEEN:
-            self._sent.popitem(last=False)
-        self._queued.append(key)
         if len(self._queued) >= CHUNK:
             self._submit()
 
@@ -119,13 +122,17 @@ class ScoreAhead(Scorer):
             self._pool = None
 
     def _submit(self) -> None:
-        chunk, self._queued = self._queued, []
+        """Send what is queued, ``CHUNK`` texts a task (without workers, drop it: it is scored here)."""
+        queued, self._queued = self._queued, []
         if self._pool is None:
             return
-        try:
-            self._inflight.append((chunk, self._pool.submit(_score_chunk, chunk)))
-        except (BrokenProcessPool, RuntimeError) as exc:
-            self._give_up(exc)
+        for i in range(0, len(queued), CHUNK):
+            chunk = queued[i:i + CHUNK]
+            try:
+                self._inflight.append((chunk, self._pool.submit(_score_chunk, chunk)))
+            except (BrokenProcessPool, RuntimeError) as exc:
+                self._give_up(exc)
+                return
 
     def _give_up(self, exc: BaseException) -> None:
         """A worker died or could not start: score everything here from now on (slower, same scores)."""
