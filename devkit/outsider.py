@@ -383,9 +383,7 @@ class Outsider:
         while self._out:
             self.truth.mentions += 1
             yield heapq.heappop(self._out)[2]
-        for c in self.truth.cascades:
-            limit = self.s.threshold // 5 if c["vip_root"] else self.s.threshold
-            c["storm"] = c["complaint"] and c["final_size"] >= limit
+        self.truth.mark_storms()
 
 
 def logn(rng: random.Random, median: float, sigma: float = 1.0) -> float:

@@ -91,6 +91,13 @@ class Truth:
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def mark_storms(self) -> None:
+        """What a storm is, once every cascade has its final size: a complaint whose final size reaches
+        the threshold (a fifth of it for a VIP's own complaint)."""
+        for c in self.cascades:
+            limit = self.threshold // 5 if c["vip_root"] else self.threshold
+            c["storm"] = c["complaint"] and c["final_size"] >= limit
+
 
 # -- texts ---------------------------------------------------------------------------------------
 # -- the simulation ------------------------------------------------------------------------------
@@ -391,9 +398,7 @@ class Simulation:
         while self._heap:  # reactions after the last day, as a live system would still see them
             self.truth.mentions += 1
             yield heapq.heappop(self._heap)[2]
-        for c in self.truth.cascades:
-            limit = self.s.threshold // 5 if c["vip_root"] else self.s.threshold
-            c["storm"] = c["complaint"] and c["final_size"] >= limit
+        self.truth.mark_storms()
 
 
 def write_config(folder: Path, brands: list[str], vips: dict[str, list[str]], threshold: int = 300,
