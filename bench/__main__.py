@@ -40,6 +40,12 @@ def _s(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.2f} s"
 
 
+def _buckets(calibration: list[dict[str, Any]]) -> str:
+    """A calibration table on one line: each bucket, the share of its cascades that became storms."""
+    return "; ".join(f"{c['from']:.2f}-{c['to']:.2f}: {c['share'] if c['share'] is not None else '-'} "
+                     f"of {c['cascades']}" for c in calibration)
+
+
 def _half(s: dict[str, Any]) -> str:
     half = s.get("rss_slope_second_half_mb_per_min")
     return "" if half is None else f" ({half:+.3f} in its second half)"
@@ -175,13 +181,9 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
         pooled = r["zoo"]["detection"].get("calibration")
         if pooled:
             out.append(("Calibration: of the complaints given p_storm in ...", "... this share became storms",
-                        "; ".join(f"{c['from']:.2f}-{c['to']:.2f}: {c['share'] if c['share'] is not None else '-'} "
-                                  f"of {c['cascades']}" for c in pooled) + " (every family of the zoo pooled)"))
+                        _buckets(pooled) + " (every family of the zoo pooled)"))
         for fam in z.get("held_out") or ():
-            own = z["families"][fam].get("calibration") or []
-            out.append((f"  the same for {fam} (held out)", "",
-                        "; ".join(f"{c['from']:.2f}-{c['to']:.2f}: {c['share'] if c['share'] is not None else '-'} "
-                                  f"of {c['cascades']}" for c in own)))
+            out.append((f"  the same for {fam} (held out)", "", _buckets(z["families"][fam].get("calibration") or [])))
     if "postgres" in r:
         pg = r["postgres"]
         if "skipped" in pg:
@@ -276,11 +278,12 @@ def main(argv: list[str] | None = None) -> int:
         r["volume"] = run(list(FAMILIES), REPORT_SEEDS[:1] if args.quick else REPORT_SEEDS, 1 if args.quick else 4)
     if "zoo" in only:
         from bench.zoo import zoo_figures, zoo_throughput
-        from devkit.zoo import FAMILIES, HELD_OUT
+        from devkit.zoo import FAMILIES as ZOO
+        from devkit.zoo import HELD_OUT
 
         zoo_weeks = args.zoo_weeks or (1 if args.quick else 6)
         log(f"detection per family of the zoo, {zoo_weeks} report-seed week(s) each (bench/zoo.py) ...")
-        families = [*FAMILIES, *HELD_OUT]  # the zoo, then the generators held out of every choice
+        families = [*ZOO, *HELD_OUT]  # the zoo, then the generators held out of every choice
         r["zoo"] = {"detection": zoo_figures(families, weeks=zoo_weeks)}
         zoo_mentions = args.zoo_mentions or (20_000 if args.quick else 250_000)
         log(f"replay throughput per family of the zoo, about {zoo_mentions} mentions each ...")

@@ -338,6 +338,7 @@ class Outsider:
     def _background(self, at: float, brand: str) -> None:
         rng = self.rng
         r = rng.random()
+        pool: tuple[str, ...]
         if r < 0.04:
             tone, pool = "complaint", SPECIFIC
         elif r < 0.12:

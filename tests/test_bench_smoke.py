@@ -125,3 +125,19 @@ def test_the_zoo_throughput_table_gives_the_cpu_a_mention_may_cost_for_half_vade
     cells = [c.strip() for c in row.split("|")]
     assert cells[4] == "150"  # CPU a mention: 0.15 s over 1,000
     assert cells[5] == str(round(cpu_budget(25_000, 1, os.cpu_count() or 1)))
+
+
+def test_a_held_out_generator_is_reported_beside_the_zoo_but_not_pooled_with_it() -> None:
+    from bench.zoo import table as zoo_table
+    from bench.zoo import zoo_figures
+
+    z = zoo_figures(["hawkes", "outsider"], which="tuning", weeks=1)
+    assert z["held_out"] == ["outsider"] and z["families"]["outsider"]["storms"] >= 1
+    # The pooled calibration is the zoo's alone: it counts what hawkes' own table counts.
+    assert [c["cascades"] for c in z["calibration"]] == [c["cascades"] for c in z["families"]["hawkes"]["calibration"]]
+    out = zoo_table(z)
+    assert any(line.startswith("outsider* ") for line in out.splitlines())
+    assert "calibration, outsider (held out):" in out
+    lines = table({"zoo": {"detection": z}})
+    assert "Zoo, outsider (held out): storms caught (late)" in lines and "the same for outsider (held out)" in lines
+    assert "Zoo, hawkes: storms caught (late)" in lines
