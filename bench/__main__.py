@@ -155,6 +155,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
              f"baseline {b['delay_median_min']} / {b['delay_max_min']}"),
         ]
     if "zoo" in r:
+        from bench.zoo import both_caught
+
         z, tp = r["zoo"]["detection"], r["zoo"].get("throughput") or {}
         for fam, f in z["families"].items():
             b = f["baseline"] or {}
@@ -169,7 +171,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
                         f"baseline (K={b.get('n')}) {b.get('caught')} / {f['storms']} ({b_late}); false/wl-week "
                         f"{f['false_per_watchlist_week']} (most {f['max_false_in_one_watchlist_week']}), baseline "
                         f"{b.get('false_per_watchlist_week')}; share at first alert {f['median_earliness']}, baseline "
-                        f"{b.get('median_earliness')}; outages {f['outages'] - f['outages_missed']}/{f['outages']}"
+                        f"{b.get('median_earliness')} (on the storms both caught: {both_caught(f)}); outages "
+                        f"{f['outages'] - f['outages_missed']}/{f['outages']}"
                         + speed))
             for level, sv in (f.get("sensitivity") or {}).items():
                 sb = sv.get("baseline") or {}

@@ -121,14 +121,25 @@ def by_sensitivity(weeks: Sequence[Any], judged: Judgements, threshold: int = 30
             "max_false_in_one_watchlist_week": max(per_week.values(), default=0),
         }
         if baseline is not None:
-            row["baseline"] = _baseline(weeks, truth, storms, false, threshold, baseline)
+            row["baseline"], base_hits = _baseline(weeks, truth, storms, false, threshold, baseline)
+            # The medians above are over different storms when one catches storms the other misses (a
+            # slow storm only the detector catches pulls its median up): here, over the storms both caught.
+            both = sorted(set(hits) & set(base_hits))
+            row["both_caught"] = {"storms": len(both), "median_share": _median_share(hits, both, truth),
+                                  "baseline_median_share": _median_share(base_hits, both, truth)}
         out[name] = row
     return out
 
 
+def _median_share(sizes: dict[Any, int], keys: Sequence[Any], truth: dict[Any, dict[str, Any]]) -> float | None:
+    """The median of ``sizes`` over ``keys``, each as a share of its cascade's limit (None for no keys)."""
+    return round(statistics.median(sizes[k] / truth[k]["limit"] for k in keys), 3) if keys else None
+
+
 def _baseline(weeks: Sequence[Any], truth: dict[tuple[str, int, str], dict[str, Any]], storms: set[Any],
-              budget: int, threshold: int, alerts_of: Any) -> dict[str, Any]:
-    """The trailing-hour rule with the smallest N giving at most ``budget`` false alerts."""
+              budget: int, threshold: int, alerts_of: Any) -> tuple[dict[str, Any], dict[tuple[str, int, str], int]]:
+    """The trailing-hour rule with the smallest N giving at most ``budget`` false alerts: its figures, and
+    the reactions at its alert on each storm it caught."""
     for n in range(5, 2001):
         hits, false = {}, 0
         for w in weeks:
@@ -144,8 +155,8 @@ def _baseline(weeks: Sequence[Any], truth: dict[tuple[str, int, str], dict[str, 
             wl_weeks = sum(len(w.truth.brands) for w in weeks)
             return {"n": n, "caught": len(hits), "false_alerts": false, "median_share": median,
                     "median_earliness": median, "before_threshold": sum(s < 1 for s in shares),
-                    "false_per_watchlist_week": round(false / wl_weeks, 2) if wl_weeks else None}
-    return {}
+                    "false_per_watchlist_week": round(false / wl_weeks, 2) if wl_weeks else None}, hits
+    return {}, {}
 
 
 def calibration_table(rows: list[dict[str, Any]]) -> str:

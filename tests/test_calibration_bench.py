@@ -59,3 +59,17 @@ def test_calibration_counts_each_cascade_once_in_each_bucket_it_was_given_a_prob
     rows = {(r["from"], r["to"]): r for r in calibration([WEEK], J)}
     assert rows[(0.4, 0.6)]["cascades"] == 2 and rows[(0.4, 0.6)]["storms"] == 1
     assert rows[(0.8, 0.95)]["cascades"] == 1 and rows[(0.8, 0.95)]["share"] == 1.0
+
+
+def test_shares_are_also_compared_on_the_storms_both_the_detector_and_the_baseline_caught() -> None:
+    week = Week(1, Truth(["acme"], [cascade("fast", True), cascade("slow", True)]))
+    j = judged({"fast": [(60, 0.7)], "slow": [(240, 0.7)]})
+
+    def baseline(w: Any, n: int, threshold: int) -> dict[str, int]:
+        return {"fast": 90}  # the trailing-hour rule never catches the slow storm
+
+    s = by_sensitivity([week], j, baseline=baseline, levels={"normal": 0.6})["normal"]
+    # Over what each caught, the detector (60 and 240) looks later than the baseline (90 alone) ...
+    assert s["median_share"] == 0.5 and s["baseline"]["median_share"] == 0.3
+    # ... over the storm both caught, it is earlier.
+    assert s["both_caught"] == {"storms": 1, "median_share": 0.2, "baseline_median_share": 0.3}
