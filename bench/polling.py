@@ -16,6 +16,7 @@ import yaml
 
 from monitor.clock import SystemClock
 from monitor.config.settings import load_config
+from monitor.config.watchlist import MAX_FEEDS
 from monitor.engine.pipeline import Pipeline
 from monitor.engine.runner import poll_source
 from monitor.sources import build_sources
@@ -71,8 +72,11 @@ def poll_cycles(feeds: int = 1000, hosts: int = 50, database: str | None = None)
         with tempfile.TemporaryDirectory(prefix="monitor-bench-poll-") as tmp:
             folder = Path(tmp)
             (folder / "watchlists").mkdir()
-            (folder / "watchlists" / "acme.yaml").write_text(yaml.safe_dump(
-                {"name": "acme", "terms": ["acme"], "feeds": server.feeds}))
+            # A watch-list names at most MAX_FEEDS feeds: the feeds go to as many watch-lists as that takes.
+            for i in range(0, len(server.feeds), MAX_FEEDS):
+                name = "acme" if i == 0 else f"acme{i // MAX_FEEDS + 1}"
+                (folder / "watchlists" / f"{name}.yaml").write_text(yaml.safe_dump(
+                    {"name": name, "terms": ["acme"], "feeds": server.feeds[i:i + MAX_FEEDS]}))
             (folder / "monitor.yaml").write_text(yaml.safe_dump({"database": database or "bench.db",
                                                                  "watchlists": "watchlists/",
                                                                  "blogs": {"allow_private_addresses": True}}))

@@ -141,3 +141,13 @@ def test_a_held_out_generator_is_reported_beside_the_zoo_but_not_pooled_with_it(
     lines = table({"zoo": {"detection": z}})
     assert "Zoo, outsider (held out): storms caught (late)" in lines and "the same for outsider (held out)" in lines
     assert "Zoo, hawkes: storms caught (late)" in lines
+
+
+def test_the_poll_bench_spreads_more_feeds_than_one_watch_list_may_name_over_several() -> None:
+    from bench.polling import poll_cycles
+    from monitor.config.watchlist import MAX_FEEDS
+
+    r = poll_cycles(feeds=MAX_FEEDS + 20, hosts=4)
+    first, again = r["cycles"]
+    assert first["requests"] == again["requests"] == MAX_FEEDS + 20  # every feed polled, once a cycle
+    assert first["status"] == {"200": MAX_FEEDS + 20} and again["status"] == {"304": MAX_FEEDS + 20}
