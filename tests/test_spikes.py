@@ -191,7 +191,9 @@ def test_an_outage_becomes_one_spike_alert_with_terms_and_examples() -> None:
     assert [(x.name, x.kind, x.level) for x in decisions] == [("spike_alert", "spike", "new")]
     f = decisions[0].fields
     assert isinstance(f, SpikeMeasures)
-    assert f.observed >= 8 and f.observed > f.baseline
+    # "is it down?" reports: their own test, with its own minimum, sees them first
+    assert f.scope == "outage reports" and f.observed == DetectionSettings().spike_min_outage_reports
+    assert f.observed > f.baseline
     assert "down" in f.top_terms and "acme" not in f.top_terms and f.examples
     assert all(e["author"] and e["url"] for e in f.examples)  # who to get back to, and where
     assert decisions[0].root_id.startswith("spike:acme:")
@@ -259,6 +261,45 @@ def test_outage_reports_are_judged_against_their_own_far_lower_baseline() -> Non
     assert outage <= decisions[0].at <= outage + timedelta(minutes=20)
     assert "outage reports in 30m" in decisions[0].reason
 
+
+
+def _reports_on_a_steady_watch_list(n: int, category: str = "outage") -> list:
+    """Three days and fourteen hours of four billing complaints an hour, then ``n`` complaints of
+    ``category`` two minutes apart: the decisions after the first day (a new watch-list has no baseline)."""
+    d = _detector()
+    rng = random.Random(8)
+    times = [(t, "billing") for t in background(rng, MONDAY, 3 * 24 + 14, 4)]
+    start = MONDAY + timedelta(days=3, hours=14)
+    times += [(t, category) for t in burst(start, n, 2 * n)]
+    decisions, now = [], MONDAY
+    for i, (at, cat) in enumerate(sorted(times)):
+        while now < at:
+            decisions += d.evaluate(now)
+            now += CHECK
+        d.add_root(_mention(i, at, f"acme problem {cat} {i}"), "acme", _scores(True, cat))
+    decisions += d.evaluate(now + CHECK)
+    return [x for x in decisions if x.at >= MONDAY + timedelta(days=1)]
+
+
+def test_five_outage_reports_in_ten_minutes_alert_before_all_complaints_reach_their_minimum() -> None:
+    # A small outage: five "is it down?" reports in ten minutes on a watch-list that sees about one in
+    # a day. All complaints together stay under spike_min_complaints (8); the outage reports alone have
+    # their own minimum (spike_min_outage_reports, 5), the smallest count their test can pass at the
+    # floor of 0.5 an hour (P(5 or more | 0.25 expected) = 7e-6; 4 would be 1.3e-4).
+    decisions = _reports_on_a_steady_watch_list(5)
+    assert [(x.name, x.fields.scope) for x in decisions] == [("spike_alert", "outage reports")]
+    assert decisions[0].fields.observed == 5
+
+
+def test_four_outage_reports_or_five_other_complaints_are_no_spike() -> None:
+    assert _reports_on_a_steady_watch_list(4) == []
+    assert _reports_on_a_steady_watch_list(5, category="delivery") == []
+
+
+def test_the_outage_report_minimum_is_its_own_setting() -> None:
+    assert DetectionSettings().spike_min_outage_reports == 5
+    d = Detector({"acme": Watchlist(name="acme", terms=["acme"])}, DetectionSettings(spike_min_outage_reports=8))
+    assert d._outage_each.min_complaints == 8 and d._spike_each.min_complaints == 8
 
 
 def test_top_terms_do_not_depend_on_hash_order() -> None:

@@ -216,6 +216,7 @@ class DetectionSettings(_Strict):
     window: Duration = timedelta(hours=48)
     spike_window: Duration = timedelta(minutes=30)
     spike_min_complaints: int = Field(8, ge=1)
+    spike_min_outage_reports: int = Field(5, ge=1)   # the outage-report test's own minimum
     # Projection of a cascade's final size (SEISMIC); every key is explained in docs/detection.md.
     kernel_s0: Duration = timedelta(minutes=5)       # reaction delays: constant density this long ...
     kernel_theta: float = Field(0.242, gt=0, lt=2)   # ... then a power law s^-(1+theta)

@@ -93,6 +93,7 @@ class Detector:
         self._projection = projection_settings(settings)
         self._spike = spike_settings(settings)
         self._spike_each = replace(self._spike, p_value=self._spike.p_value / 2)  # two tests per watch-list
+        self._outage_each = replace(self._spike_each, min_complaints=settings.spike_min_outage_reports)
         for name, wl in self.watchlists.items():
             for tracker in self._volume(name):
                 tracker.leave_out_terms(wl.terms)
@@ -313,11 +314,11 @@ class Detector:
                 if d is not None:
                     decisions.append(d)
                     undo.cascades.append((c, before))
-        hour, each = hour_of(now), self._spike_each
+        hour = hour_of(now)
         for name, every in self.spikes.items():
             outage = self.outages[name]
             wl = self.watchlists.get(name)
-            if wl is None or (every.settled(hour, each) and outage.settled(hour, each)):
+            if wl is None or (every.settled(hour, self._spike_each) and outage.settled(hour, self._outage_each)):
                 continue  # nothing counted since a check this hour found nothing
             episodes = [(t, t.episode_start, t.quiet_since) for t in (every, outage)]
             spike = self._check_spikes(every, outage, now)
@@ -364,7 +365,7 @@ class Detector:
         """
         open_before = every.episode_start is not None or outage.episode_start is not None
         found = every.check(now, self._spike_each)
-        found_outage = outage.check(now, self._spike_each)
+        found_outage = outage.check(now, self._outage_each)
         if open_before:
             return None
         spike, scope = (found, "complaints") if found is not None else (found_outage, "outage reports")
@@ -372,7 +373,7 @@ class Detector:
             return None
         if scope == "complaints":
             # Most of the window's complaints are outage reports: it is an outage, and they are its examples.
-            reports = outage.in_window(now, self._spike_each)
+            reports = outage.in_window(now, self._outage_each)
             if reports and 2 * len(reports) >= spike.observed:
                 spike = replace(spike, examples=spike_examples(reports))
         for t in (every, outage):
