@@ -244,33 +244,24 @@ def test_a_spike_on_a_watch_list_with_spikes_off_is_recorded_not_alerted() -> No
 def test_outage_reports_are_judged_against_their_own_far_lower_baseline() -> None:
     # A busy watch-list: a dozen billing complaints an hour. Ten "is it down?" reports in twenty
     # minutes are lost in that volume, but outage reports are rare until something is down.
-    d = _detector()
-    rng = random.Random(6)
-    times = [(t, "billing") for t in background(rng, MONDAY, 3 * 24 + 14, 12)]
+    decisions = _reports_on_a_steady_watch_list(10, minutes=20, per_hour=12, seed=6)
     outage = MONDAY + timedelta(days=3, hours=14)
-    times += [(t, "outage") for t in burst(outage, 10, 20)]
-    decisions, now = [], MONDAY
-    for i, (at, category) in enumerate(sorted(times)):
-        while now < at:
-            decisions += d.evaluate(now)
-            now += CHECK
-        d.add_root(_mention(i, at, f"acme problem {category} {i}"), "acme", _scores(True, category))
-    decisions += d.evaluate(now + CHECK)
-    decisions = [x for x in decisions if x.at >= MONDAY + timedelta(days=1)]  # a new watch-list has no baseline
     assert [(x.name, x.fields.scope) for x in decisions] == [("spike_alert", "outage reports")]
     assert outage <= decisions[0].at <= outage + timedelta(minutes=20)
     assert "outage reports in 30m" in decisions[0].reason
 
 
 
-def _reports_on_a_steady_watch_list(n: int, category: str = "outage") -> list:
-    """Three days and fourteen hours of four billing complaints an hour, then ``n`` complaints of
-    ``category`` two minutes apart: the decisions after the first day (a new watch-list has no baseline)."""
+def _reports_on_a_steady_watch_list(n: int, category: str = "outage", *, minutes: float | None = None,
+                                    per_hour: float = 4, seed: int = 8) -> list:
+    """Three days and fourteen hours of ``per_hour`` billing complaints an hour, then ``n`` complaints of
+    ``category`` evenly over ``minutes`` (two minutes apart by default): the decisions after the first
+    day (a new watch-list has no baseline)."""
     d = _detector()
-    rng = random.Random(8)
-    times = [(t, "billing") for t in background(rng, MONDAY, 3 * 24 + 14, 4)]
+    rng = random.Random(seed)
+    times = [(t, "billing") for t in background(rng, MONDAY, 3 * 24 + 14, per_hour)]
     start = MONDAY + timedelta(days=3, hours=14)
-    times += [(t, category) for t in burst(start, n, 2 * n)]
+    times += [(t, category) for t in burst(start, n, 2 * n if minutes is None else minutes)]
     decisions, now = [], MONDAY
     for i, (at, cat) in enumerate(sorted(times)):
         while now < at:
