@@ -155,9 +155,11 @@ def test_a_spike_reports_shared_terms_but_not_the_brand_and_distinct_examples() 
 
 
 # -- through the detector: what counts, and the decision ------------------------------------------
-def _mention(i: int, at: datetime, text: str, kind: str = "post", parent: str | None = None) -> Mention:
-    return Mention(id=f"x:{i}", source="x", kind=kind, parent_id=parent, url=f"https://x.com/u{i}/status/{i}",
-                   author=Author(str(i), f"user{i}", followers=100), text=text, links=[], created_at=at,
+def _mention(i: int, at: datetime, text: str, kind: str = "post", parent: str | None = None,
+             author: int | None = None) -> Mention:
+    a = i if author is None else author
+    return Mention(id=f"x:{i}", source="x", kind=kind, parent_id=parent, url=f"https://x.com/u{a}/status/{i}",
+                   author=Author(str(a), f"user{a}", followers=100), text=text, links=[], created_at=at,
                    observed_at=at)
 
 
@@ -253,21 +255,25 @@ def test_outage_reports_are_judged_against_their_own_far_lower_baseline() -> Non
 
 
 def _reports_on_a_steady_watch_list(n: int, category: str = "outage", *, minutes: float | None = None,
-                                    per_hour: float = 4, seed: int = 8) -> list:
+                                    per_hour: float = 4, seed: int = 8, authors: int | None = None) -> list:
     """Three days and fourteen hours of ``per_hour`` billing complaints an hour, then ``n`` complaints of
-    ``category`` evenly over ``minutes`` (two minutes apart by default): the decisions after the first
-    day (a new watch-list has no baseline)."""
+    ``category`` evenly over ``minutes`` (two minutes apart by default), each from its own author or
+    in turn from ``authors`` of them: the decisions after the first day (a new watch-list has no
+    baseline)."""
     d = _detector()
     rng = random.Random(seed)
     times = [(t, "billing") for t in background(rng, MONDAY, 3 * 24 + 14, per_hour)]
     start = MONDAY + timedelta(days=3, hours=14)
     times += [(t, category) for t in burst(start, n, 2 * n if minutes is None else minutes)]
-    decisions, now = [], MONDAY
+    decisions, now, reports = [], MONDAY, 0
     for i, (at, cat) in enumerate(sorted(times)):
         while now < at:
             decisions += d.evaluate(now)
             now += CHECK
-        d.add_root(_mention(i, at, f"acme problem {cat} {i}"), "acme", _scores(True, cat))
+        author = None
+        if authors is not None and at >= start:
+            author, reports = -1 - reports % authors, reports + 1
+        d.add_root(_mention(i, at, f"acme problem {cat} {i}", author=author), "acme", _scores(True, cat))
     decisions += d.evaluate(now + CHECK)
     return [x for x in decisions if x.at >= MONDAY + timedelta(days=1)]
 
@@ -285,6 +291,25 @@ def test_five_outage_reports_in_ten_minutes_alert_before_all_complaints_reach_th
 def test_four_outage_reports_or_five_other_complaints_are_no_spike() -> None:
     assert _reports_on_a_steady_watch_list(4) == []
     assert _reports_on_a_steady_watch_list(5, category="delivery") == []
+
+
+def test_one_author_posting_again_and_again_is_no_spike() -> None:
+    # A spike is many people. One account posting "is it down?" ten times in twenty minutes, or two
+    # accounts taking turns, counts once each in the window; five accounts are an outage.
+    assert _reports_on_a_steady_watch_list(10, authors=1) == []
+    assert _reports_on_a_steady_watch_list(10, authors=2) == []
+    decisions = _reports_on_a_steady_watch_list(10, authors=5)
+    assert [(x.name, x.fields.scope) for x in decisions] == [("spike_alert", "outage reports")]
+    assert decisions[0].fields.observed == 5
+
+
+def test_an_author_counts_once_a_window_and_again_after_it() -> None:
+    t = SpikeTracker()
+    for minutes in (0, 10, 29, 31, 45):
+        t.add(MONDAY + timedelta(minutes=minutes), f"x:{minutes}", "acme down", author="x:7")
+    t.add(MONDAY + timedelta(minutes=12), "x:99", "acme down", author="x:8")
+    assert [x[1] for x in t.recent] == ["x:0", "x:99", "x:31"]
+    assert sum(t.hourly.values()) == 3
 
 
 def test_the_outage_report_minimum_is_its_own_setting() -> None:

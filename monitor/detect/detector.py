@@ -121,10 +121,12 @@ class Detector:
         self._expiry.add(m.created_at + self.settings.window, key)
         if cs.is_complaint and m.kind == "post":  # replies, reposts, comments answer something: not independent
             link = canonical_url(m.links[0]) if m.links else None
+            who = m.author.id or m.author.handle
+            author = f"{m.source}:{who}" if who else None
             every, outage = self._volume(watchlist)
-            every.add(m.created_at, m.id, m.full_text, link)
+            every.add(m.created_at, m.id, m.full_text, link, author)
             if cs.category == "outage":
-                outage.add(m.created_at, m.id, m.full_text, link)
+                outage.add(m.created_at, m.id, m.full_text, link, author)
 
     def _open(self, key: tuple[str, str], p: Pending) -> Cascade:
         """The cascade of root ``p``, built (at its first reaction, or restored with alert state)."""

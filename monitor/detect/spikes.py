@@ -109,6 +109,7 @@ class SpikeTracker:
     excluded: set[int] = field(default_factory=set)  # hours that were part of an alerted episode
     recent: list[tuple[float, str, str]] = field(default_factory=list)  # (epoch seconds, id, text), sorted
     links: dict[str, float] = field(default_factory=dict)  # canonical link -> when last counted
+    authors: dict[str, float] = field(default_factory=dict)  # author key -> when last counted
     link_memory: float = 1800.0
     episode_start: datetime | None = None
     quiet_since: float | None = None
@@ -123,14 +124,21 @@ class SpikeTracker:
         """The watch-list's own terms: every counted post names one, so none is worth reporting."""
         self.ignore = frozenset(t.strip("@#\"").lower() for t in terms)
 
-    def add(self, at: datetime, mention_id: str, text: str, link: str | None = None) -> None:
-        """Count one complaint root; posts sharing the same link within a window count once."""
+    def add(self, at: datetime, mention_id: str, text: str, link: str | None = None,
+            author: str | None = None) -> None:
+        """Count one complaint root. Posts sharing the same link within a window count once, and so do
+        one author's posts: a spike is many people, not one person posting again and again."""
         ts = at.timestamp()
         if link is not None:
             seen = self.links.get(link)
             self.links[link] = ts
             if seen is not None and abs(ts - seen) < self.link_memory:
                 return
+        if author is not None:
+            counted = self.authors.get(author)
+            if counted is not None and abs(ts - counted) < self.link_memory:
+                return
+            self.authors[author] = ts
         self._count(ts)
         bisect.insort(self.recent, (ts, mention_id, text))
 
@@ -192,6 +200,8 @@ class SpikeTracker:
             del self.recent[:cut]
         if len(self.links) > 1000:
             self.links = {u: t for u, t in self.links.items() if ts - t < self.link_memory}
+        if len(self.authors) > 1000:
+            self.authors = {a: t for a, t in self.authors.items() if ts - t < self.link_memory}
         self.link_memory = s.window
         if self.since is None:
             self.since = hour
