@@ -198,6 +198,26 @@ def test_no_choice_reads_a_held_out_label(dev_rows: list[ct.Row]) -> None:
     assert ct.select(dev_rows, feats, dev, candidates=few) == ct.select(flipped, feats, dev, candidates=few)
 
 
+@pytest.mark.parametrize(("text", "has"), [
+    ("charged $120 twice", True), ("waited 3 hours", True), ("day 4 without internet", True),
+    ("since 12/05", True), ("booked 1.5 weeks ago", True), ("three DAYS on hold", True),
+    ("Several times now", True), ("down since Friday", True), ("LAST MONDAY it broke", True),
+    ("on sunday", True), ("no number here", False), ("some days are better", False),
+    ("it is 2024 and", False), ("sometimes", False), ("monday blues", False),
+])
+def test_the_quick_quantity_feature_finds_what_the_quoted_evidence_does(text: str, has: bool) -> None:
+    from monitor.scoring.complaint import _QUANTITY, _has_quantity
+    assert _has_quantity(text) is has
+    assert bool(_QUANTITY.search(text)) is has
+
+
+def test_the_quick_quantity_feature_agrees_on_every_sample_text(dev_rows: list[ct.Row]) -> None:
+    from monitor.scoring.complaint import _QUANTITY, _has_quantity
+    found = [_has_quantity(r.text) for r in dev_rows]
+    assert found == [bool(_QUANTITY.search(r.text)) for r in dev_rows]
+    assert 0 < sum(found) < len(found)
+
+
 def test_a_model_without_ngram_weights_gets_the_same_other_features() -> None:
     text = "@acme charged me TWICE for order 123456, still no refund after 3 weeks :("
     full, hits = analyse(text, -0.4)

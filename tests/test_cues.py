@@ -82,7 +82,10 @@ def test_a_text_with_no_cue_word_searches_no_category_but_those_that_may_match_a
     (r"(?<!got my )\brefund\w*", {"refund"}),   # a lookbehind's text need not be there
     (r"\bminutes?\b", {"minute"}),              # an optional letter is not needed
     (r"(?:\w+ )?slow", {"slow"}),
-    (r"[$\u00a3]\s?\d", None),                  # a class alone: no literal is needed, the branch stays
+    (r"[$\u00a3]\s?\d", {"$", "\u00a3"}),         # a class of plain characters needs one of them
+    (r"[0-9]+ days", {" days"}),                # a range is passed over
+    (r"[^a-z]", None),                          # so is a negated class: no literal is needed, the branch stays
+    (r"[a-z$]x?", None),                        # and a class with a range in it
     (r"(?i:refund)", None),                     # case-insensitive text could be written any way
 ])
 def test_a_branch_needs_one_of_its_literals(rx: str, literals: set[str] | None) -> None:

@@ -36,21 +36,31 @@ _CATEGORY_ORDER = tuple(c for c in LEXICON if c in _COMPLAINT_CATS)  # the more 
 _URL = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+", re.I)
 _HANDLE = re.compile(r"@\w+")
 _SUPPORT_HANDLE = re.compile(r"@\w*(?:support|help|care|cares|service|svc|ask)", re.I)
-_NEGATION = [(re.compile(p), r) for p, r in (
-    (r"\b(can ?not|can'?t)\b", "cannot"), (r"\b(won'?t)\b", "will not"), (r"\bain'?t\b", "is not"),
-    (r"\b(do|does|did|is|are|was|were|have|has|had|could|would|should|must)(?:n'?t)\b", r"\1 not"),
+# Each rule with the substrings one of which any match holds: a text with none skips its search.
+_NEGATION = [(needs, re.compile(p), r) for needs, p, r in (
+    (("can",), r"\b(can ?not|can'?t)\b", "cannot"), (("won",), r"\b(won'?t)\b", "will not"),
+    (("ain",), r"\bain'?t\b", "is not"),
+    (("n't", "nt"), r"\b(do|does|did|is|are|was|were|have|has|had|could|would|should|must)(?:n'?t)\b", r"\1 not"),
 )]
 _TOKEN = re.compile(r"<\w+>|[a-z][a-z0-9']*|[!?]")
 _REFERENCE = re.compile(
     r"\b(?:order|ticket|case|ref|reference|booking|account|acct|pnr|complaint|tracking|claim|invoice|"
     r"flight|incident)\s*(?:no\.?|number|num|id|#)?\s*[:#]?\s*[a-z]{0,3}-?\d[\w-]{2,}|#\d{4,}|\b\d{6,}\b", re.I)
-_QUANTITY = re.compile(
+# An amount or a date: alternatives with a digit, and spelled-out ones (lower case). Scoring tests
+# them apart (``_has_quantity``): most texts have no digit, and the spelled-out ones need one of a
+# few words, so the case-insensitive search over the whole alternation (several times the rest of
+# the shape features) is run only to quote the evidence of a complaint.
+_QUANTITY_DIGITS = (
     r"[$\u00a3\u20ac]\s?\d[\d,]*(?:\.\d+)?|"
     r"\b\d+(?:[.,]\d+)? ?(?:dollars|pounds|euros|rs|rupees|hours?|hrs?|days?|weeks?|"
     r"months?|mins?|minutes?|times|calls|emails|messages|attempts|tries)\b|\bday \d+\b|"
-    r"\b(?:two|three|four|five|six|several|multiple) (?:hours|days|weeks|months|"
-    r"times)\b|\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b|\b(?:on|since|last) (?:monday|tuesday|wednesday|"
-    r"thursday|friday|saturday|sunday)\b", re.I)
+    r"\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b")
+_QUANTITY_WORDS = (r"\b(?:two|three|four|five|six|several|multiple) (?:hours|days|weeks|months|times)\b|"
+                   r"\b(?:on|since|last) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b")
+_QUANTITY_NEEDS = ("day", "hours", "weeks", "months", "times")  # a spelled-out quantity holds one of these
+_QUANTITY = re.compile(f"{_QUANTITY_DIGITS}|{_QUANTITY_WORDS}", re.I)
+_QUANTITY_DIGIT = re.compile(_QUANTITY_DIGITS, re.I)
+_QUANTITY_WORD = re.compile(_QUANTITY_WORDS)
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
 _DIGIT = re.compile(r"\d")
 _SHOUTING = re.compile(r"\b[A-Z]{3,}\b")
@@ -93,9 +103,18 @@ def _without_placeholders(decoded: str, normalised: str) -> str:
 def _normalise_decoded(t: str, placeholders: bool) -> str:
     t = _URL.sub(" <url> " if placeholders else " ", t)
     t = _HANDLE.sub(" <user> " if placeholders else " ", t).lower()
-    for rx, repl in _NEGATION:
-        t = rx.sub(repl, t)
+    for needs, rx, repl in _NEGATION:
+        if any(n in t for n in needs):
+            t = rx.sub(repl, t)
     return " ".join(t.split())  # removed handles must not break multi-word cues ("is @acme down")
+
+
+def _has_quantity(text: str) -> bool:
+    """Whether ``_QUANTITY`` finds an amount or a date in ``text``, several times faster."""
+    if _DIGIT.search(text) and _QUANTITY_DIGIT.search(text):
+        return True
+    low = text.lower()
+    return any(w in low for w in _QUANTITY_NEEDS) and _QUANTITY_WORD.search(low) is not None
 
 
 def cue_hits(text: str) -> dict[str, list[tuple[str, bool]]]:
@@ -150,7 +169,7 @@ def analyse(text: str, compound: float, ngrams: bool = True) -> tuple[dict[str, 
         "s:shouting": bool(_SHOUTING.search(bare)),
         # Every alternative of _REFERENCE needs a digit: most texts have none and skip its long search.
         "s:reference": bool(_DIGIT.search(bare) and _REFERENCE.search(bare)),
-        "s:quantity": bool(_QUANTITY.search(bare)),
+        "s:quantity": _has_quantity(bare),
         "s:first_person": bool(_FIRST_PERSON.search(t)),
     }
     f.update({k: 1.0 for k, on in shape.items() if on})

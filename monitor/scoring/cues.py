@@ -62,8 +62,9 @@ def split_branches(rx: str) -> list[str]:
 def necessary_literals(rx: str) -> frozenset[str] | None:
     """Literals one of which every match of ``rx`` contains; None when no such set is found.
 
-    Conservative: only literal runs, required groups and alternations whose every alternative has such
-    a set, and repeats of at least one count; lookarounds, classes and optional parts are passed over.
+    Conservative: only literal runs, classes of plain characters, required groups and alternations
+    whose every alternative has such a set, and repeats of at least one count; lookarounds, other
+    classes and optional parts are passed over.
     Of the sets found, the one whose shortest literal is longest is taken (the most selective).
     """
     return _need(_sre_parse.parse(rx).data)
@@ -95,6 +96,8 @@ def _need(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
                 consider(frozenset(lit for alt in alts if alt for lit in alt))
         elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) and av[0] >= 1:
             consider(_need(av[2].data))
+        elif op is _sre.IN and av and all(o is _sre.LITERAL for o, _ in av):  # [$£€]: one of its characters
+            consider(frozenset(chr(c) for _, c in av))
     if run:
         consider(frozenset({"".join(run)}))
     return best
