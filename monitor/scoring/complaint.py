@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.records.scores import ComplaintScore
-from monitor.scoring.cues import CueSearch
+from monitor.scoring.cues import CueSearch, necessary_literals
 from monitor.scoring.lexicon import CATEGORIES, LEXICON
 
 _CUES = CueSearch(LEXICON)
@@ -36,11 +36,11 @@ _CATEGORY_ORDER = tuple(c for c in LEXICON if c in _COMPLAINT_CATS)  # the more 
 _URL = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+", re.I)
 _HANDLE = re.compile(r"@\w+")
 _SUPPORT_HANDLE = re.compile(r"@\w*(?:support|help|care|cares|service|svc|ask)", re.I)
-# Each rule with the substrings one of which any match holds: a text with none skips its search.
-_NEGATION = [(needs, re.compile(p), r) for needs, p, r in (
-    (("can",), r"\b(can ?not|can'?t)\b", "cannot"), (("won",), r"\b(won'?t)\b", "will not"),
-    (("ain",), r"\bain'?t\b", "is not"),
-    (("n't", "nt"), r"\b(do|does|did|is|are|was|were|have|has|had|could|would|should|must)(?:n'?t)\b", r"\1 not"),
+# Each rule with the literals one of which every match holds (None: none found): a text with none
+# of them skips its search, as the cue search does.
+_NEGATION = [(necessary_literals(p), re.compile(p), r) for p, r in (
+    (r"\b(can ?not|can'?t)\b", "cannot"), (r"\b(won'?t)\b", "will not"), (r"\bain'?t\b", "is not"),
+    (r"\b(do|does|did|is|are|was|were|have|has|had|could|would|should|must)(?:n'?t)\b", r"\1 not"),
 )]
 _TOKEN = re.compile(r"<\w+>|[a-z][a-z0-9']*|[!?]")
 _REFERENCE = re.compile(
@@ -57,7 +57,7 @@ _QUANTITY_DIGITS = (
     r"\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b")
 _QUANTITY_WORDS = (r"\b(?:two|three|four|five|six|several|multiple) (?:hours|days|weeks|months|times)\b|"
                    r"\b(?:on|since|last) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b")
-_QUANTITY_NEEDS = ("day", "hours", "weeks", "months", "times")  # a spelled-out quantity holds one of these
+_QUANTITY_NEEDS = necessary_literals(_QUANTITY_WORDS) or ("",)  # a spelled-out quantity holds one of these
 _QUANTITY = re.compile(f"{_QUANTITY_DIGITS}|{_QUANTITY_WORDS}", re.I)
 _QUANTITY_DIGIT = re.compile(_QUANTITY_DIGITS, re.I)
 _QUANTITY_WORD = re.compile(_QUANTITY_WORDS)
@@ -104,7 +104,7 @@ def _normalise_decoded(t: str, placeholders: bool) -> str:
     t = _URL.sub(" <url> " if placeholders else " ", t)
     t = _HANDLE.sub(" <user> " if placeholders else " ", t).lower()
     for needs, rx, repl in _NEGATION:
-        if any(n in t for n in needs):
+        if needs is None or any(n in t for n in needs):
             t = rx.sub(repl, t)
     return " ".join(t.split())  # removed handles must not break multi-word cues ("is @acme down")
 
