@@ -367,7 +367,7 @@ class Detector:
         """
         open_before = every.episode_start is not None or outage.episode_start is not None
         found = every.check(now, self._spike_each)
-        found_outage = outage.check(now, self._outage_each)
+        found_outage = outage.check(now, self._outage_each, part_of=every)
         if open_before:
             return None
         spike, scope = (found, "complaints") if found is not None else (found_outage, "outage reports")

@@ -18,7 +18,12 @@ by moments, ``phi = sum((y - e)^2 - y) / (sum(e^2) + dispersion_prior)``. Alerte
 the prior weight shrinks a quiet watch-list's estimate (whose windows hold too few complaints to show
 any dispersion) towards Poisson, and costs a busy one nothing. Bursts fatten the far tail more than a
 law fitted to the bulk allows, so ``phi`` is also at least what makes the fullest window of all but
-the ``tail_share`` fullest hours a 1-in-100 count.
+the ``tail_share`` fullest hours a 1-in-100 count; and at least what makes the fullest window of all
+but ``record_days`` of the last two weeks' days, alerted hours included, exactly a spike: real volume
+bursts a few times a week, and a window must be more extreme than what the watch-list did lately.
+
+Outage reports are counted on their own too, and their spike must also be out of proportion to all
+complaints (``out_of_proportion``): a burst of every kind of complaint brings them at their usual share.
 
 The trailing window is a spike when it holds at least ``min_complaints``, at least ``ratio`` times
 what the baseline expects, and a count that improbable under that law. One alert per episode: the
@@ -36,9 +41,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from monitor.detect.tails import dispersion_for, nbinom_sf
+from monitor.detect.tails import betabinom_sf, dispersion_for, nbinom_sf
 
 HOUR = 3600.0
+# Complaints a history must hold before a part's share of them (outage reports among all complaints)
+# is measured: at a share of a few per cent, that is a handful of the part.
+SHARE_HISTORY = 100
 STEP = 300.0  # seconds: the history the dispersion is measured on is kept in 5-minute bins
 _PER_HOUR = int(HOUR // STEP)
 _EPOCH = datetime(1970, 1, 5, tzinfo=UTC)  # a Monday, so hour index % 168 is the hour of the week
@@ -71,6 +79,14 @@ class SpikeSettings:
     # (those expecting a complaint or more a window) was a 1-in-100 count. 1 turns that off.
     tail_share: float = 0.03
     tail_p: float = 0.01
+    # Real volume has bursts beyond any law fitted to its bulk (the brand in the news, a viral post):
+    # on real tweet volume, a few a week. So the dispersion is also at least the one at which the
+    # fullest window of the fullest hour of every day but ``record_days`` of the history, alerted
+    # hours included, was exactly a spike: a window must be more extreme than all the days of the
+    # last ``dispersion_hours`` but that many. A day sets a new such record about
+    # (record_days + 1) / 15 of the time, so 1 allows about one false spike a week at most. -1 turns
+    # that off.
+    record_days: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +130,7 @@ class SpikeTracker:
     episode_start: datetime | None = None
     quiet_since: float | None = None
     bins: dict[int, int] = field(default_factory=dict)  # 5-minute bin -> complaints, until measured
-    measured: dict[int, tuple[float, float, float]] = field(default_factory=dict)  # hour -> see _moments
+    measured: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)  # hour -> _moments
     _cache: tuple[int, Baseline] | None = None
     # (hour, settings) of the last check that found nothing with no episode open, until a complaint is
     # counted: a check in that hour with nothing new cannot find a spike (see ``check``).
@@ -180,8 +196,13 @@ class SpikeTracker:
         """An episode alerted before a restart: do not alert it again."""
         self.episode_start = start
 
-    def check(self, now: datetime, s: SpikeSettings) -> Spike | None:
+    def check(self, now: datetime, s: SpikeSettings, part_of: SpikeTracker | None = None) -> Spike | None:
         """A newly started episode, or None. Costs O(complaints that left the window).
+
+        ``part_of``: a tracker of a wider volume these complaints are part of (all complaints, for the
+        outage reports). A spike must then also be out of proportion to it (``out_of_proportion``): a
+        busy hour of every kind of complaint, outage reports at their usual share, is that tracker's
+        to judge.
 
         With no episode open and nothing counted since a check of the same hour that found nothing, the
         check is skipped: the window can only have lost complaints and the baseline is the same, so its
@@ -223,12 +244,13 @@ class SpikeTracker:
         if not elevated or p > s.p_value:
             self._settled = (hour, s)
             return None
+        if part_of is not None and not self.out_of_proportion(part_of, now, hour, s):
+            return None  # not settled: the wider window losing complaints can make this share stand out
         start = datetime.fromtimestamp(self.recent[0][0], UTC)
         self.episode_start, self.quiet_since = start, None
-        alerted = range(_hour(self.recent[0][0]), hour + 1)
-        self.excluded.update(alerted)
-        for h in alerted:  # measured before the alert came: an outage is no measure of ordinary volume
-            self.measured.pop(h, None)
+        # An outage is no measure of ordinary volume: its hours are left out of baselines and of the
+        # dispersion's moments and tail (hours measured before the alert came too), not of the records.
+        self.excluded.update(range(_hour(self.recent[0][0]), hour + 1))
         examples = _examples(self.recent)
         return Spike(start, observed, expected, base, p, examples, self.top_terms(),
                      spike_threshold(expected, base.dispersion, s))
@@ -286,7 +308,8 @@ class SpikeTracker:
 
     def dispersion(self, hour: int, s: SpikeSettings) -> float:
         """phi of a window's count (variance = mean + phi * mean^2), from the trailing windows of the
-        last ``dispersion_hours`` before ``hour``, alerted hours left out (see the module's docstring).
+        last ``dispersion_hours`` before ``hour``: by moments and the tail with alerted hours left out,
+        and the days' records with them in (see the module's docstring and ``SpikeSettings``).
 
         Each completed hour is measured once (its windows' sum of (y - e)^2 - y, and of e^2, against
         the baseline of that hour), and its 5-minute bins are dropped then; so the cost is one
@@ -296,7 +319,7 @@ class SpikeTracker:
         n = max(1, round(s.window / STEP))
         lookback = range(max(first, hour - s.dispersion_hours), hour)
         for h in lookback:
-            if h not in self.measured and h not in self.excluded:
+            if h not in self.measured:
                 self.measured[h] = self._moments(h, n, first, s)
         oldest = hour - s.dispersion_hours
         if len(self.measured) > s.dispersion_hours + 24:
@@ -308,25 +331,57 @@ class SpikeTracker:
         moments = max(0.0, sum(m[0] for m in hours)) / (sum(m[1] for m in hours) + s.dispersion_prior)
         needed = sorted((m[2] for m in hours), reverse=True)
         rank = int(s.tail_share * len(needed))
-        return max(moments, needed[rank] if rank < len(needed) else 0.0)
+        days: dict[int, float] = {}
+        for h in lookback:
+            if (m := self.measured.get(h)) is not None:
+                days[h // 24] = max(days.get(h // 24, 0.0), m[3])
+        records = sorted(days.values(), reverse=True)
+        return max(moments, needed[rank] if rank < len(needed) else 0.0,
+                   records[s.record_days] if 0 <= s.record_days < len(records) else 0.0)
 
-    def _moments(self, hour: int, n: int, first: int, s: SpikeSettings) -> tuple[float, float, float]:
-        """Sum of (y - e)^2 - y and of e^2 over the windows of ``n`` bins ending in ``hour`` (one per
-        5-minute step, against the baseline of ``hour``) that lie in observed hours none of which
-        was alerted; and the dispersion at which the fullest of them is a 1-in-100 count."""
+    def _moments(self, hour: int, n: int, first: int, s: SpikeSettings) -> tuple[float, float, float, float]:
+        """Over the windows of ``n`` bins ending in ``hour`` (one per 5-minute step, against the baseline
+        of ``hour``) that lie in observed hours: the sum of (y - e)^2 - y and of e^2, and the dispersion
+        at which the fullest is a ``tail_p`` count, of those in hours none of which was alerted; and the
+        dispersion at which the fullest of all of them is exactly a spike (``p_value``), the hour's
+        record. An hour expecting under one complaint a window has no tail or record to measure."""
         centre = self._rate(hour, s).mean
         e = centre * n * STEP / HOUR
         spread = weight = 0.0
-        fullest = 0
+        fullest = fullest_any = 0
         for end in range(hour * _PER_HOUR + 1, (hour + 1) * _PER_HOUR + 1):
             lo = end - n
-            if lo // _PER_HOUR < first or any(h in self.excluded for h in range(lo // _PER_HOUR, hour)):
+            if lo // _PER_HOUR < first:
                 continue
             y = sum(self.bins.get(b, 0) for b in range(lo, end))
+            fullest_any = max(fullest_any, y)
+            if any(h in self.excluded for h in range(lo // _PER_HOUR, hour + 1)):
+                continue
             spread += (y - e) ** 2 - y
             weight += e * e
             fullest = max(fullest, y)
-        return spread, weight, dispersion_for(fullest, e, s.tail_p) if e >= 1 else 0.0
+        if e < 1:
+            return spread, weight, 0.0, 0.0
+        return spread, weight, dispersion_for(fullest, e, s.tail_p), dispersion_for(fullest_any, e, s.p_value)
+
+    def out_of_proportion(self, wider: SpikeTracker, now: datetime, hour: int, s: SpikeSettings) -> bool:
+        """Whether this window's count is improbable (at most ``s.p_value``) as a part of ``wider``'s
+        window, at the share these complaints had of ``wider``'s over the last ``dispersion_hours``
+        (hours alerted in either left out). The share is uncertain, so the count is beta-binomial: the
+        window's complaints drawn at a share that is Beta(part + 1/2, rest + 1/2), from the history.
+        With fewer than ``SHARE_HISTORY`` complaints in that history there is no share to go by, and
+        every count is out of proportion."""
+        known = [t for t in (self.since, wider.since) if t is not None]
+        first = max(min(known, default=hour), hour - s.dispersion_hours)
+        hours = [h for h in range(first, hour) if h not in self.excluded and h not in wider.excluded]
+        part = sum(self.hourly.get(h, 0) for h in hours)
+        total = max(part, sum(wider.hourly.get(h, 0) for h in hours))
+        if total < SHARE_HISTORY:
+            return True
+        cut = now.timestamp() - s.window
+        observed = len(self.recent) - bisect.bisect_left(self.recent, (cut,))
+        among = max(observed, len(wider.recent) - bisect.bisect_left(wider.recent, (cut,)))
+        return betabinom_sf(observed, among, part + 0.5, total - part + 0.5) <= s.p_value
 
     def in_window(self, now: datetime, s: SpikeSettings) -> list[tuple[str, str]]:
         """(mention id, text) of the complaints counted in the window ending at ``now``, oldest first."""

@@ -80,3 +80,23 @@ def dispersion_for(k: int, mean: float, p: float) -> float:
         mid = math.sqrt(lo * hi)
         lo, hi = (mid, hi) if nbinom_sf(k, mean, mid) < p else (lo, mid)
     return hi
+
+
+def betabinom_sf(k: int, n: int, a: float, b: float) -> float:
+    """P(X >= k) for X beta-binomial: ``n`` draws at a share that is Beta(a, b), so the share's own
+    uncertainty is in the tail (a binomial at a / (a + b) would be too sure of it)."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    log_norm = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) - math.lgamma(n + a + b)
+    log_n = math.lgamma(n + 1)
+    mean = n * a / (a + b)
+    total = 0.0
+    for x in range(k, n + 1):
+        term = math.exp(log_n - math.lgamma(x + 1) - math.lgamma(n - x + 1) + math.lgamma(x + a)
+                        + math.lgamma(n - x + b) + log_norm)
+        total += term
+        if x > mean and term < total * 1e-12:  # past the mode the terms only fall
+            break
+    return min(1.0, total)
