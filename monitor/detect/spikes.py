@@ -84,8 +84,8 @@ class SpikeSettings:
     # fullest window of the fullest hour of every day but ``record_days`` of the history, alerted
     # hours included, was exactly a spike: a window must be more extreme than all the days of the
     # last ``dispersion_hours`` but that many. A day sets a new such record about
-    # (record_days + 1) / 15 of the time, so 1 allows about one false spike a week at most. -1 turns
-    # that off.
+    # (record_days + 1) / 15 of the time, so 1 allows about one false spike a week. -1 turns that
+    # off.
     record_days: int = 1
 
 
